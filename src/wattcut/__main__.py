@@ -1,0 +1,5 @@
+"""Allow ``python -m wattcut``."""
+
+from wattcut.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The ``wattcut`` command line.
+
+Each subcommand is one module with a typed function; this module only builds the
+parser and maps errors to exit codes: 0 done, 2 bad input (a one-paragraph message
+naming the problem and the fix, no traceback), 1 internal failure, 130 interrupted.
+Importing this module imports no torch: ``wattcut --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from wattcut import __version__
+from wattcut.errors import UserInputError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wattcut",
+        description="Compress transformer models and prove the savings in energy, CO2e and quality.",
+    )
+    p.add_argument("--version", action="version", version=f"wattcut {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a study: fine-tune, compress, evaluate, measure, report")
+    run.add_argument(
+        "experiment", nargs="?", default=None, help="experiment TOML file (default: the built-in default study)"
+    )
+    run.add_argument("--out", default=None, help="output folder (default: [study] out from the file)")
+    run.add_argument("--quick", action="store_true", help="one trial, 2,000 training rows, 100 requests")
+    run.add_argument("--trials", type=int, default=None, help="override [study] trials")
+
+    val = sub.add_parser("validate", help="check an experiment file without running it")
+    val.add_argument("experiment")
+
+    rep = sub.add_parser("report", help="rebuild results.json, results.csv and report.html from a store")
+    rep.add_argument("store", help="an output folder or its wattcut.sqlite")
+
+    sub.add_parser("ls", help="list techniques and named datasets")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wattcut`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    from wattcut.ui import console
+
+    try:
+        if args.command == "run":
+            from wattcut.cli.run import run
+
+            run(args.experiment, out=args.out, quick=args.quick, trials=args.trials)
+        elif args.command == "validate":
+            from wattcut.cli.validate import validate
+
+            validate(args.experiment)
+        elif args.command == "report":
+            from wattcut.cli.report import report
+
+            report(args.store)
+        elif args.command == "ls":
+            from wattcut.cli.ls import ls
+
+            ls()
+    except UserInputError as e:
+        from rich.markup import escape
+
+        console.print(f"[bold red]error:[/] {escape(e.problem)} {escape(e.fix)}", highlight=False, soft_wrap=True)
+        return UserInputError.exit_code
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: trials that finished are kept in the store.")
+        return 130
+    except Exception:  # a bug in wattcut, not the user's input
+        console.print_exception(max_frames=8)
+        console.print("[bold red]internal error[/]: this is a wattcut bug; please report it with the trace above.")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

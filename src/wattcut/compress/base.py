@@ -1,0 +1,93 @@
+"""The technique contract.
+
+A technique is a frozen ``<Name>Config`` dataclass (with a ``version``) plus one
+``apply(model, config, ctx) -> model`` function, registered together under a name in
+:data:`TECHNIQUES`. ``model`` is a runtime handle (``wattcut.models.handles``): a
+``TorchClassifier`` or an ``OnnxClassifier``. Techniques declare which runtime they
+take and which they return, so a pipeline such as "prune FFN, then INT8 on ONNX
+Runtime" is checked when the experiment file is read, before anything runs.
+
+Technique modules must not import torch or a runtime at module level (import inside
+``apply``): validating an experiment file stays fast and light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from wattcut.errors import UserInputError
+from wattcut.registry import Registry
+
+if TYPE_CHECKING:
+    from wattcut.config import TechniqueStep
+
+Runtime = Literal["pytorch", "onnxruntime"]
+
+
+@dataclass
+class CompressContext:
+    """What a technique may need besides the model.
+
+    Attributes:
+        tokenizer: The model's Hugging Face tokenizer.
+        max_length: Tokens per sequence used everywhere in the study.
+        threads: Intra-op threads for runtimes that create sessions.
+        workdir: A scratch folder owned by this variant (exports, artifacts).
+        calibration_texts: Texts from the training split, for data-driven techniques.
+        seed: The trial's seed.
+    """
+
+    tokenizer: Any
+    max_length: int
+    threads: int
+    workdir: Path
+    calibration_texts: Sequence[str] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Technique:
+    """A registered technique: its config type, transform and runtimes."""
+
+    name: str
+    config_cls: type
+    apply: Callable[[Any, Any, CompressContext], Any]
+    takes: Runtime
+    returns: Runtime
+    summary: str
+
+
+TECHNIQUES: Registry[Technique] = Registry("technique", "variants[].techniques[].name")
+
+
+def technique(name: str, config_cls: type, takes: Runtime, returns: Runtime, summary: str) -> Callable:
+    """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
+
+    def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
+        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary))
+        return apply
+
+    return deco
+
+
+def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:
+    """Refuse pipelines whose runtimes do not chain (e.g. pruning after ONNX export)."""
+    runtime: Runtime = "pytorch"
+    for step in steps:
+        tech = TECHNIQUES.get(step.name)
+        if tech.takes != runtime:
+            raise UserInputError(
+                f'Variant "{variant}": technique "{step.name}" works on a {tech.takes} model, but the step '
+                f"before it produced a {runtime} model.",
+                "Put runtime conversions such as ort_int8_dynamic last in the techniques list.",
+            )
+        runtime = tech.returns
+
+
+def fraction(where: str, name: str, value: float) -> None:
+    """Validate a fraction in (0, 1) for a technique setting."""
+    if not 0.0 < value < 1.0:
+        raise UserInputError(f"{where}: {name} = {value} must be between 0 and 1 (exclusive).", "Correct it.")

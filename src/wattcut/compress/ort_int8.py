@@ -1,0 +1,65 @@
+"""INT8 dynamic quantization on ONNX Runtime.
+
+Exports the PyTorch model to ONNX (fp32), then quantizes Linear/MatMul weights to INT8
+with ``onnxruntime.quantization.quantize_dynamic``; activations are quantized at run time.
+This is the portable INT8 path (any x86 or ARM CPU). Small encoders such as MiniLM can
+lose accuracy here (microsoft/onnxruntime #9599), which is why every variant is evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from wattcut.compress.base import CompressContext, technique
+
+
+@dataclass(frozen=True)
+class OrtInt8DynamicConfig:
+    """Settings for ``ort_int8_dynamic``.
+
+    Attributes:
+        per_channel: Per-output-channel weight scales (often worse for BERT-style models).
+        reduce_range: 7-bit weights, for CPUs without VNNI where 8-bit can overflow.
+        opset: ONNX opset used for the export.
+    """
+
+    per_channel: bool = False
+    reduce_range: bool = False
+    opset: int = 17
+    version: int = 1
+
+
+@technique(
+    "ort_int8_dynamic",
+    OrtInt8DynamicConfig,
+    takes="pytorch",
+    returns="onnxruntime",
+    summary="export to ONNX and quantize weights to INT8 (dynamic activations) on ONNX Runtime",
+)
+def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
+    """Export, quantize and open an ONNX Runtime session; returns an ``OnnxClassifier``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from wattcut.models.handles import OnnxClassifier, export_onnx
+
+    fp32 = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
+    int8 = ctx.workdir / "model.int8.onnx"
+    # quantize_dynamic logs a generic "consider pre-processing" hint on the root logger
+    # on every call; it is advice for static quantization of CNNs, not an error here.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            fp32,
+            int8,
+            weight_type=QuantType.QInt8,
+            per_channel=config.per_channel,
+            reduce_range=config.reduce_range,
+        )
+    finally:
+        root.setLevel(level)
+    fp32.unlink()  # only the quantized artifact is the variant
+    return OnnxClassifier(int8, model.input_names, threads=ctx.threads, precision="int8-dynamic")

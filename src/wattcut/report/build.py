@@ -1,0 +1,145 @@
+"""Build the result files from a store. A pure function of the store's contents.
+
+- ``results.json``: schema version, resolved config, provenance, every trial record,
+  a per-variant summary, and the trials still missing if the study was interrupted.
+- ``results.csv``: one flat row per trial and phase, for spreadsheets.
+- ``report.html``: a self-contained page (no scripts, no network) with the variant table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from wattcut.store import SCHEMA_VERSION, Store
+
+CSV_COMPONENTS = ("cpu", "ram", "gpu")
+
+
+def _expected(config: dict[str, Any]) -> list[tuple[str, int]]:
+    names = ["baseline", *(v["name"] for v in config["variants"])]
+    return [(v, t) for t in range(config["trials"]) for v in names]
+
+
+def _mean_sd(values: list[float]) -> dict[str, float | int | None]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"n": 0, "mean": None, "sd": None}
+    return {"n": len(values), "mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None}
+
+
+def _phase(trial: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((p for p in trial["phases"] if p["phase"] == name), None)
+
+
+def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-variant mean and SD of the headline numbers, in study order."""
+    rows = []
+    for name in ["baseline", *(v["name"] for v in config["variants"])]:
+        mine = [t for t in trials if t["variant"] == name]
+        if not mine:
+            continue
+        infer = [_phase(t, "infer") for t in mine]
+        compress = [sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine]
+        rows.append(
+            {
+                "variant": name,
+                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"]) or "(fine-tuned, uncompressed)",
+                "trials": len(mine),
+                "accuracy": _mean_sd([t["metrics"]["accuracy"] for t in mine]),
+                "f1_macro": _mean_sd([t["metrics"]["f1_macro"] for t in mine]),
+                "latency_p50_ms": _mean_sd([t["latency"]["p50_ms"] for t in mine]),
+                "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer if p]),
+                "infer_estimated": any(p["estimated"] for p in infer if p),
+                "compress_energy_j": _mean_sd(compress) if mine[0]["techniques"] else None,
+                "file_size_bytes": mine[0]["model"]["file_size_bytes"],
+                "parameters": mine[0]["model"]["parameters"],
+                "nonzero_parameters": mine[0]["model"]["nonzero_parameters"],
+                "runtime": mine[0]["model"]["runtime"],
+                "precision": mine[0]["model"]["precision"],
+            }
+        )
+    return rows
+
+
+def build_results(store: Store) -> dict[str, Any]:
+    """The ``results.json`` document."""
+    study = store.study()
+    if study is None:
+        raise ValueError("empty store")
+    trials = store.trials()
+    have = {(t["variant"], t["trial_index"]) for t in trials}
+    missing = [{"variant": v, "trial_index": i} for v, i in _expected(study["config"]) if (v, i) not in have]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "study": study["name"],
+        "started_at": study["started_at"],
+        "config": study["config"],
+        "provenance": study["provenance"],
+        "complete": not missing,
+        "missing_trials": missing,
+        "summary": summarise(study["config"], trials),
+        "trials": trials,
+    }
+
+
+def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per trial and phase."""
+    rows = []
+    for t in results["trials"]:
+        for p in t["phases"]:
+            row = {
+                "variant": t["variant"],
+                "trial_index": t["trial_index"],
+                "seed": t["seed"],
+                "phase": p["phase"],
+                "step": p["step"] or "",
+                "duration_s": p["duration_s"],
+                "samples": p["samples"],
+                "tokens": p["tokens"],
+                "requests": p["requests"],
+                "cpu_time_s": p["cpu_time_s"],
+                "energy_j": p["energy_j"],
+                "energy_kwh": None if p["energy_j"] is None else p["energy_j"] / 3.6e6,
+                "estimated": p["estimated"],
+                "energy_per_sample_j": p["energy_per_sample_j"],
+                "energy_per_token_j": p["energy_per_token_j"],
+                "energy_per_1k_requests_j": p["energy_per_1k_requests_j"],
+            }
+            for c in CSV_COMPONENTS:
+                e = p["energy"].get(c)
+                row[f"{c}_energy_j"] = None if e is None else e["energy_j"]
+                row[f"{c}_method"] = "" if e is None else e["method"]
+                row[f"{c}_estimated"] = "" if e is None else e["estimated"]
+            row |= {
+                "accuracy": t["metrics"]["accuracy"],
+                "f1_macro": t["metrics"]["f1_macro"],
+                "roc_auc": t["metrics"]["roc_auc"],
+                "runtime": t["model"]["runtime"],
+                "precision": t["model"]["precision"],
+                "parameters": t["model"]["parameters"],
+                "nonzero_parameters": t["model"]["nonzero_parameters"],
+                "file_size_bytes": t["model"]["file_size_bytes"],
+            }
+            rows.append(row)
+    return rows
+
+
+def write_reports(store: Store, out: Path) -> list[Path]:
+    """Write results.json, results.csv and report.html into ``out``; returns their paths."""
+    from wattcut.report.html import render
+
+    results = build_results(store)
+    paths = [out / "results.json", out / "results.csv", out / "report.html"]
+    paths[0].write_text(json.dumps(results, indent=2), encoding="utf-8")
+    rows = csv_rows(results)
+    with paths[1].open("w", newline="", encoding="utf-8") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    paths[2].write_text(render(results), encoding="utf-8")
+    return paths

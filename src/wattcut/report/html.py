@@ -1,0 +1,123 @@
+"""report.html: a self-contained page (inline CSS, no scripts, no external resources).
+
+Every user-supplied string (study, variant and dataset names, paths) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#222;
+line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;
+text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
+th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0;border:1px solid #f0c070;
+padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
+"""
+
+
+def _num(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    text = format(stat["mean"] * scale, fmt)
+    if stat.get("sd") is not None:
+        text += f" ± {format(stat['sd'] * scale, fmt)}"
+    return text
+
+
+def _variant_table(summary: list[dict[str, Any]]) -> str:
+    head = (
+        "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>F1 macro</th>"
+        "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
+        "<th>compression energy (J)</th><th>size (MB)</th><th>non-zero params</th><th>runtime · precision</th></tr>"
+    )
+    body = []
+    for r in summary:
+        est = ' <span class="est" title="model estimate, see method below">est.</span>' if r["infer_estimated"] else ""
+        body.append(
+            "<tr>"
+            f"<td>{escape(r['variant'])}</td><td>{escape(r['techniques'])}</td><td>{r['trials']}</td>"
+            f"<td>{_num(r['accuracy'], '.4f')}</td><td>{_num(r['f1_macro'], '.4f')}</td>"
+            f"<td>{_num(r['latency_p50_ms'], '.2f')}</td>"
+            f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}</td>"
+            f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
+            f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
+            f"<td>{r['nonzero_parameters'] / 1e6:.2f} M of {r['parameters'] / 1e6:.2f} M</td>"
+            f"<td>{escape(r['runtime'])} · {escape(r['precision'])}</td>"
+            "</tr>"
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _methods(results: dict[str, Any]) -> str:
+    seen: dict[tuple[str, str], str] = {}
+    for t in results["trials"]:
+        for p in t["phases"]:
+            for comp, e in p["energy"].items():
+                # The source sentence carries per-window numbers; keep the first as an example.
+                seen.setdefault((comp, e["method"]), e["source"])
+    items = "".join(
+        f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code> — e.g. {escape(s)}</li>" for (c, m), s in sorted(seen.items())
+    )
+    return f"<ul>{items}</ul>"
+
+
+def _train_table(results: dict[str, Any]) -> str:
+    rows = []
+    for t in results["trials"]:
+        for p in t["phases"]:
+            if p["phase"] == "train":
+                energy = "n/a" if p["energy_j"] is None else f"{p['energy_j']:.1f}"
+                est = " (est.)" if p["estimated"] else ""
+                rows.append(
+                    f"<tr><td>trial {t['trial_index']}</td><td>seed {t['seed']}</td><td>{p['duration_s']:.1f}</td>"
+                    f"<td>{p['samples']}</td><td>{energy}{est}</td></tr>"
+                )
+    if not rows:
+        return "<p>No training phase stored yet.</p>"
+    head = "<tr><th>trial</th><th>seed</th><th>duration (s)</th><th>samples</th><th>energy (J)</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def render(results: dict[str, Any]) -> str:
+    """The HTML page for a ``results.json`` document."""
+    cfg, prov = results["config"], results["provenance"]
+    data = cfg["data"]
+    dataset = data.get("name") or data.get("hub") or data.get("train_file")
+    missing = ""
+    if results["missing_trials"]:
+        items = ", ".join(f"{escape(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
+        missing = (
+            f'<p class="warn">This study is incomplete: {len(results["missing_trials"])} trial(s) missing '
+            f"({items}). The table shows the finished trials only.</p>"
+        )
+    flags = ", ".join(f for f, on in prov["cpu"]["flags"].items() if on) or "none of the tracked ones"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>wattcut report: {escape(results["study"])}</title><style>{_CSS}</style></head><body>
+<h1>wattcut report: {escape(results["study"])}</h1>
+<p class="note">Model {escape(str(cfg["model"].get("name_or_path") or cfg["model"].get("package")))} · dataset
+{escape(str(dataset))} · {cfg["trials"]} trial(s) · started {escape(results["started_at"])} · wattcut
+{escape(prov["wattcut_version"])}</p>
+{missing}
+<h2>Variants</h2>
+<p class="note">Mean ± SD over trials. Inference: {cfg["infer"]["requests"]} requests of batch
+{cfg["infer"]["batch_size"]}, sequence length up to {data["max_length"]} tokens, after
+{cfg["infer"]["warmup_requests"]} warm-up requests; the model forward only (tokenization excluded).</p>
+{_variant_table(results["summary"])}
+<h2>Fine-tuning of the baseline</h2>
+<p class="note">Every variant of a trial is derived from that trial's fine-tuned baseline; this cost is shared
+and reported separately from compression and inference.</p>
+{_train_table(results)}
+<h2>How energy was obtained</h2>
+{_methods(results)}
+<h2>Machine</h2>
+<p class="note">{escape(prov["cpu"]["model"])} · {prov["cpu"]["cores_available"]} core(s) available · ISA: {escape(flags)}
+· {prov["memory_gb"]} GB · GPU: {escape(", ".join(prov["gpus"]) or "none")} · torch
+{escape(str(prov["packages"]["torch"]))} · transformers {escape(str(prov["packages"]["transformers"]))} ·
+onnxruntime {escape(str(prov["packages"]["onnxruntime"]))}</p>
+</body></html>
+"""

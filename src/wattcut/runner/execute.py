@@ -1,0 +1,217 @@
+"""Run a study: fine-tune the baseline per trial, derive each variant, measure, store.
+
+For every trial index (seed):
+
+1. ``train``: load the pretrained model with a fresh head and fine-tune it (baseline).
+2. For the baseline and each variant, on a copy of the fine-tuned model:
+   ``compress`` (one window per technique step), ``evaluate`` (quality on the eval
+   split), ``infer`` (the timed request workload, after a warm-up).
+3. Commit the trial's record to the store at once, then move on.
+
+Trials already in the store (an interrupted run of the same study) are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wattcut.config import BASELINE, StudyConfig, VariantConfig
+from wattcut.errors import UserInputError
+from wattcut.store import STORE_NAME, Store
+from wattcut.ui import console
+
+RECORD_VERSION = 1
+
+
+def prepare_out(out: Path) -> None:
+    """Create ``out`` and prove it is writable, before any work is done."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".wattcut-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserInputError(
+            f'The output folder "{out}" is not writable ({e.strerror or e}).',
+            "Choose a folder you can write to with --out (or [study] out in the experiment file).",
+        ) from None
+
+
+def _threads(cfg: StudyConfig) -> int:
+    if cfg.threads:
+        return cfg.threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_study(cfg: StudyConfig, out: Path) -> Path:
+    """Run ``cfg`` into ``out`` and write the reports; returns the store path."""
+    import torch
+
+    from wattcut.compress import TECHNIQUES, CompressContext
+    from wattcut.config import to_toml
+    from wattcut.data import load_splits
+    from wattcut.measure import EnergySession, default_meters
+    from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
+    from wattcut.report.build import write_reports
+    from wattcut.runner import loops
+    from wattcut.runner.plan import plan_trials
+    from wattcut.runner.provenance import collect
+
+    # Check every input before the first expensive step, so bad input costs seconds.
+    prepare_out(out)
+    source = resolve_model_source(cfg.model)
+    train, evals = load_splits(cfg.data, seed=cfg.seed)
+    threads = _threads(cfg)
+    torch.set_num_threads(threads)
+
+    store = Store.open(out / STORE_NAME)
+    resumed = store.begin_study(cfg.name, cfg.to_dict(), collect())
+    (out / "config.resolved.toml").write_text(to_toml(cfg), encoding="utf-8")
+    done = store.done()
+    if resumed:
+        console.print(f"[yellow]Resuming[/]: {len(done)} finished trial(s) already in {store.path} are kept.")
+    console.print(
+        f"data: {len(train)} training rows from {train.source}; {len(evals)} evaluation rows from {evals.source}; "
+        f"labels {train.label_names}",
+        soft_wrap=True,
+        markup=False,
+    )
+    tokenizer = load_tokenizer(source, cfg.model)
+    variants = {v.name: v for v in cfg.variants}
+    meters = default_meters(cfg.measure)
+    work = out / "_work"
+
+    try:
+        for trial in plan_trials(cfg):
+            todo = [v for v in trial.variants if (v, trial.index) not in done]
+            if not todo:
+                continue
+            console.rule(f"trial {trial.index + 1}/{cfg.trials} (seed {trial.seed})")
+            _seed_everything(trial.seed)
+            session = EnergySession(meters)
+
+            # Phase "train": fine-tune the baseline that every variant of this trial derives from.
+            base = load_classifier(source, cfg.model, train.label_names)
+            with session.phase("train") as rec:
+                loops.fine_tune(base.module, tokenizer, train, cfg.train, cfg.data.max_length, trial.seed, rec)
+            train_phase = session.take()
+            requests = loops.make_requests(tokenizer, evals, cfg.infer, cfg.data.max_length, trial.seed)
+
+            for name in todo:
+                started = _now()
+                variant = variants.get(name)
+                vdir = work / f"{name}-t{trial.index}"
+                vdir.mkdir(parents=True, exist_ok=True)
+                model = base.clone()
+                ctx = CompressContext(
+                    tokenizer=tokenizer,
+                    max_length=cfg.data.max_length,
+                    threads=threads,
+                    workdir=vdir,
+                    calibration_texts=train.texts[:256],
+                    seed=trial.seed,
+                )
+                # Phase "compress": one window per technique in the pipeline.
+                for i, step in enumerate(variant.techniques if variant else ()):
+                    with session.phase("compress", step=f"{i + 1}:{step.name}"):
+                        model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
+                # Phase "evaluate": quality on the evaluation split.
+                with session.phase("evaluate") as rec:
+                    metrics = loops.evaluate(model, tokenizer, evals, cfg.evaluate, cfg.data.max_length, rec)
+                # Phase "infer": warm up (not measured), then the timed request workload.
+                warm = cfg.infer.warmup_requests
+                loops.serve(model, requests[:warm], _scratch(), desc="warm-up")
+                time.sleep(0.2)  # let runtime worker threads settle (onnxruntime #13808)
+                with session.phase("infer") as rec:
+                    latencies = loops.serve(model, requests[warm:], rec)
+                facts = model.facts(vdir)
+                phases = (train_phase if name == BASELINE else []) + session.take()
+                record = _record(cfg, name, variant, trial.index, trial.seed, phases, metrics, facts, latencies)
+                record["started_at"], record["finished_at"] = started, _now()
+                store.append_trial(record)  # committed now: a later crash cannot lose it
+                _echo(record)
+                del model
+                shutil.rmtree(vdir, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        write_reports(store, out)
+        store.close()
+    return out / STORE_NAME
+
+
+def _scratch() -> Any:
+    from wattcut.measure.base import PhaseRecord
+
+    return PhaseRecord(phase="warmup", duration_s=0.0)
+
+
+def _record(
+    cfg: StudyConfig,
+    name: str,
+    variant: VariantConfig | None,
+    index: int,
+    seed: int,
+    phases: list[Any],
+    metrics: dict[str, Any],
+    facts: Any,
+    latencies: list[float],
+) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from wattcut.store import SCHEMA_VERSION
+
+    lat_ms = sorted(1000 * x for x in latencies)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "record_version": RECORD_VERSION,
+        "variant": name,
+        "trial_index": index,
+        "seed": seed,
+        "derived_from": None if name == BASELINE else {"variant": BASELINE, "trial_index": index},
+        "techniques": [t.to_dict() for t in variant.techniques] if variant else [],
+        "phases": [p.to_dict() for p in phases],
+        "metrics": metrics,
+        "latency": {
+            "requests": len(lat_ms),
+            "batch_size": cfg.infer.batch_size,
+            "mean_ms": statistics.fmean(lat_ms),
+            "p50_ms": statistics.median(lat_ms),
+            "p90_ms": lat_ms[int(0.9 * (len(lat_ms) - 1))],
+            "per_request_ms": lat_ms if len(lat_ms) <= 5000 else None,
+        },
+        "model": asdict(facts),
+    }
+
+
+def _echo(record: dict[str, Any]) -> None:
+    infer = next(p for p in record["phases"] if p["phase"] == "infer")
+    per_k = infer["energy_per_1k_requests_j"]
+    console.print(
+        f"  [bold]{record['variant']}[/] trial {record['trial_index']}: accuracy {record['metrics']['accuracy']:.4f}, "
+        f"p50 {record['latency']['p50_ms']:.2f} ms/request, "
+        f"{'n/a' if per_k is None else f'{per_k:.1f}'} J per 1,000 requests "
+        f"({'estimated' if infer['estimated'] else 'measured'}), "
+        f"{record['model']['file_size_bytes'] / 1e6:.1f} MB  [green]stored[/]",
+        soft_wrap=True,
+    )

@@ -1,0 +1,135 @@
+"""The explicit loops of a trial: fine-tune, evaluate, serve inference requests.
+
+Written out top to bottom on purpose (torchtune-style), so that what is measured in
+each phase window is exactly what you read here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+from wattcut.config import EvaluateConfig, InferConfig, TrainConfig
+from wattcut.data import TextDataset
+from wattcut.measure.base import PhaseRecord
+from wattcut.tasks import classification
+from wattcut.ui import bar
+
+
+def encode(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+    """Tokenize a batch, padded to its longest sequence, as int64 numpy arrays."""
+    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+    return {k: v.astype(np.int64) for k, v in enc.items()}
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Shuffled batches of similar length (less padding, same randomness per epoch).
+
+    Indices are shuffled, cut into chunks of 16 batches, sorted by length inside each
+    chunk, batched, and the batches shuffled again.
+    """
+    rng = random.Random(seed)
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * 16
+    batches: list[list[int]] = []
+    for start in range(0, len(idx), chunk):
+        part = sorted(idx[start : start + chunk], key=lambda i: lengths[i])
+        batches += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def fine_tune(
+    module: Any, tokenizer: Any, data: TextDataset, cfg: TrainConfig, max_length: int, seed: int, rec: PhaseRecord
+) -> None:
+    """Fine-tune ``module`` for classification with AdamW and linear warmup/decay."""
+    lengths = [len(t.split()) for t in data.texts]  # word count: a cheap proxy to group by length
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    warmup = max(1, int(cfg.warmup_ratio * total_steps))
+    optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total_steps - s) / total_steps)
+    )
+    module.train()
+    with bar("fine-tune", total_steps) as advance:
+        for epoch in range(cfg.epochs):
+            for batch_idx in length_grouped_batches(lengths, cfg.batch_size, seed * 1000 + epoch):
+                # 1. Tokenize this batch (padding to its own longest sequence).
+                enc = encode(tokenizer, [data.texts[i] for i in batch_idx], max_length)
+                feed = {k: torch.from_numpy(v) for k, v in enc.items()}
+                labels = torch.tensor([data.labels[i] for i in batch_idx])
+                # 2. Forward, loss, backward, step.
+                loss = module(**feed, labels=labels).loss
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                rec.samples += len(batch_idx)
+                rec.tokens += int(enc["attention_mask"].sum())
+                advance(1)
+    module.eval()
+
+
+def predict(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int, rec: PhaseRecord):
+    """Logits for every row of ``data`` (original order), in length-sorted batches."""
+    order = sorted(range(len(data)), key=lambda i: len(data.texts[i]))
+    out: list[np.ndarray | None] = [None] * len(data)
+    with bar("evaluate", len(data)) as advance:
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            enc = encode(tokenizer, [data.texts[i] for i in idx], max_length)
+            for i, row in zip(idx, model.logits(enc), strict=True):
+                out[i] = row
+            rec.samples += len(idx)
+            rec.tokens += int(enc["attention_mask"].sum())
+            advance(len(idx))
+    return np.stack(out)  # type: ignore[arg-type]
+
+
+def evaluate(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int, rec: PhaseRecord):
+    """Quality metrics of ``model`` on ``data``."""
+    logits = predict(model, tokenizer, data, cfg, max_length, rec)
+    return classification.score(logits, data.labels, data.label_names)
+
+
+def make_requests(
+    tokenizer: Any, data: TextDataset, cfg: InferConfig, max_length: int, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """The inference workload: ``warmup + requests`` tokenized requests of ``batch_size`` texts.
+
+    Texts are drawn (seeded, cycling) from the evaluation split, so every variant of a
+    trial serves the identical workload. Tokenization happens here, outside the timed
+    window: the ``infer`` phase measures the model, not the tokenizer.
+    """
+    rng = random.Random(seed)
+    pool = list(range(len(data)))
+    rng.shuffle(pool)
+    n = (cfg.warmup_requests + cfg.requests) * cfg.batch_size
+    picks = [pool[i % len(pool)] for i in range(n)]
+    return [
+        encode(tokenizer, [data.texts[i] for i in picks[j : j + cfg.batch_size]], max_length)
+        for j in range(0, n, cfg.batch_size)
+    ]
+
+
+def serve(model: Any, requests: list[dict[str, np.ndarray]], rec: PhaseRecord, desc: str = "infer") -> list[float]:
+    """Run each request through ``model``; returns per-request latencies in seconds."""
+    import time
+
+    latencies = []
+    with bar(desc, len(requests)) as advance:
+        for req in requests:
+            t0 = time.perf_counter()
+            model.logits(req)
+            latencies.append(time.perf_counter() - t0)
+            rec.requests += 1
+            rec.samples += len(req["input_ids"])
+            rec.tokens += int(req["attention_mask"].sum())
+            advance(1)
+    return latencies

@@ -1,0 +1,9 @@
+"""Results store: one SQLite file per output folder (``wattcut.sqlite``).
+
+Every trial is committed in its own transaction as soon as it ends, so an interrupted
+study keeps everything that finished. See :mod:`wattcut.store.sqlite`.
+"""
+
+from wattcut.store.sqlite import SCHEMA_VERSION, STORE_NAME, Store
+
+__all__ = ["SCHEMA_VERSION", "STORE_NAME", "Store"]

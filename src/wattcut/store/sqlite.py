@@ -1,0 +1,202 @@
+"""SQLite results store, schema-versioned.
+
+Tables:
+- ``meta``: ``schema_version`` and other store-level facts.
+- ``study``: one row: the resolved config (JSON), its hash, provenance, start time.
+- ``trials``: one row per finished trial: variant, trial index, seed, full record (JSON).
+- ``phases`` and ``phase_energy``: the trial's phase windows, flattened for SQL queries.
+
+The JSON record in ``trials`` is the source of truth; the flat tables are derived from
+it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wattcut.errors import UserInputError
+
+SCHEMA_VERSION = 1
+STORE_NAME = "wattcut.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS study (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    provenance_json TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    variant TEXT NOT NULL,
+    trial_index INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    record_json TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    UNIQUE (variant, trial_index)
+);
+CREATE TABLE IF NOT EXISTS phases (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    ordinal INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    step TEXT,
+    duration_s REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    cpu_time_s REAL NOT NULL,
+    energy_j REAL,
+    estimated INTEGER NOT NULL,
+    PRIMARY KEY (trial_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS phase_energy (
+    trial_id INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    component TEXT NOT NULL,
+    energy_j REAL,
+    method TEXT NOT NULL,
+    estimated INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (trial_id, ordinal, component)
+);
+"""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable hash of a resolved config (the study's identity in a store)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A study's results in one SQLite file.
+
+    Example:
+        >>> store = Store.open(Path(tmp) / "wattcut.sqlite")  # doctest: +SKIP
+        >>> store.append_trial(record)                         # doctest: +SKIP
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, create: bool = True) -> Store:
+        """Open (or create) a store, checking its schema version."""
+        if not create and not path.is_file():
+            raise UserInputError(f'No wattcut store at "{path}".', "Give a folder written by `wattcut run`.")
+        try:
+            conn = sqlite3.connect(path, isolation_level=None)  # explicit BEGIN/COMMIT below
+            conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            conn.execute("PRAGMA synchronous=FULL")  # a committed trial survives a kill or power loss
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise UserInputError(f'"{path}" is not a usable wattcut store: {e}.', "Use another output folder.") from None
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise UserInputError(
+                f'The store "{path}" has schema version {row[0]}; this wattcut reads version {SCHEMA_VERSION}.',
+                "Use the wattcut version that wrote it, or run the study into a new output folder.",
+            )
+        return cls(conn, path)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def begin_study(self, name: str, config: dict[str, Any], provenance: dict[str, Any]) -> bool:
+        """Record the study, or check that the store already holds this same study.
+
+        Returns:
+            True if the store already held this study (a resume), False if new.
+
+        Raises:
+            UserInputError: If the store holds a different study.
+        """
+        h = config_hash(config)
+        row = self.conn.execute("SELECT config_hash, name FROM study WHERE id = 1").fetchone()
+        if row is not None:
+            if row[0] != h:
+                raise UserInputError(
+                    f'The output folder "{self.path.parent}" already holds results of a different study '
+                    f'("{row[1]}", config {row[0]}).',
+                    "Choose another folder with --out, or delete that folder to start over.",
+                )
+            return True
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO study VALUES (1, ?, ?, ?, ?, ?)",
+                (name, json.dumps(config), h, json.dumps(provenance), _now()),
+            )
+        return False
+
+    def append_trial(self, record: dict[str, Any]) -> None:
+        """Commit one finished trial (and its flattened phases) atomically."""
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO trials (variant, trial_index, seed, record_json, finished_at) VALUES (?, ?, ?, ?, ?)",
+                (record["variant"], record["trial_index"], record["seed"], json.dumps(record), _now()),
+            )
+            trial_id = cur.lastrowid
+            for i, ph in enumerate(record["phases"]):
+                c.execute(
+                    "INSERT INTO phases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        trial_id,
+                        i,
+                        ph["phase"],
+                        ph["step"],
+                        ph["duration_s"],
+                        ph["samples"],
+                        ph["tokens"],
+                        ph["requests"],
+                        ph["cpu_time_s"],
+                        ph["energy_j"],
+                        int(ph["estimated"]),
+                    ),
+                )
+                for comp, e in ph["energy"].items():
+                    c.execute(
+                        "INSERT INTO phase_energy VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (trial_id, i, comp, e["energy_j"], e["method"], int(e["estimated"]), e["source"]),
+                    )
+
+    def done(self) -> set[tuple[str, int]]:
+        """(variant, trial_index) pairs already stored."""
+        return {(v, t) for v, t in self.conn.execute("SELECT variant, trial_index FROM trials")}
+
+    def study(self) -> dict[str, Any] | None:
+        """The study row: name, config, provenance, started_at (None if empty)."""
+        row = self.conn.execute("SELECT name, config_json, provenance_json, started_at FROM study").fetchone()
+        if row is None:
+            return None
+        return {"name": row[0], "config": json.loads(row[1]), "provenance": json.loads(row[2]), "started_at": row[3]}
+
+    def trials(self) -> list[dict[str, Any]]:
+        """All stored trial records, in the order they finished."""
+        return [json.loads(r[0]) for r in self.conn.execute("SELECT record_json FROM trials ORDER BY id")]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()

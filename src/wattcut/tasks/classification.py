@@ -1,0 +1,48 @@
+"""Sequence classification metrics, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TASK_VERSION = 1
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def score(logits: np.ndarray, labels: list[int] | np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    """Quality metrics for class ``logits`` (``[n, k]``) against gold ``labels``.
+
+    Returns:
+        A dict with ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``,
+        the ``*_weighted`` versions, ``roc_auc`` (binary: positive class = index 1;
+        multiclass: one-vs-rest macro; None when a class is absent from ``labels``),
+        ``confusion_matrix`` (rows = gold, columns = predicted), ``labels`` and ``n``.
+    """
+    from sklearn import metrics
+
+    y = np.asarray(labels)
+    pred = logits.argmax(axis=1)
+    probs = softmax(logits.astype(np.float64))
+    k = len(label_names)
+    out: dict[str, Any] = {"n": int(len(y)), "accuracy": float(metrics.accuracy_score(y, pred))}
+    for avg in ("macro", "weighted"):
+        p, r, f, _ = metrics.precision_recall_fscore_support(
+            y, pred, average=avg, labels=list(range(k)), zero_division=0
+        )
+        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = float(p), float(r), float(f)
+    out["roc_auc"] = None
+    if len(set(y.tolist())) == k:  # AUC is undefined when a class never occurs
+        if k == 2:
+            out["roc_auc"] = float(metrics.roc_auc_score(y, probs[:, 1]))
+        else:
+            out["roc_auc"] = float(metrics.roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    out["confusion_matrix"] = metrics.confusion_matrix(y, pred, labels=list(range(k))).tolist()
+    out["labels"] = list(label_names)
+    return out
