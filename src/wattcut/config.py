@@ -265,7 +265,7 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
             )
         tech = TECHNIQUES.get(step["name"])
         params = {k: v for k, v in step.items() if k != "name"}
-        config = build(tech.config_cls, params, f'variant "{name}" technique "{step["name"]}"')
+        config: Any = build(tech.config_cls, params, f'variant "{name}" technique "{step["name"]}"')
         steps.append(TechniqueStep(step["name"], config))
     from wattcut.compress import check_pipeline
 

@@ -26,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a study: fine-tune, compress, evaluate, measure, report")
     run.add_argument(
-        "experiment", nargs="?", default=None, help="experiment TOML file (default: the built-in default study)"
+        "experiment",
+        nargs="?",
+        default=None,
+        help="experiment TOML file (default: the built-in default study)",
     )
     run.add_argument("--out", default=None, help="output folder (default: [study] out from the file)")
     run.add_argument("--quick", action="store_true", help="one trial, 2,000 training rows, 100 requests")

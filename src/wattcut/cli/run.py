@@ -24,30 +24,29 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     Returns:
         The output folder.
     """
-    from wattcut import config as C
+    from wattcut import config as cfgmod
     from wattcut.errors import UserInputError
     from wattcut.ui import console
 
     path = Path(experiment) if experiment else default_experiment()
-    cfg = C.load_experiment(path)
+    cfg = cfgmod.load_experiment(path)
     if trials is not None:
         if trials < 1:
             raise UserInputError(f"--trials {trials} is not valid.", "Give 1 or more.")
-        cfg = C.with_overrides(cfg, trials=trials)
+        cfg = cfgmod.with_overrides(cfg, trials=trials)
     if quick:
-        cfg = C.quick(cfg)
+        cfg = cfgmod.quick(cfg)
     if out is not None:
-        cfg = C.with_overrides(cfg, out=out)
+        cfg = cfgmod.with_overrides(cfg, out=out)
     out_dir = Path(cfg.out)
     console.rule(f"wattcut run: {cfg.name}")
     console.print(f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n")
-    console.print(C.to_toml(cfg), highlight=False, markup=False)
+    console.print(cfgmod.to_toml(cfg), highlight=False, markup=False)
 
     from wattcut.runner.execute import run_study
 
     run_study(cfg, out_dir)
     console.print(
-        f"\n[bold green]done[/]: {out_dir}/results.json, results.csv, report.html, wattcut.sqlite, "
-        "config.resolved.toml"
+        f"\n[bold green]done[/]: {out_dir}/results.json, results.csv, report.html, wattcut.sqlite, config.resolved.toml"
     )
     return out_dir

@@ -11,6 +11,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from wattcut.registry import Registry
 
@@ -35,7 +36,7 @@ class DatasetSpec:
     format: str
     text_column: str = "text"
     label_column: str = "label"
-    quoting: int = csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
     encoding: str = "utf-8"
     hub: str = ""
     labels: tuple[str, ...] = field(default=())  # fixed label order, when names are not sortable numbers

@@ -117,7 +117,10 @@ def _hub_splits(cfg: DataConfig) -> tuple[dict[str, tuple[list[str], list[str]]]
                 f'The hub dataset "{cfg.hub}" split "{split}" has columns {cols}.',
                 "Set [data] text_column and label_column to two of them.",
             )
-        out[split] = ([str(t) for t in ds[split][cfg.text_column]], [str(x) for x in ds[split][cfg.label_column]])
+        out[split] = (
+            [str(t) for t in ds[split][cfg.text_column]],
+            [str(x) for x in ds[split][cfg.label_column]],
+        )
     return out, f"hub:{cfg.hub}"
 
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Literal
 
 from wattcut.errors import UserInputError, did_you_mean
 
 FORMATS = ("csv", "tsv", "jsonl", "fasttext")
-_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".txt": "fasttext", ".ft": "fasttext"}
+_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".txt": "fasttext",
+    ".ft": "fasttext",
+}
 
 
 def detect_format(path: Path, declared: str) -> str:
@@ -40,7 +48,12 @@ def _columns(path: Path, have: list[str], text_column: str, label_column: str) -
 
 
 def read_table(
-    path: Path, fmt: str, text_column: str, label_column: str, quoting: int = csv.QUOTE_MINIMAL, encoding: str = "utf-8"
+    path: Path,
+    fmt: str,
+    text_column: str,
+    label_column: str,
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL,
+    encoding: str = "utf-8",
 ) -> tuple[list[str], list[str]]:
     """Read ``(texts, labels)`` from a CSV/TSV/JSONL/fastText file."""
     if fmt == "fasttext":

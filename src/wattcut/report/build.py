@@ -28,7 +28,11 @@ def _mean_sd(values: list[float]) -> dict[str, float | int | None]:
     values = [v for v in values if v is not None]
     if not values:
         return {"n": 0, "mean": None, "sd": None}
-    return {"n": len(values), "mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None}
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else None,
+    }
 
 
 def _phase(trial: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -60,7 +60,8 @@ def _methods(results: dict[str, Any]) -> str:
                 # The source sentence carries per-window numbers; keep the first as an example.
                 seen.setdefault((comp, e["method"]), e["source"])
     items = "".join(
-        f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code> — e.g. {escape(s)}</li>" for (c, m), s in sorted(seen.items())
+        f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code> — e.g. {escape(s)}</li>"
+        for (c, m), s in sorted(seen.items())
     )
     return f"<ul>{items}</ul>"
 
@@ -115,8 +116,8 @@ and reported separately from compression and inference.</p>
 <h2>How energy was obtained</h2>
 {_methods(results)}
 <h2>Machine</h2>
-<p class="note">{escape(prov["cpu"]["model"])} · {prov["cpu"]["cores_available"]} core(s) available · ISA: {escape(flags)}
-· {prov["memory_gb"]} GB · GPU: {escape(", ".join(prov["gpus"]) or "none")} · torch
+<p class="note">{escape(prov["cpu"]["model"])} · {prov["cpu"]["cores_available"]} core(s) available
+· ISA: {escape(flags)} · {prov["memory_gb"]} GB · GPU: {escape(", ".join(prov["gpus"]) or "none")} · torch
 {escape(str(prov["packages"]["torch"]))} · transformers {escape(str(prov["packages"]["transformers"]))} ·
 onnxruntime {escape(str(prov["packages"]["onnxruntime"]))}</p>
 </body></html>

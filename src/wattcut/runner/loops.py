@@ -45,7 +45,13 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> li
 
 
 def fine_tune(
-    module: Any, tokenizer: Any, data: TextDataset, cfg: TrainConfig, max_length: int, seed: int, rec: PhaseRecord
+    module: Any,
+    tokenizer: Any,
+    data: TextDataset,
+    cfg: TrainConfig,
+    max_length: int,
+    seed: int,
+    rec: PhaseRecord,
 ) -> None:
     """Fine-tune ``module`` for classification with AdamW and linear warmup/decay."""
     lengths = [len(t.split()) for t in data.texts]  # word count: a cheap proxy to group by length

@@ -9,8 +9,10 @@ from wattcut.config import StudyConfig
 
 @dataclass(frozen=True)
 class TrialPlan:
-    """One trial index: the baseline is fine-tuned once with ``seed``, then every
-    variant of the study is derived from that fine-tuned model.
+    """One trial index of a study.
+
+    The baseline is fine-tuned once with ``seed``; every variant of the trial is then
+    derived from that fine-tuned model.
 
     Attributes:
         index: 0-based trial index.

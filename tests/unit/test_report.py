@@ -1,0 +1,74 @@
+import csv
+import json
+
+import pytest
+
+from tests.unit.test_store import record
+from wattcut.report.build import build_results, write_reports
+from wattcut.store import STORE_NAME, Store
+
+CONFIG = {
+    "name": "r",
+    "trials": 2,
+    "variants": [{"name": "<b>evil</b>", "techniques": []}],
+    "model": {"name_or_path": "m"},
+    "data": {"name": "sst2", "max_length": 16},
+    "infer": {"requests": 10, "batch_size": 1, "warmup_requests": 1},
+}
+PROV = {
+    "wattcut_version": "0",
+    "cpu": {"model": "cpu", "flags": {"avx2": True}, "cores_available": 2},
+    "memory_gb": 1,
+    "gpus": [],
+    "packages": {"torch": "t", "transformers": "t", "onnxruntime": "o"},
+}
+
+
+def full(variant, trial, energy, acc):
+    r = record(variant, trial, energy)
+    r["techniques"] = [] if variant == "baseline" else [{"name": "x", "version": 1}]
+    r["metrics"] = {"accuracy": acc, "f1_macro": acc, "roc_auc": None}
+    r["latency"] = {"p50_ms": 1.0}
+    r["model"] = {
+        "file_size_bytes": 1000,
+        "parameters": 10,
+        "nonzero_parameters": 5,
+        "runtime": "pytorch",
+        "precision": "fp32",
+    }
+    r["phases"][0]["energy_per_sample_j"] = None
+    r["phases"][0]["energy_per_token_j"] = None
+    r["phases"][0]["energy_per_1k_requests_j"] = 1000 * energy / 10
+    return r
+
+
+def make_store(tmp_path, trials):
+    s = Store.open(tmp_path / STORE_NAME)
+    s.begin_study("r", CONFIG, PROV)
+    for t in trials:
+        s.append_trial(t)
+    return s
+
+
+def test_summary_and_missing_trials(tmp_path):
+    s = make_store(
+        tmp_path,
+        [full("baseline", 0, 10.0, 0.8), full("baseline", 1, 14.0, 0.9), full("<b>evil</b>", 0, 5.0, 0.7)],
+    )
+    res = build_results(s)
+    base = res["summary"][0]
+    assert base["accuracy"]["mean"] == pytest.approx(0.85) and base["accuracy"]["n"] == 2
+    assert base["infer_energy_per_1k_requests_j"]["mean"] == 1200.0
+    assert res["complete"] is False and res["missing_trials"] == [{"variant": "<b>evil</b>", "trial_index": 1}]
+
+
+def test_files_are_written_and_user_strings_escaped(tmp_path):
+    s = make_store(tmp_path, [full("baseline", 0, 10.0, 0.8), full("<b>evil</b>", 0, 5.0, 0.7)])
+    paths = write_reports(s, tmp_path)
+    assert [p.name for p in paths] == ["results.json", "results.csv", "report.html"]
+    html = (tmp_path / "report.html").read_text()
+    assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html
+    assert "<script" not in html and "http" not in html.replace('lang="en"', "")  # self-contained, no network
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert len(rows) == 2 and rows[0]["cpu_method"] == "m" and float(rows[0]["energy_kwh"]) == 10.0 / 3.6e6
+    assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 1
