@@ -58,7 +58,8 @@ def test_every_record_has_the_contract_fields(smoke):
         assert ("compress" in names) == (t["variant"] != "baseline")
         for p in t["phases"]:
             assert set(p) >= PHASE_FIELDS
-            assert p["duration_s"] > 0 and p["samples"] > 0
+            assert p["duration_s"] > 0
+            assert p["samples"] > 0 or p["phase"] == "compress"  # data-free techniques process no samples
             for comp in p["energy"].values():
                 assert isinstance(comp["method"], str) and comp["method"]
                 assert isinstance(comp["estimated"], bool)

@@ -39,13 +39,10 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     if out is not None:
         cfg = cfgmod.with_overrides(cfg, out=out)
     out_dir = Path(cfg.out)
-    console.rule(f"wattcut run: {cfg.name}")
-    console.print(f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n")
-    console.print(cfgmod.to_toml(cfg), highlight=False, markup=False)
-
     from wattcut.runner.execute import run_study
 
-    run_study(cfg, out_dir)
+    header = f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n"
+    run_study(cfg, out_dir, header=header)
     console.print(
         f"\n[bold green]done[/]: {out_dir}/results.json, results.csv, report.html, wattcut.sqlite, config.resolved.toml"
     )

@@ -64,8 +64,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_study(cfg: StudyConfig, out: Path) -> Path:
-    """Run ``cfg`` into ``out`` and write the reports; returns the store path."""
+def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
+    """Run ``cfg`` into ``out`` and write the reports; returns the store path.
+
+    Inputs (output folder, model, data) are checked first, so bad input fails in
+    seconds with nothing half-written; then ``header`` and the resolved config are echoed.
+    """
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
@@ -84,6 +88,8 @@ def run_study(cfg: StudyConfig, out: Path) -> Path:
     train, evals = load_splits(cfg.data, seed=cfg.seed)
     threads = _threads(cfg)
     torch.set_num_threads(threads)
+    console.rule(f"wattcut run: {cfg.name}")
+    console.print(header + to_toml(cfg), highlight=False, markup=False)
 
     store = Store.open(out / STORE_NAME)
     resumed = store.begin_study(cfg.name, cfg.to_dict(), collect())
