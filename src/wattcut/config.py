@@ -150,18 +150,67 @@ class InferConfig:
 class MeasureConfig:
     """Energy measurement settings.
 
-    Without hardware counters, CPU energy is modelled as this process's CPU time times
-    ``cpu_w_per_core`` and RAM energy as resident memory times ``ram_w_per_gb`` times
-    wall time; both are labelled ``estimated`` with these assumed watts in the output.
+    Meters are chosen by availability (RAPL, then a CPU-time model for the CPU; RAPL DRAM,
+    then a RAM model; NVML for NVIDIA GPUs). Models are always labelled ``estimated``, with
+    their assumed constants in each reading's ``source``.
+
+    Attributes:
+        cpu_w_per_core: Active watts per busy logical core for the CPU-time model; None =
+            from the CPU power table on bare metal, else a generic 4 W.
+        ram_model: ``rss`` (this process's memory x ram_w_per_gb), ``dimm`` (CodeCarbon v3
+            DIMM rule, whole machine) or ``seed003`` (dimm x 7).
+        ram_w_per_gb: Watts per GB for the ``rss`` model.
+        interval_s: Sampling period of the background thread of meters that need one.
+        idle_s: Seconds of idle baseline measured before the first trial (0 = none); net
+            energy = gross - idle power x duration.
     """
 
-    cpu_w_per_core: float = 4.0
+    cpu_w_per_core: float | None = None
+    ram_model: Literal["rss", "dimm", "seed003"] = "rss"
     ram_w_per_gb: float = 0.375
-    version: int = 1
+    interval_s: float = 1.0
+    idle_s: float = 5.0
+    version: int = 2
 
     def __post_init__(self) -> None:
         _positive("[measure]", "cpu_w_per_core", self.cpu_w_per_core)
         _positive("[measure]", "ram_w_per_gb", self.ram_w_per_gb, allow_zero=True)
+        _positive("[measure]", "interval_s", self.interval_s)
+        _positive("[measure]", "idle_s", self.idle_s, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class CarbonConfig:
+    """How energy becomes CO2e (see ``wattcut.measure.carbon``).
+
+    Precedence: ``intensity_g_per_kwh`` > ``timeseries_csv`` > ``country`` (+ ``region``)
+    > the world average, labelled as such. No network is used.
+    """
+
+    country: str | None = None  # ISO 3166 alpha-3 code ("FRA") or English name
+    region: str | None = None  # sub-national region, e.g. a US state code ("CA")
+    dataset: str | None = None  # table in the data pack; None = the pack's default (owid)
+    intensity_g_per_kwh: float | None = None
+    timeseries_csv: str | None = None  # columns timestamp,g_per_kwh
+    pue: float = 1.0
+    embodied_kg_co2e: float | None = None  # manufacturing emissions of the machine
+    lifetime_years: float = 4.0
+    use_share: float = 1.0  # share of the machine this workload uses
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.pue < 1.0:
+            raise UserInputError(f"[carbon] pue = {self.pue} is below 1.0, which is impossible.", "Use 1.0 or more.")
+        _positive("[carbon]", "intensity_g_per_kwh", self.intensity_g_per_kwh, allow_zero=True)
+        _positive("[carbon]", "lifetime_years", self.lifetime_years)
+        if not 0 < self.use_share <= 1:
+            raise UserInputError(f"[carbon] use_share = {self.use_share} must be in (0, 1].", "Correct it.")
+        if self.region is not None and self.country is None:
+            raise UserInputError("[carbon] region is set without country.", 'Add country = "USA" (for example).')
+        if self.country is not None:
+            from wattcut.measure.carbon import country_intensity
+
+            country_intensity(self.country, self.region, self.dataset)  # unknown names fail now, not mid-study
 
 
 @dataclass(frozen=True)
@@ -197,6 +246,7 @@ class StudyConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     infer: InferConfig = field(default_factory=InferConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    carbon: CarbonConfig = field(default_factory=CarbonConfig)
     trials: int = 3
     seed: int = 0
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
@@ -226,7 +276,7 @@ class _StudyTable:
     out: str = "runs/default"
 
 
-_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "variants")
+_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "variants")
 
 
 def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
@@ -307,6 +357,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
         infer=build(InferConfig, doc.get("infer", {}), "[infer]"),
         measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
+        carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
         variants=variants,
     )
 
@@ -354,7 +405,7 @@ def to_toml(cfg: StudyConfig) -> str:
     doc: dict[str, Any] = {
         "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out")},
     }
-    for table in ("model", "data", "train", "evaluate", "infer", "measure"):
+    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon"):
         doc[table] = {k: v for k, v in d[table].items() if v is not None and k != "version"}
     doc["variants"] = [
         {

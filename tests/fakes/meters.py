@@ -15,8 +15,10 @@ class ReplayMeter:
     phase window must report.
     """
 
+    name = "replay"
+
     def __init__(self, component: str, joules: Iterable[float], estimated: bool = False) -> None:
-        self.component = component
+        self.components = (component,)
         self._joules = list(joules)
         self.estimated = estimated
         self.windows = 0
@@ -24,7 +26,10 @@ class ReplayMeter:
     def begin(self) -> Any:
         return None
 
-    def end(self, start: Any) -> ComponentEnergy:
+    def end(self, start: Any) -> list[ComponentEnergy]:
         value = self._joules[self.windows]
         self.windows += 1
-        return ComponentEnergy(self.component, value, "replay", self.estimated, "recorded reading (test)")
+        return [ComponentEnergy(self.components[0], value, "replay", self.estimated, "recorded reading (test)")]
+
+    def close(self) -> None:
+        pass

@@ -39,6 +39,17 @@ def full(variant, trial, energy, acc):
     r["phases"][0]["energy_per_sample_j"] = None
     r["phases"][0]["energy_per_token_j"] = None
     r["phases"][0]["energy_per_1k_requests_j"] = 1000 * energy / 10
+    r["phases"][0]["energy_kwh"] = energy / 3.6e6
+    r["phases"][0]["carbon"] = {
+        "co2e_g": energy / 3.6e6 * 56.0,
+        "pue": 1.0,
+        "intensity_g_per_kwh": 56.0,
+        "intensity_location": "France (FRA)",
+        "intensity_source": "OWID",
+        "intensity_year": 2023,
+        "intensity_basis": "life-cycle",
+        "intensity_kind": "country",
+    }
     return r
 
 
@@ -65,10 +76,25 @@ def test_summary_and_missing_trials(tmp_path):
 def test_files_are_written_and_user_strings_escaped(tmp_path):
     s = make_store(tmp_path, [full("baseline", 0, 10.0, 0.8), full("<b>evil</b>", 0, 5.0, 0.7)])
     paths = write_reports(s, tmp_path)
-    assert [p.name for p in paths] == ["results.json", "results.csv", "report.html"]
+    assert [p.name for p in paths] == ["results.json", "results.csv", "report.html", "emissions.csv"]
     html = (tmp_path / "report.html").read_text()
     assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html
     assert "<script" not in html and "http" not in html.replace('lang="en"', "")  # self-contained, no network
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(rows) == 2 and rows[0]["cpu_method"] == "m" and float(rows[0]["energy_kwh"]) == 10.0 / 3.6e6
     assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 1
+
+
+def test_emissions_csv_has_codecarbon_columns_and_units(tmp_path):
+    from wattcut.report.emissions import CODECARBON_COLUMNS
+
+    s = make_store(tmp_path, [full("baseline", 0, 36.0, 0.8)])
+    write_reports(s, tmp_path)
+    rows = list(csv.DictReader((tmp_path / "emissions.csv").open()))
+    assert list(rows[0])[: len(CODECARBON_COLUMNS)] == CODECARBON_COLUMNS
+    row = rows[0]
+    assert float(row["cpu_energy"]) == pytest.approx(36.0 / 3.6e6)  # kWh, as CodeCarbon
+    assert float(row["emissions"]) == pytest.approx(36.0 / 3.6e6 * 56.0 / 1000)  # kg
+    assert float(row["cpu_power"]) == pytest.approx(36.0)  # 36 J over 1 s
+    assert row["wattcut_cpu_method"] == "m" and row["wattcut_intensity_source"] == "OWID"
+    assert row["experiment_id"] == "baseline/0/infer"

@@ -1,14 +1,16 @@
-"""Energy measurement: meters behind one small interface, and named phase windows.
+"""Energy measurement: meters behind one small interface, named windows, carbon.
 
-- ``base.Meter``: ``begin() -> state`` and ``end(state) -> ComponentEnergy``.
-- ``cputime.CpuTimeMeter``, ``ram.RamRssMeter``: models for machines without counters,
-  always labelled ``estimated`` with the assumed watts in ``source``.
-- ``null.NullMeter``: a component that is absent (nothing to measure).
-- ``session.EnergySession``: ``with session.phase("infer", samples=n): ...`` records a
-  :class:`~wattcut.measure.base.PhaseRecord` per window; windows may nest.
+- ``base.Meter``: ``begin() -> state``, ``end(state) -> [ComponentEnergy]``, ``close()``.
+- Meters, one module each: ``rapl.RaplMeter`` (measured), ``nvml.NvmlMeter`` (measured),
+  ``cputime.CpuTimeMeter`` and ``ram.RamModelMeter`` (estimated, assumed watts named in
+  every reading), ``null.NullMeter`` (absent component).
+- ``select.select_meters``: the availability-ordered choice, with the reasons.
+- ``session.EnergySession``: ``with session.phase("infer"): ...`` records a
+  :class:`~wattcut.measure.base.PhaseRecord`; windows nest; an idle baseline gives net energy.
+- ``carbon``: energy → CO2e from a versioned data pack, a constant or a time series, with PUE.
 """
 
 from wattcut.measure.base import ComponentEnergy, Meter, PhaseRecord
-from wattcut.measure.session import EnergySession, default_meters
+from wattcut.measure.session import EnergySession, IdleBaseline
 
-__all__ = ["ComponentEnergy", "EnergySession", "Meter", "PhaseRecord", "default_meters"]
+__all__ = ["ComponentEnergy", "EnergySession", "IdleBaseline", "Meter", "PhaseRecord"]

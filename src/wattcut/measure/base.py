@@ -12,10 +12,16 @@ class ComponentEnergy:
 
     Attributes:
         component: ``cpu``, ``ram`` or ``gpu``.
-        energy_j: Joules, or None when the component could not be measured.
-        method: Short identifier of how the number was obtained (``cpu-time-model``...).
+        energy_j: Gross joules, or None when the component could not be measured.
+        method: Short identifier of how the number was obtained (``rapl``, ``nvml-counter``,
+            ``cpu-time-model``...).
         estimated: True when the number comes from a model, not a hardware counter.
         source: One sentence on the method, with any assumed constants.
+        uncertainty_rel: Relative uncertainty (0.05 = ±5%) of ``energy_j``, a documented
+            judgement per method (see docs/measurement.md), not a statistical interval.
+        net_energy_j: ``energy_j`` minus the idle baseline power x duration, when an idle
+            baseline was measured (None otherwise).
+        details: Extra facts (GPU temperature, power limit, devices...).
     """
 
     component: str
@@ -23,22 +29,31 @@ class ComponentEnergy:
     method: str
     estimated: bool
     source: str
+    uncertainty_rel: float | None = None
+    net_energy_j: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Meter(Protocol):
-    """Measures one component. ``begin`` snapshots; ``end`` turns a snapshot into energy.
+    """Measures one or more components over windows.
 
-    Meters keep no per-window state, so any number of windows can be open (nested) at once.
+    ``begin`` snapshots; ``end`` turns a snapshot into one reading per component. Meters
+    keep no per-window state, so any number of windows can be open (nested) at once.
     """
 
-    component: str
+    name: str
+    components: tuple[str, ...]
 
     def begin(self) -> Any:
         """Snapshot whatever the meter needs at the start of a window."""
         ...
 
-    def end(self, start: Any) -> ComponentEnergy:
-        """Energy since ``start``."""
+    def end(self, start: Any) -> list[ComponentEnergy]:
+        """Energy per component since ``start``."""
+        ...
+
+    def close(self) -> None:
+        """Release threads and handles."""
         ...
 
 
@@ -54,6 +69,7 @@ class PhaseRecord:
         requests: Requests served (inference), for per-request figures.
         step: For ``compress``: the technique, with its position in the pipeline.
         cpu_time_s: CPU seconds used by this process in the window.
+        started_at: Unix time the window opened (for time-resolved carbon intensity).
         energy: Per-component energy.
     """
 
@@ -64,13 +80,22 @@ class PhaseRecord:
     requests: int = 0
     step: str | None = None
     cpu_time_s: float = 0.0
+    started_at: float = 0.0
     energy: list[ComponentEnergy] = field(default_factory=list)
 
     @property
     def energy_j(self) -> float | None:
-        """Sum over measured components (None if none was measured)."""
+        """Gross sum over measured components (None if none was measured)."""
         values = [c.energy_j for c in self.energy if c.energy_j is not None]
         return sum(values) if values else None
+
+    @property
+    def net_energy_j(self) -> float | None:
+        """Net (idle-subtracted) sum, when every measured component has a net value."""
+        measured = [c for c in self.energy if c.energy_j is not None]
+        if not measured or any(c.net_energy_j is None for c in measured):
+            return None
+        return sum(c.net_energy_j for c in measured if c.net_energy_j is not None)
 
     @property
     def estimated(self) -> bool:
@@ -78,11 +103,13 @@ class PhaseRecord:
         return any(c.estimated for c in self.energy if c.energy_j is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form with derived per-sample, per-token and per-1,000-request energy."""
+        """JSON form with kWh and per-sample, per-token and per-1,000-request energy."""
         d = asdict(self)
         total = self.energy_j
         d["energy"] = {c.component: {k: v for k, v in asdict(c).items() if k != "component"} for c in self.energy}
         d["energy_j"] = total
+        d["energy_kwh"] = None if total is None else total / 3.6e6
+        d["net_energy_j"] = self.net_energy_j
         d["estimated"] = self.estimated
         d["energy_per_sample_j"] = total / self.samples if total is not None and self.samples else None
         d["energy_per_token_j"] = total / self.tokens if total is not None and self.tokens else None

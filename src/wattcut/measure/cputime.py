@@ -1,20 +1,33 @@
 """CPU energy modelled from this process's CPU time, for machines without counters.
 
-energy_j = (user + system CPU seconds of this process and its children) x W per busy core.
+energy_j = (user + system CPU seconds of this process and its waited-for children)
+           x active watts per busy logical core
 
 CPU time, not wall time: other tenants on a shared VM and idle waits are not billed to
-the study. The watts are an assumption (``[measure] cpu_w_per_core``), so the reading is
-always ``estimated``. Idle (static) power of the package is not included: the figure is
-the active share attributable to this work.
+the study. The watts per core come, in this order, from ``[measure] cpu_w_per_core``;
+from the CPU's TDP in the shipped CPU power table divided by the logical CPUs of one
+package, on bare metal only (a VM's topology says nothing about the host's package); or
+from a generic 4 W per logical core (CodeCarbon's figure for unknown CPUs). Idle/static
+package power is not included: the figure is the active share attributable to the work,
+so it is already "net" of idle. It is always labelled ``estimated``.
 """
 
 from __future__ import annotations
 
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 from wattcut.measure.base import ComponentEnergy
+
+GENERIC_W_PER_CORE = 4.0
+UNCERTAINTY = 0.5  # the watts are an assumption; ±50% covers 2-6 W per busy core on current server CPUs
 
 
 def process_cpu_s(proc: psutil.Process) -> float:
@@ -23,29 +36,89 @@ def process_cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def _normalise(name: str) -> str:
+    name = re.sub(r"\((R|TM|tm|r)\)|@.*$|\bCPU\b|\bProcessor\b|\d+-Core", " ", name)
+    return " ".join(name.split()).casefold()
+
+
+@lru_cache(maxsize=1)
+def _tdp_table() -> dict[str, float]:
+    text = (files("wattcut.measure") / "data" / "cpu_power.csv").read_text(encoding="utf-8")
+    table = {}
+    for row in csv.DictReader(text.splitlines()):
+        try:
+            table[_normalise(row["Name"])] = float(row["TDP"])
+        except (TypeError, ValueError):
+            continue  # a few upstream rows are malformed (e.g. "27.29.5"); no guessing
+    return table
+
+
+@dataclass(frozen=True)
+class CpuPower:
+    """Assumed active watts per busy logical core, and where the figure came from."""
+
+    w_per_core: float
+    origin: str
+
+
+def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return info
+
+
+def cpu_power(user_w_per_core: float | None, cpuinfo: dict[str, str] | None = None) -> CpuPower:
+    """Resolve the watts per core (see module docstring for the order)."""
+    if user_w_per_core is not None:
+        return CpuPower(user_w_per_core, "set by [measure] cpu_w_per_core")
+    info = _cpuinfo() if cpuinfo is None else cpuinfo
+    model = info.get("model name", "unknown CPU")
+    virtual = "hypervisor" in info.get("flags", "").split()
+    tdp = _tdp_table().get(_normalise(model))
+    siblings = int(info.get("siblings", "0") or 0)
+    if tdp is not None and siblings > 0 and not virtual:
+        return CpuPower(tdp / siblings, f"TDP {tdp:g} W of {model} / {siblings} logical CPUs per package")
+    why = "a virtual machine: the host's package is unknown" if virtual else f"{model} is not in the CPU power table"
+    return CpuPower(GENERIC_W_PER_CORE, f"generic {GENERIC_W_PER_CORE:g} W per logical core ({why})")
+
+
 class CpuTimeMeter:
     """CPU energy = process CPU time x assumed active watts per core."""
 
-    component = "cpu"
+    name = "cpu-time-model"
+    components: tuple[str, ...] = ("cpu",)
 
-    def __init__(self, w_per_core: float) -> None:
-        self.w_per_core = w_per_core
+    def __init__(self, power: CpuPower) -> None:
+        self.power = power
         self._proc = psutil.Process()
 
     def begin(self) -> Any:
         """Snapshot CPU seconds."""
         return process_cpu_s(self._proc)
 
-    def end(self, start: Any) -> ComponentEnergy:
+    def end(self, start: Any) -> list[ComponentEnergy]:
         """Energy of the CPU seconds used since ``start``."""
         cpu_s = max(0.0, process_cpu_s(self._proc) - start)
-        return ComponentEnergy(
-            component="cpu",
-            energy_j=cpu_s * self.w_per_core,
-            method="cpu-time-model",
-            estimated=True,
-            source=(
-                f"model, not measured: {cpu_s:.3f} CPU-s of this process x {self.w_per_core:g} W per busy core "
-                "(assumed; set [measure] cpu_w_per_core); no hardware energy counter was read"
-            ),
-        )
+        w = self.power.w_per_core
+        return [
+            ComponentEnergy(
+                component="cpu",
+                energy_j=cpu_s * w,
+                method=self.name,
+                estimated=True,
+                source=(
+                    f"model, not measured: {cpu_s:.3f} CPU-s of this process x {w:.3g} W per busy core "
+                    f"({self.power.origin}; set [measure] cpu_w_per_core); no hardware energy counter was read"
+                ),
+                uncertainty_rel=UNCERTAINTY,
+                details={"cpu_time_s": cpu_s, "w_per_core": w},
+            )
+        ]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,9 +1,18 @@
-"""RAM energy modelled from this process's resident memory.
+"""RAM energy models, for machines without a DRAM energy counter.
 
-energy_j = mean resident set size (GB, at the window's edges) x W per GB x wall seconds.
+``ram_model`` in ``[measure]``:
 
-The default 0.375 W/GB is the 3 W per 8 GB DIMM rule of thumb used by CodeCarbon's
-RAM model; only this process's memory is billed, not the whole machine's.
+- ``rss`` (default): mean resident set size of this process (GB, at the window's edges)
+  x ``ram_w_per_gb`` (0.375 W/GB = 3 W per 8 GB, CodeCarbon's rule before v3) x wall
+  seconds. Only this process's memory is billed.
+- ``dimm``: CodeCarbon v3's rule: a DIMM count guessed from the machine's total RAM,
+  5 W per DIMM with diminishing marginal power (x0.9 for DIMMs 5-8, x0.8 for 9-16, x0.7
+  beyond), at least 10 W, for the whole window: a machine-level constant.
+- ``seed003``: the ``dimm`` figure x 7, the correction seed study 003 applied for nodes
+  with 16 populated DIMM slots.
+
+When RAPL exposes a DRAM domain, the RAPL meter measures RAM instead and these models
+are not used (never both: no double counting).
 """
 
 from __future__ import annotations
@@ -15,32 +24,59 @@ import psutil
 
 from wattcut.measure.base import ComponentEnergy
 
+UNCERTAINTY = 1.0  # RAM power is the least certain component: ±100%
 
-class RamRssMeter:
-    """RAM energy = mean RSS x assumed W/GB x duration."""
 
-    component = "ram"
+def dimm_power_w(total_gb: float) -> tuple[float, int]:
+    """CodeCarbon v3's DIMM rule: (watts, DIMM count) for ``total_gb`` of RAM."""
+    steps = ((2, 1), (16, 2), (32, 4), (64, 4), (128, 8))
+    dimms = next((n for limit, n in steps if total_gb <= limit), min(32, round(total_gb / 16)))
+    watts = 0.0
+    for i in range(1, dimms + 1):
+        watts += 5.0 * (1.0 if i <= 4 else 0.9 if i <= 8 else 0.8 if i <= 16 else 0.7)
+    return max(10.0, watts), dimms
 
-    def __init__(self, w_per_gb: float) -> None:
+
+class RamModelMeter:
+    """RAM energy from a documented model (see module docstring)."""
+
+    components: tuple[str, ...] = ("ram",)
+
+    def __init__(self, model: str, w_per_gb: float) -> None:
+        self.model = model
         self.w_per_gb = w_per_gb
+        self.name = f"ram-{model}-model"
         self._proc = psutil.Process()
 
     def begin(self) -> Any:
         """Snapshot time and RSS."""
         return time.perf_counter(), self._proc.memory_info().rss
 
-    def end(self, start: Any) -> ComponentEnergy:
-        """Energy of the memory held since ``start``."""
+    def end(self, start: Any) -> list[ComponentEnergy]:
+        """Energy of the memory over the window."""
         t0, rss0 = start
         seconds = time.perf_counter() - t0
-        gb = (rss0 + self._proc.memory_info().rss) / 2 / 1e9
-        return ComponentEnergy(
-            component="ram",
-            energy_j=gb * self.w_per_gb * seconds,
-            method="ram-rss-model",
-            estimated=True,
-            source=(
-                f"model, not measured: {gb:.3f} GB mean resident memory of this process x {self.w_per_gb:g} W/GB "
-                f"x {seconds:.3f} s (assumed; set [measure] ram_w_per_gb)"
-            ),
-        )
+        if self.model == "rss":
+            gb = (rss0 + self._proc.memory_info().rss) / 2 / 1e9
+            joules = gb * self.w_per_gb * seconds
+            how = (
+                f"{gb:.3f} GB mean resident memory of this process x {self.w_per_gb:g} W/GB x {seconds:.3f} s "
+                "(assumed; set [measure] ram_w_per_gb or ram_model)"
+            )
+            details: dict[str, Any] = {"rss_gb": gb}
+        else:
+            total_gb = psutil.virtual_memory().total / 1e9
+            watts, dimms = dimm_power_w(total_gb)
+            factor = 7.0 if self.model == "seed003" else 1.0
+            joules = watts * factor * seconds
+            how = (
+                f"{dimms} DIMMs guessed from {total_gb:.1f} GB total RAM, {watts:g} W (CodeCarbon v3 rule)"
+                f"{' x 7 (seed 003 correction)' if factor != 1 else ''} x {seconds:.3f} s: the whole machine's RAM"
+            )
+            details = {"dimms": dimms, "power_w": watts * factor}
+        return [
+            ComponentEnergy("ram", joules, self.name, True, f"model, not measured: {how}", UNCERTAINTY, None, details)
+        ]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,37 +1,34 @@
-"""Named, nestable measurement windows over a set of meters."""
+"""Named, nestable measurement windows over a set of meters, with an idle baseline."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from wattcut.config import MeasureConfig
-from wattcut.measure.base import Meter, PhaseRecord
-from wattcut.measure.cputime import CpuTimeMeter, process_cpu_s
+from wattcut.measure.base import ComponentEnergy, Meter, PhaseRecord
+from wattcut.measure.cputime import process_cpu_s
 
 
-def default_meters(cfg: MeasureConfig) -> list[Meter]:
-    """Meters for this machine, in order of preference per component.
+@dataclass(frozen=True)
+class IdleBaseline:
+    """Power drawn while the study does nothing, per component.
 
-    No hardware counter backends exist yet, so CPU and RAM are modelled (and labelled
-    estimated). A GPU, if present, is not measured by this version and is reported as
-    such rather than left out silently.
+    Attributes:
+        duration_s: Length of the idle window.
+        power_w: Idle watts per component (None where the component was not measured).
+        methods: Method per component.
     """
-    from wattcut.measure.null import NullMeter
-    from wattcut.measure.ram import RamRssMeter
 
-    meters: list[Meter] = [CpuTimeMeter(cfg.cpu_w_per_core), RamRssMeter(cfg.ram_w_per_gb)]
-    if _has_cuda():
-        meters.append(NullMeter("gpu", "a GPU is present but this wattcut version has no GPU meter yet"))
-    return meters
+    duration_s: float
+    power_w: dict[str, float | None]
+    methods: dict[str, str]
 
-
-def _has_cuda() -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return bool(torch is not None and torch.cuda.is_available())
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return asdict(self)
 
 
 class EnergySession:
@@ -45,9 +42,27 @@ class EnergySession:
         'infer'
     """
 
-    def __init__(self, meters: Sequence[Meter]) -> None:
+    def __init__(self, meters: Sequence[Meter], idle: IdleBaseline | None = None) -> None:
         self.meters = list(meters)
+        self.idle = idle
         self.records: list[PhaseRecord] = []
+
+    def measure_idle(self, seconds: float) -> IdleBaseline:
+        """Measure an idle window of ``seconds`` and use it as the baseline from now on."""
+        with self.phase("idle") as rec:
+            time.sleep(seconds)
+        self.records.remove(rec)
+        power = {c.component: (None if c.energy_j is None else c.energy_j / rec.duration_s) for c in rec.energy}
+        self.idle = IdleBaseline(rec.duration_s, power, {c.component: c.method for c in rec.energy})
+        return self.idle
+
+    def _net(self, reading: ComponentEnergy, duration_s: float) -> ComponentEnergy:
+        if self.idle is None or reading.energy_j is None:
+            return reading
+        watts = self.idle.power_w.get(reading.component)
+        if watts is None:
+            return reading
+        return replace(reading, net_energy_j=reading.energy_j - watts * duration_s)
 
     @contextmanager
     def phase(self, name: str, step: str | None = None) -> Iterator[PhaseRecord]:
@@ -57,17 +72,23 @@ class EnergySession:
         """
         import psutil
 
-        rec = PhaseRecord(phase=name, duration_s=0.0, step=step)
+        rec = PhaseRecord(phase=name, duration_s=0.0, step=step, started_at=time.time())
         proc = psutil.Process()
         starts = [m.begin() for m in self.meters]
         cpu0, t0 = process_cpu_s(proc), time.perf_counter()
         yield rec
         rec.duration_s = time.perf_counter() - t0
         rec.cpu_time_s = process_cpu_s(proc) - cpu0
-        rec.energy = [m.end(s) for m, s in zip(self.meters, starts, strict=True)]
+        readings = [r for m, s in zip(self.meters, starts, strict=True) for r in m.end(s)]
+        rec.energy = [self._net(r, rec.duration_s) for r in readings]
         self.records.append(rec)
 
     def take(self) -> list[PhaseRecord]:
         """Return and clear the records collected so far."""
         out, self.records = self.records, []
         return out
+
+    def close(self) -> None:
+        """Close every meter."""
+        for m in self.meters:
+            m.close()

@@ -4,6 +4,7 @@
   a per-variant summary, and the trials still missing if the study was interrupted.
 - ``results.csv``: one flat row per trial and phase, for spreadsheets.
 - ``report.html``: a self-contained page (no scripts, no network) with the variant table.
+- ``emissions.csv``: CodeCarbon's column layout, one row per trial phase, plus wattcut columns.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _mean_sd(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
+def _has_co2e(p: dict[str, Any]) -> bool:
+    return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
+
+
 def _phase(trial: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((p for p in trial["phases"] if p["phase"] == name), None)
 
@@ -46,7 +51,7 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
         mine = [t for t in trials if t["variant"] == name]
         if not mine:
             continue
-        infer = [_phase(t, "infer") for t in mine]
+        infer = [p for p in (_phase(t, "infer") for t in mine) if p is not None]
         compress = [sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine]
         rows.append(
             {
@@ -56,8 +61,11 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
                 "accuracy": _mean_sd([t["metrics"]["accuracy"] for t in mine]),
                 "f1_macro": _mean_sd([t["metrics"]["f1_macro"] for t in mine]),
                 "latency_p50_ms": _mean_sd([t["latency"]["p50_ms"] for t in mine]),
-                "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer if p]),
-                "infer_estimated": any(p["estimated"] for p in infer if p),
+                "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer]),
+                "infer_estimated": any(p["estimated"] for p in infer),
+                "infer_co2e_per_1k_requests_g": _mean_sd(
+                    [1000 * p["carbon"]["co2e_g"] / p["requests"] for p in infer if _has_co2e(p)]
+                ),
                 "compress_energy_j": _mean_sd(compress) if mine[0]["techniques"] else None,
                 "file_size_bytes": mine[0]["model"]["file_size_bytes"],
                 "parameters": mine[0]["model"]["parameters"],
@@ -112,6 +120,11 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "energy_per_sample_j": p["energy_per_sample_j"],
                 "energy_per_token_j": p["energy_per_token_j"],
                 "energy_per_1k_requests_j": p["energy_per_1k_requests_j"],
+                "net_energy_j": p.get("net_energy_j"),
+                "co2e_g": (p.get("carbon") or {}).get("co2e_g"),
+                "intensity_g_per_kwh": (p.get("carbon") or {}).get("intensity_g_per_kwh"),
+                "intensity_source": (p.get("carbon") or {}).get("intensity_source"),
+                "pue": (p.get("carbon") or {}).get("pue"),
             }
             for c in CSV_COMPONENTS:
                 e = p["energy"].get(c)
@@ -134,6 +147,7 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def write_reports(store: Store, out: Path) -> list[Path]:
     """Write results.json, results.csv and report.html into ``out``; returns their paths."""
+    from wattcut.report import emissions
     from wattcut.report.html import render
 
     results = build_results(store)
@@ -146,4 +160,5 @@ def write_reports(store: Store, out: Path) -> list[Path]:
             writer.writeheader()
             writer.writerows(rows)
     paths[2].write_text(render(results), encoding="utf-8")
+    paths.append(emissions.write(results, out / "emissions.csv"))
     return paths

@@ -32,7 +32,8 @@ def _variant_table(summary: list[dict[str, Any]]) -> str:
     head = (
         "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
-        "<th>compression energy (J)</th><th>size (MB)</th><th>non-zero params</th><th>runtime · precision</th></tr>"
+        "<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th><th>size (MB)</th>"
+        "<th>non-zero params</th><th>runtime · precision</th></tr>"
     )
     body = []
     for r in summary:
@@ -43,6 +44,7 @@ def _variant_table(summary: list[dict[str, Any]]) -> str:
             f"<td>{_num(r['accuracy'], '.4f')}</td><td>{_num(r['f1_macro'], '.4f')}</td>"
             f"<td>{_num(r['latency_p50_ms'], '.2f')}</td>"
             f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}</td>"
+            f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
             f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
             f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
             f"<td>{r['nonzero_parameters'] / 1e6:.2f} M of {r['parameters'] / 1e6:.2f} M</td>"
@@ -83,6 +85,35 @@ def _train_table(results: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _carbon(results: dict[str, Any]) -> str:
+    phase = next((p for t in results["trials"] for p in t["phases"] if p.get("carbon")), None)
+    if phase is None:
+        return "<p>No carbon figures stored.</p>"
+    c = phase["carbon"]
+    year = "" if c["intensity_year"] is None else f", {c['intensity_year']}"
+    parts = [
+        f"<p>Grid: <b>{escape(str(c['intensity_location']))}</b>, {c['intensity_g_per_kwh']:.1f} gCO2e/kWh "
+        f"({escape(str(c['intensity_basis']))}{year}); source: {escape(str(c['intensity_source']))}. "
+        f"PUE {c['pue']:g}.</p>"
+    ]
+    if c["intensity_kind"] == "world-default":
+        parts.append(
+            '<p class="warn">No location was configured, so the world average was used. '
+            "Set [carbon] country for figures that describe your grid.</p>"
+        )
+    idle = next((t.get("idle_baseline") for t in results["trials"] if t.get("idle_baseline")), None)
+    if idle:
+        watts = ", ".join(
+            f"{escape(k)} {'n/a' if v is None else f'{v:.3f} W'} ({escape(idle['methods'][k])})"
+            for k, v in idle["power_w"].items()
+        )
+        parts.append(
+            f"<p>Idle baseline ({idle['duration_s']:.1f} s before the first trial): {watts}. "
+            "Net energy = gross − idle power × duration; both are stored.</p>"
+        )
+    return "".join(parts)
+
+
 def render(results: dict[str, Any]) -> str:
     """The HTML page for a ``results.json`` document."""
     cfg, prov = results["config"], results["provenance"]
@@ -113,6 +144,8 @@ def render(results: dict[str, Any]) -> str:
 <p class="note">Every variant of a trial is derived from that trial's fine-tuned baseline; this cost is shared
 and reported separately from compression and inference.</p>
 {_train_table(results)}
+<h2>Carbon</h2>
+{_carbon(results)}
 <h2>How energy was obtained</h2>
 {_methods(results)}
 <h2>Machine</h2>

@@ -75,7 +75,8 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     from wattcut.compress import TECHNIQUES, CompressContext
     from wattcut.config import to_toml
     from wattcut.data import load_splits
-    from wattcut.measure import EnergySession, default_meters
+    from wattcut.measure import EnergySession
+    from wattcut.measure.select import select_meters
     from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
     from wattcut.report.build import write_reports
     from wattcut.runner import loops
@@ -105,7 +106,17 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     )
     tokenizer = load_tokenizer(source, cfg.model)
     variants = {v.name: v for v in cfg.variants}
-    meters = default_meters(cfg.measure)
+    meters, probes = select_meters(cfg.measure)
+    for p in probes:
+        mark = "✓" if p.available else "✗"
+        console.print(
+            f"meter {p.component}: {p.meter} {mark} {p.reason}", highlight=False, markup=False, soft_wrap=True
+        )
+    session = EnergySession(meters)
+    idle = None
+    if cfg.measure.idle_s > 0:
+        console.print(f"measuring the idle baseline ({cfg.measure.idle_s:g} s, keep the machine quiet)...")
+        idle = session.measure_idle(cfg.measure.idle_s).to_dict()
     work = out / "_work"
 
     try:
@@ -115,7 +126,6 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 continue
             console.rule(f"trial {trial.index + 1}/{cfg.trials} (seed {trial.seed})")
             _seed_everything(trial.seed)
-            session = EnergySession(meters)
 
             # Phase "train": fine-tune the baseline that every variant of this trial derives from.
             base = load_classifier(source, cfg.model, train.label_names)
@@ -154,12 +164,14 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 facts = model.facts(vdir)
                 phases = (train_phase if name == BASELINE else []) + session.take()
                 record = _record(cfg, name, variant, trial.index, trial.seed, phases, metrics, facts, latencies)
+                record["idle_baseline"] = idle
                 record["started_at"], record["finished_at"] = started, _now()
                 store.append_trial(record)  # committed now: a later crash cannot lose it
                 _echo(record)
                 del model
                 shutil.rmtree(vdir, ignore_errors=True)
     finally:
+        session.close()
         shutil.rmtree(work, ignore_errors=True)
         write_reports(store, out)
         store.close()
@@ -196,7 +208,7 @@ def _record(
         "seed": seed,
         "derived_from": None if name == BASELINE else {"variant": BASELINE, "trial_index": index},
         "techniques": [t.to_dict() for t in variant.techniques] if variant else [],
-        "phases": [p.to_dict() for p in phases],
+        "phases": [_with_carbon(p, cfg) for p in phases],
         "metrics": metrics,
         "latency": {
             "requests": len(lat_ms),
@@ -208,6 +220,18 @@ def _record(
         },
         "model": asdict(facts),
     }
+
+
+def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
+    """Phase dict plus its CO2e (gross and net), intensity provenance and embodied share."""
+    from wattcut.measure import carbon
+
+    d = phase.to_dict()
+    intensity = carbon.resolve(cfg.carbon, phase.started_at, phase.started_at + phase.duration_s)
+    c = carbon.co2e(d["energy_j"], intensity, cfg.carbon.pue)
+    net = carbon.co2e(d["net_energy_j"], intensity, cfg.carbon.pue)["co2e_g"]
+    d["carbon"] = {**c, "net_co2e_g": net, "embodied_co2e_g": carbon.embodied_g(cfg.carbon, phase.duration_s)}
+    return d
 
 
 def _echo(record: dict[str, Any]) -> None:

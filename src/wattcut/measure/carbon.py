@@ -1,0 +1,204 @@
+"""Energy → CO2e: grid carbon intensity, PUE and optional embodied emissions.
+
+CO2e of a window = energy_kWh x PUE x intensity (g/kWh), with the intensity from, in
+this order of precedence in ``[carbon]``:
+
+1. ``intensity_g_per_kwh``: a constant the user vouches for;
+2. ``timeseries_csv``: an hourly (or any step) series ``timestamp,g_per_kwh``, integrated
+   over the window (time-weighted mean; each row holds until the next);
+3. ``country`` (ISO 3166 alpha-3 code or name) and optional ``region`` (US state code),
+   from the versioned data pack ``data/carbon_pack.json`` (``dataset`` picks the table);
+4. nothing set: the world average, labelled as such. Never a silent location.
+
+Every result names the value's source, year and basis (life-cycle or operational).
+Embodied emissions, when ``embodied_kg_co2e`` is set, are amortised linearly:
+embodied_g = kg x 1000 x window_s / lifetime_s x use_share.
+No network access happens here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from wattcut.errors import UserInputError, did_you_mean
+
+J_PER_KWH = 3.6e6
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """A grid carbon intensity and where it came from.
+
+    Attributes:
+        g_per_kwh: grams CO2e per kWh drawn from the grid.
+        location: What the value describes (country, region, "world average"...).
+        source: Publisher and table.
+        year: Year the value describes (None for a user constant).
+        basis: ``life-cycle``, ``operational`` or ``user-supplied``.
+        kind: ``country``, ``region``, ``constant``, ``timeseries`` or ``world-default``.
+    """
+
+    g_per_kwh: float
+    location: str
+    source: str
+    year: int | None
+    basis: str
+    kind: str
+
+
+@lru_cache(maxsize=1)
+def pack() -> dict[str, Any]:
+    """The carbon data pack shipped with wattcut."""
+    return json.loads((files("wattcut.measure") / "data" / "carbon_pack.json").read_text(encoding="utf-8"))
+
+
+def world() -> Intensity:
+    """The world-average intensity, used only when no location is configured."""
+    w = pack()["world"]
+    return Intensity(
+        w["g_per_kwh"],
+        "world average (no location set: set [carbon] country)",
+        w["source"],
+        w["year"],
+        w["basis"],
+        "world-default",
+    )
+
+
+def country_intensity(country: str, region: str | None = None, dataset: str | None = None) -> Intensity:
+    """Look a country (and optional region) up in the data pack.
+
+    Raises:
+        UserInputError: Unknown country, region or dataset; never a silent default.
+    """
+    p = pack()
+    dataset = dataset or p["default_dataset"]
+    rows = [c for c in p["countries"] if c["dataset"] == dataset]
+    if region is None and not rows:
+        datasets = sorted({c["dataset"] for c in p["countries"]})
+        raise UserInputError(
+            f'[carbon] dataset = "{dataset}" is not in the data pack.{did_you_mean(dataset, datasets)}',
+            f"Datasets: {', '.join(datasets)}.",
+        )
+    key = country.strip().casefold()
+    match = next((c for c in p["countries"] if key in (c["code"].casefold(), c["name"].casefold())), None)
+    if match is None:
+        names = [c["name"] for c in rows] + [c["code"] for c in rows]
+        raise UserInputError(
+            f'Unknown country "{country}" in [carbon] country.{did_you_mean(country, names)}',
+            'Use an ISO 3166 alpha-3 code (e.g. "FRA", "DEU", "USA") or the English name; '
+            "`wattcut env --countries` lists them.",
+        )
+    code = match["code"]
+    if region is not None:
+        regions = [r for r in p["regions"] if r["country"] == code]
+        r = next((r for r in regions if region.casefold() in (r["code"].casefold(), r["name"].casefold())), None)
+        if r is None:
+            known = [x["code"] for x in regions]
+            raise UserInputError(
+                f'Unknown region "{region}" for {code} in [carbon] region.{did_you_mean(region, known)}',
+                f"Regions known for {code}: {', '.join(known) or 'none'}; or remove region for the national value.",
+            )
+        return Intensity(r["g_per_kwh"], f"{r['name']}, {code}", r["source"], r["year"], r["basis"], "region")
+    row = next((c for c in rows if c["code"] == code), None)
+    if row is None:
+        raise UserInputError(
+            f'The dataset "{dataset}" has no value for {code}.',
+            f'Use [carbon] dataset = "{p["default_dataset"]}" or another country.',
+        )
+    return Intensity(row["g_per_kwh"], f"{row['name']} ({code})", row["source"], row["year"], row["basis"], "country")
+
+
+class TimeSeries:
+    """A step-wise intensity series from a CSV with ``timestamp`` and ``g_per_kwh`` columns.
+
+    Timestamps are ISO 8601; without a zone they are taken as UTC. Each row's value holds
+    from its timestamp until the next row's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise UserInputError(f'The intensity series "{path}" does not exist.', "Fix [carbon] timeseries_csv.")
+        self.path = path
+        rows: list[tuple[float, float]] = []
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not {"timestamp", "g_per_kwh"} <= set(reader.fieldnames or []):
+                raise UserInputError(
+                    f'"{path}" needs the columns timestamp,g_per_kwh; it has {reader.fieldnames}.',
+                    "Rename the columns (one row per hour is typical).",
+                )
+            for n, row in enumerate(reader, 2):
+                try:
+                    t = datetime.fromisoformat(row["timestamp"].strip())
+                    rows.append(((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp(), float(row["g_per_kwh"])))
+                except (ValueError, AttributeError):
+                    raise UserInputError(f'"{path}" row {n} is not "ISO-timestamp,number".', "Fix that row.") from None
+        if not rows:
+            raise UserInputError(f'"{path}" has no rows.', "Give at least one timestamp,g_per_kwh row.")
+        rows.sort()
+        self.times = [t for t, _ in rows]
+        self.values = [v for _, v in rows]
+
+    def mean(self, start: float, end: float) -> float:
+        """Time-weighted mean intensity over ``[start, end]`` (unix seconds)."""
+        if start < self.times[0]:
+            raise UserInputError(
+                f'The window starts before the first row of "{self.path}".', "Extend the series to cover the run."
+            )
+        if end <= start:
+            return self.values[bisect.bisect_right(self.times, start) - 1]
+        total, t = 0.0, start
+        i = bisect.bisect_right(self.times, start) - 1
+        while t < end:
+            nxt = self.times[i + 1] if i + 1 < len(self.times) else end
+            seg_end = min(nxt, end)
+            total += self.values[i] * (seg_end - t)
+            t, i = seg_end, i + 1
+        return total / (end - start)
+
+
+def resolve(cfg: Any, start: float = 0.0, end: float = 0.0) -> Intensity:
+    """The intensity in force for a window, from a ``CarbonConfig``."""
+    if cfg.intensity_g_per_kwh is not None:
+        return Intensity(
+            cfg.intensity_g_per_kwh, "user constant", "[carbon] intensity_g_per_kwh", None, "user-supplied", "constant"
+        )
+    if cfg.timeseries_csv is not None:
+        series = TimeSeries(Path(cfg.timeseries_csv))
+        return Intensity(
+            series.mean(start, end),
+            "time series",
+            f"{cfg.timeseries_csv} (time-weighted mean)",
+            None,
+            "user-supplied",
+            "timeseries",
+        )
+    if cfg.country is not None:
+        return country_intensity(cfg.country, cfg.region, cfg.dataset)
+    return world()
+
+
+def co2e(energy_j: float | None, intensity: Intensity, pue: float) -> dict[str, Any]:
+    """CO2e of ``energy_j`` at ``intensity`` with ``pue``, with the provenance of each factor."""
+    out: dict[str, Any] = {"pue": pue, **{f"intensity_{k}": v for k, v in asdict(intensity).items()}}
+    if energy_j is None:
+        return {"co2e_g": None, "energy_kwh": None, **out}
+    kwh = energy_j / J_PER_KWH
+    return {"co2e_g": kwh * pue * intensity.g_per_kwh, "energy_kwh": kwh, **out}
+
+
+def embodied_g(cfg: Any, duration_s: float) -> float | None:
+    """Embodied emissions attributable to a window, or None when not configured."""
+    if cfg.embodied_kg_co2e is None:
+        return None
+    lifetime_s = cfg.lifetime_years * 365.25 * 86400
+    return cfg.embodied_kg_co2e * 1000.0 * duration_s / lifetime_s * cfg.use_share

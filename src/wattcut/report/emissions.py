@@ -1,0 +1,95 @@
+"""emissions.csv in CodeCarbon's column layout, one row per trial phase.
+
+The first columns are CodeCarbon's (energies in kWh, powers in W, emissions in kg), so
+tools that read CodeCarbon output read this file too. Columns CodeCarbon has no data for
+here stay empty. wattcut appends its own columns at the end (prefixed ``wattcut_``): the
+method of each component, whether the row is estimated, and the intensity's provenance,
+which CodeCarbon's file does not record.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+CODECARBON_COLUMNS = [
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
+    "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed",
+    "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region", "os", "python_version",
+    "codecarbon_version", "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude",
+    "ram_total_size", "tracking_mode", "on_cloud", "pue", "wue", "water_consumed",
+]  # fmt: skip
+WATTCUT_COLUMNS = [
+    "wattcut_variant", "wattcut_trial_index", "wattcut_phase", "wattcut_step", "wattcut_cpu_method",
+    "wattcut_ram_method", "wattcut_gpu_method", "wattcut_estimated", "wattcut_intensity_g_per_kwh",
+    "wattcut_intensity_source", "wattcut_intensity_year", "wattcut_intensity_basis", "wattcut_net_energy_kwh",
+]  # fmt: skip
+
+
+def _kwh(phase: dict[str, Any], comp: str) -> float | None:
+    e = phase["energy"].get(comp)
+    return None if e is None or e["energy_j"] is None else e["energy_j"] / 3.6e6
+
+
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The emissions.csv rows for a results document."""
+    prov, cfg = results["provenance"], results["config"]
+    out = []
+    for t in results["trials"]:
+        for p in t["phases"]:
+            c = p.get("carbon") or {}
+            seconds = p["duration_s"]
+            kg = None if c.get("co2e_g") is None else c["co2e_g"] / 1000
+            row: dict[str, Any] = dict.fromkeys(CODECARBON_COLUMNS, "")
+            row.update(
+                timestamp=t.get("finished_at", ""),
+                project_name=results["study"],
+                run_id=results["started_at"],
+                experiment_id=f"{t['variant']}/{t['trial_index']}/{p['phase']}",
+                duration=seconds,
+                emissions=kg,
+                emissions_rate=None if kg is None or not seconds else kg / seconds,
+                energy_consumed=p.get("energy_kwh"),
+                country_name=c.get("intensity_location", ""),
+                country_iso_code=cfg.get("carbon", {}).get("country") or "",
+                region=cfg.get("carbon", {}).get("region") or "",
+                os=prov.get("platform", ""),
+                python_version=prov.get("python", ""),
+                cpu_count=prov["cpu"].get("cores_available"),
+                cpu_model=prov["cpu"].get("model"),
+                gpu_count=len(prov.get("gpus", [])),
+                gpu_model=", ".join(prov.get("gpus", [])),
+                ram_total_size=prov.get("memory_gb"),
+                tracking_mode="process",
+                on_cloud="N",
+                pue=c.get("pue"),
+            )
+            for comp in ("cpu", "gpu", "ram"):
+                kwh = _kwh(p, comp)
+                row[f"{comp}_energy"] = kwh
+                row[f"{comp}_power"] = None if kwh is None or not seconds else kwh * 3.6e6 / seconds
+                row[f"wattcut_{comp}_method"] = (p["energy"].get(comp) or {}).get("method", "")
+            row.update(
+                wattcut_variant=t["variant"],
+                wattcut_trial_index=t["trial_index"],
+                wattcut_phase=p["phase"],
+                wattcut_step=p.get("step") or "",
+                wattcut_estimated=p["estimated"],
+                wattcut_intensity_g_per_kwh=c.get("intensity_g_per_kwh"),
+                wattcut_intensity_source=c.get("intensity_source", ""),
+                wattcut_intensity_year=c.get("intensity_year"),
+                wattcut_intensity_basis=c.get("intensity_basis", ""),
+                wattcut_net_energy_kwh=None if p.get("net_energy_j") is None else p["net_energy_j"] / 3.6e6,
+            )
+            out.append(row)
+    return out
+
+
+def write(results: dict[str, Any], path: Path) -> Path:
+    """Write emissions.csv."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CODECARBON_COLUMNS + WATTCUT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows(results))
+    return path
