@@ -93,7 +93,7 @@ def main(wheel: str) -> None:
             **EGRID,
         }
         for name, row in sorted(usa.items())
-        if not name.startswith("_")
+        if not name.startswith("_") and row["regionCode"] != "usa"  # the national total is not a region
     ]
     pack = {
         "pack_version": "2026.11.1",

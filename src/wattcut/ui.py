@@ -15,7 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, logs and errors
+out = Console(soft_wrap=True, highlight=False)  # a command's primary output (env, ls, measure summary)
 
 
 @contextmanager

@@ -42,6 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("store", help="an output folder or its wattcut.sqlite")
 
     sub.add_parser("ls", help="list techniques and named datasets")
+
+    env = sub.add_parser("env", help="what this machine can measure (meters, CPU flags, GPUs, carbon location)")
+    env.add_argument("experiment", nargs="?", default=None, help="apply this file's [measure] and [carbon]")
+    env.add_argument("--countries", action="store_true", help="list the carbon data pack")
+
+    mea = sub.add_parser(
+        "measure",
+        help="measure any command: wattcut measure [options] -- COMMAND ...",
+        description="Run COMMAND (after --) and measure its energy and CO2e with wattcut's meters.",
+    )
+    mea.add_argument("--out", default=".", help="folder for emissions.csv and measurement.json (default: .)")
+    mea.add_argument("--country", default=None, help="ISO 3166 alpha-3 code or name (default: world average)")
+    mea.add_argument("--region", default=None, help="sub-national region, e.g. a US state code")
+    mea.add_argument("--pue", type=float, default=1.0, help="power usage effectiveness (default 1.0)")
+    mea.add_argument("--idle", type=float, default=0.0, metavar="SECONDS", help="measure an idle baseline first")
+    mea.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="sampling period (default 1)")
+    mea.add_argument("--crosscheck", choices=["codecarbon"], default=None, help="run CodeCarbon alongside")
+    mea.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return p
 
 
@@ -70,6 +88,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wattcut.cli.ls import ls
 
             ls()
+        elif args.command == "env":
+            from wattcut.cli.env import env
+
+            env(args.experiment, countries=args.countries)
+        elif args.command == "measure":
+            from wattcut.cli.measure import measure
+
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            return measure(
+                cmd,
+                out=args.out,
+                country=args.country,
+                region=args.region,
+                pue=args.pue,
+                idle_s=args.idle,
+                interval_s=args.interval,
+                crosscheck=args.crosscheck,
+            )
     except UserInputError as e:
         from rich.markup import escape
 

@@ -7,7 +7,7 @@ def ls() -> None:
     """Print the registered techniques and named datasets."""
     from wattcut.compress import TECHNIQUES
     from wattcut.data import DATASETS, data_dirs
-    from wattcut.ui import console
+    from wattcut.ui import out as console
 
     console.print("[bold]techniques[/] (variants[].techniques[].name):")
     for name in TECHNIQUES:

@@ -112,7 +112,8 @@ class CpuTimeMeter:
                 method=self.name,
                 estimated=True,
                 source=(
-                    f"model, not measured: {cpu_s:.3f} CPU-s of this process x {w:.3g} W per busy core "
+                    f"model, not measured: {cpu_s:.3f} CPU-s of this process and its waited-for children "
+                    f"x {w:.3g} W per busy core "
                     f"({self.power.origin}; set [measure] cpu_w_per_core); no hardware energy counter was read"
                 ),
                 uncertainty_rel=UNCERTAINTY,

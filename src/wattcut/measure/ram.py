@@ -17,7 +17,9 @@ are not used (never both: no double counting).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -42,25 +44,58 @@ class RamModelMeter:
 
     components: tuple[str, ...] = ("ram",)
 
-    def __init__(self, model: str, w_per_gb: float) -> None:
+    def __init__(
+        self,
+        model: str,
+        w_per_gb: float,
+        rss_bytes: Callable[[], int] | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        """Create the meter.
+
+        Args:
+            model: ``rss``, ``dimm`` or ``seed003``.
+            w_per_gb: Watts per GB for ``rss``.
+            rss_bytes: Resident memory to bill, sampled every ``interval_s`` by a thread
+                (e.g. a child process tree's, for ``wattcut measure``). None = this process,
+                read at the window's edges only (no thread).
+            interval_s: Sampling period when ``rss_bytes`` is given.
+        """
         self.model = model
         self.w_per_gb = w_per_gb
         self.name = f"ram-{model}-model"
         self._proc = psutil.Process()
+        self._rss = rss_bytes or (lambda: self._proc.memory_info().rss)
+        self._samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if rss_bytes is not None:
+            self._thread = threading.Thread(target=self._poll, args=(interval_s,), name="wattcut-rss", daemon=True)
+            self._thread.start()
+
+    def _poll(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self._samples.append((time.perf_counter(), self._rss()))
+
+    def _mean_rss(self, t0: float, rss0: int) -> float:
+        inside = [r for t, r in self._samples if t >= t0]
+        # With an external source (a child process), the begin value predates the child.
+        values = [*inside, self._rss()] if self._thread is not None else [rss0, *inside, self._rss()]
+        return sum(values) / len(values)
 
     def begin(self) -> Any:
         """Snapshot time and RSS."""
-        return time.perf_counter(), self._proc.memory_info().rss
+        return time.perf_counter(), self._rss()
 
     def end(self, start: Any) -> list[ComponentEnergy]:
         """Energy of the memory over the window."""
         t0, rss0 = start
         seconds = time.perf_counter() - t0
         if self.model == "rss":
-            gb = (rss0 + self._proc.memory_info().rss) / 2 / 1e9
+            gb = self._mean_rss(t0, rss0) / 1e9
             joules = gb * self.w_per_gb * seconds
             how = (
-                f"{gb:.3f} GB mean resident memory of this process x {self.w_per_gb:g} W/GB x {seconds:.3f} s "
+                f"{gb:.3f} GB mean resident memory x {self.w_per_gb:g} W/GB x {seconds:.3f} s "
                 "(assumed; set [measure] ram_w_per_gb or ram_model)"
             )
             details: dict[str, Any] = {"rss_gb": gb}
@@ -79,4 +114,7 @@ class RamModelMeter:
         ]
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Stop the sampling thread, if any."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)

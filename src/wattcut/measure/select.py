@@ -9,6 +9,7 @@ Order per component:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wattcut.config import MeasureConfig
@@ -25,8 +26,16 @@ class Probe:
     reason: str
 
 
-def select_meters(cfg: MeasureConfig, gpu: bool = True) -> tuple[list[Meter], list[Probe]]:
-    """Meters to use on this machine, and the probe results behind the choice."""
+def select_meters(
+    cfg: MeasureConfig, gpu: bool = True, rss_bytes: Callable[[], int] | None = None
+) -> tuple[list[Meter], list[Probe]]:
+    """Meters to use on this machine, and the probe results behind the choice.
+
+    Args:
+        cfg: Measurement settings.
+        gpu: Probe NVML for GPUs.
+        rss_bytes: For the RAM model: the resident memory to bill (default: this process).
+    """
     from wattcut.measure import nvml, rapl
     from wattcut.measure.cputime import CpuTimeMeter, cpu_power
     from wattcut.measure.ram import RamModelMeter
@@ -49,7 +58,7 @@ def select_meters(cfg: MeasureConfig, gpu: bool = True) -> tuple[list[Meter], li
     ram_why = why if not domains else "RAPL exposes no DRAM domain here"
     probes.append(Probe("ram", "rapl", "ram" in covered, "DRAM counter readable" if "ram" in covered else ram_why))
     if "ram" not in covered:
-        meters.append(RamModelMeter(cfg.ram_model, cfg.ram_w_per_gb))
+        meters.append(RamModelMeter(cfg.ram_model, cfg.ram_w_per_gb, rss_bytes, cfg.interval_s))
         probes.append(Probe("ram", f"ram-{cfg.ram_model}-model", True, "estimate (see [measure] ram_model)"))
     if gpu:
         lib, gpu_why = nvml.probe()

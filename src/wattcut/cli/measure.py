@@ -1,0 +1,182 @@
+"""``wattcut measure -- COMMAND ...``: measure any command with wattcut's meters.
+
+The command runs as a child process; its whole process tree is billed: CPU time of the
+tree (waited-for children included) for the CPU model, resident memory of the tree
+sampled every ``interval_s`` for the RAM model, or the RAPL/NVML counters where they
+exist (machine level: the idle baseline, when measured, gives the net share). Writes
+``emissions.csv`` (CodeCarbon's layout) and ``measurement.json`` in ``--out``. The exit
+code is the command's own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue  # ended between listing and reading
+    return total
+
+
+def measure(
+    command: list[str],
+    out: str = ".",
+    country: str | None = None,
+    region: str | None = None,
+    pue: float = 1.0,
+    idle_s: float = 0.0,
+    interval_s: float = 1.0,
+    crosscheck: str | None = None,
+) -> int:
+    """Run ``command`` under measurement; returns its exit code.
+
+    Args:
+        command: The command and its arguments.
+        out: Folder for emissions.csv and measurement.json.
+        country: Carbon location (ISO alpha-3 or name); None = world average, labelled.
+        region: Sub-national region (e.g. a US state code).
+        pue: Power usage effectiveness of the facility.
+        idle_s: Seconds of idle baseline before the command (0 = none).
+        interval_s: Sampling period for meters that need a thread.
+        crosscheck: ``codecarbon`` to run CodeCarbon's offline tracker alongside.
+    """
+    from wattcut.config import CarbonConfig, MeasureConfig
+    from wattcut.errors import UserInputError
+    from wattcut.measure import carbon
+    from wattcut.measure.select import select_meters
+    from wattcut.measure.session import EnergySession
+    from wattcut.report import emissions
+    from wattcut.runner.execute import prepare_out
+    from wattcut.runner.provenance import collect
+
+    if not command:
+        raise UserInputError(
+            "wattcut measure needs a command to run.", "Write it after --, e.g. wattcut measure -- python train.py"
+        )
+    carbon_cfg = CarbonConfig(country=country, region=region, pue=pue)
+    measure_cfg = MeasureConfig(interval_s=interval_s, idle_s=idle_s)
+    out_dir = Path(out)
+    prepare_out(out_dir)
+    tracker = _codecarbon(crosscheck, country, pue) if crosscheck else None
+
+    child: dict[str, int] = {"pid": 0, "last": 0}
+
+    def tree_rss() -> int:
+        if not child["pid"]:
+            return 0
+        now = _tree_rss(child["pid"])
+        if now:
+            child["last"] = now
+            return now
+        # The command has ended: the best remaining figure is the largest RSS seen, or the
+        # peak RSS of its processes (rusage) when it ended before the first sample.
+        return max(child["last"], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+
+    meters, probes = select_meters(measure_cfg, rss_bytes=tree_rss)
+    session = EnergySession(meters)
+    try:
+        if idle_s > 0:
+            session.measure_idle(idle_s)
+        if tracker is not None:
+            tracker.start()
+        with session.phase("command") as rec:
+            try:
+                proc = subprocess.Popen(command)
+            except OSError as e:
+                raise UserInputError(
+                    f"Could not start {command[0]!r}: {e.strerror or e}.", "Check the command."
+                ) from None
+            child["pid"] = proc.pid
+            code = proc.wait()
+        cc_kwh = None
+        if tracker is not None:
+            tracker.stop()
+            cc_kwh = tracker.final_emissions_data.energy_consumed  # kWh, CodeCarbon's unit
+    finally:
+        session.close()
+    rec.samples = 1
+    d = rec.to_dict()
+    intensity = carbon.resolve(carbon_cfg, rec.started_at, rec.started_at + rec.duration_s)
+    net = carbon.co2e(d["net_energy_j"], intensity, pue)["co2e_g"]
+    d["carbon"] = {**carbon.co2e(d["energy_j"], intensity, pue), "net_co2e_g": net}
+    started = datetime.fromtimestamp(rec.started_at, UTC).isoformat(timespec="seconds")
+    result: dict[str, Any] = {
+        "schema_version": 1,
+        "study": "wattcut measure",
+        "started_at": started,
+        "command": command,
+        "exit_code": code,
+        "provenance": collect(),
+        "meters": [p.__dict__ for p in probes],
+        "idle_baseline": session.idle.to_dict() if session.idle else None,
+        "config": {"carbon": {"country": country, "region": region}},
+        "trials": [{"variant": "command", "trial_index": 0, "finished_at": started, "phases": [d]}],
+    }
+    if tracker is not None:
+        result["crosscheck"] = {
+            "tool": "codecarbon (OfflineEmissionsTracker)",
+            "energy_kwh": cc_kwh,
+            "energy_j": None if cc_kwh is None else cc_kwh * 3.6e6,
+        }
+    (out_dir / "measurement.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    emissions.write(result, out_dir / "emissions.csv")
+    from wattcut.ui import out
+
+    _summary(out, d, result)
+    return code
+
+
+def _codecarbon(name: str, country: str | None, pue: float) -> Any:
+    from wattcut.errors import UserInputError
+
+    if name != "codecarbon":
+        raise UserInputError(f'Unknown --crosscheck "{name}".', "The only cross-check is codecarbon.")
+    try:
+        from codecarbon import OfflineEmissionsTracker
+    except ImportError:
+        raise UserInputError(
+            "--crosscheck codecarbon needs the codecarbon package, which is not installed.",
+            'Install it with `pip install "wattcut[codecarbon]"`.',
+        ) from None
+    # The offline tracker never looks the location up on the network; it needs a country.
+    return OfflineEmissionsTracker(
+        country_iso_code=country or "USA", pue=pue, save_to_file=False, log_level="error", tracking_mode="process"
+    )
+
+
+def _summary(console: Any, d: dict[str, Any], result: dict[str, Any]) -> None:
+    lines = [f"command exited with {result['exit_code']} after {d['duration_s']:.3f} s"]
+    for comp, e in d["energy"].items():
+        value = "n/a" if e["energy_j"] is None else f"{e['energy_j']:.3f} J"
+        net = "" if e["net_energy_j"] is None else f" (net {e['net_energy_j']:.3f} J)"
+        lines.append(f"  {comp}: {value}{net}  [{'estimated' if e['estimated'] else 'measured'}: {e['method']}]")
+        lines.append(f"      {e['source']}")
+    c = d["carbon"]
+    co2 = "n/a" if c["co2e_g"] is None else f"{c['co2e_g']:.6f} g"
+    lines.append(
+        f"  CO2e: {co2} at {c['intensity_g_per_kwh']:g} g/kWh ({c['intensity_location']}; {c['intensity_source']}"
+        f"{'' if c['intensity_year'] is None else ', ' + str(c['intensity_year'])}), PUE {c['pue']:g}"
+    )
+    if "crosscheck" in result:
+        cc = result["crosscheck"]
+        value = "n/a" if cc["energy_j"] is None else f"{cc['energy_j']:.3f} J"
+        lines.append(f"  cross-check, {cc['tool']}: {value} (its own CPU/RAM models; compare methods, not just totals)")
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
