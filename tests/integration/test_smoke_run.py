@@ -32,7 +32,14 @@ def smoke(tmp_path_factory):
 
 def test_smoke_writes_the_four_files(smoke):
     out, _ = smoke
-    for name in ("results.json", "results.csv", "report.html", "wattcut.sqlite", "config.resolved.toml"):
+    for name in (
+        "results.json",
+        "results.csv",
+        "report.html",
+        "wattcut.sqlite",
+        "config.resolved.toml",
+        "emissions.csv",
+    ):
         assert (out / name).is_file(), name
 
 
@@ -60,10 +67,17 @@ def test_every_record_has_the_contract_fields(smoke):
             assert set(p) >= PHASE_FIELDS
             assert p["duration_s"] > 0
             assert p["samples"] > 0 or p["phase"] == "compress"  # data-free techniques process no samples
+            assert {"cpu", "ram"} <= set(p["energy"])
             for comp in p["energy"].values():
                 assert isinstance(comp["method"], str) and comp["method"]
                 assert isinstance(comp["estimated"], bool)
                 assert comp["energy_j"] is None or comp["energy_j"] >= 0
+                assert "net_energy_j" in comp and comp["uncertainty_rel"] > 0 and comp["source"]
+            c = p["carbon"]
+            assert c["co2e_g"] == pytest.approx(p["energy_kwh"] * c["pue"] * c["intensity_g_per_kwh"])
+            assert c["intensity_source"] and c["intensity_year"] and c["intensity_basis"] and c["pue"] >= 1
+        idle = t["idle_baseline"]
+        assert idle["duration_s"] >= 1.0 and set(idle["power_w"]) >= {"cpu", "ram"}
         assert {
             "accuracy",
             "f1_macro",
