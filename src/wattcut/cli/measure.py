@@ -105,10 +105,13 @@ def measure(
                 ) from None
             child["pid"] = proc.pid
             code = proc.wait()
-        cc_kwh = None
+        cc: dict[str, Any] | None = None
         if tracker is not None:
             tracker.stop()
-            cc_kwh = tracker.final_emissions_data.energy_consumed  # kWh, CodeCarbon's unit
+            data = tracker.final_emissions_data  # energies in kWh, CodeCarbon's unit
+            cc = {f"{k}_energy_j": getattr(data, f"{k}_energy") * 3.6e6 for k in ("cpu", "ram", "gpu")}
+            cc["energy_j"] = data.energy_consumed * 3.6e6
+            cc["co2e_g"] = data.emissions * 1000
     finally:
         session.close()
     rec.samples = 1
@@ -129,17 +132,13 @@ def measure(
         "config": {"carbon": {"country": country, "region": region}},
         "trials": [{"variant": "command", "trial_index": 0, "finished_at": started, "phases": [d]}],
     }
-    if tracker is not None:
-        result["crosscheck"] = {
-            "tool": "codecarbon (OfflineEmissionsTracker)",
-            "energy_kwh": cc_kwh,
-            "energy_j": None if cc_kwh is None else cc_kwh * 3.6e6,
-        }
+    if cc is not None:
+        result["crosscheck"] = {"tool": "codecarbon (OfflineEmissionsTracker, machine mode)", **cc}
     (out_dir / "measurement.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     emissions.write(result, out_dir / "emissions.csv")
-    from wattcut.ui import out
+    from wattcut.ui import out as stdout
 
-    _summary(out, d, result)
+    _summary(stdout, d, result)
     return code
 
 
@@ -148,6 +147,15 @@ def _codecarbon(name: str, country: str | None, pue: float) -> Any:
 
     if name != "codecarbon":
         raise UserInputError(f'Unknown --crosscheck "{name}".', "The only cross-check is codecarbon.")
+    if country is None:
+        raise UserInputError(
+            "--crosscheck codecarbon needs --country: CodeCarbon's offline tracker needs a location, and wattcut "
+            "will not pick one for it.",
+            "Add --country with an ISO 3166 alpha-3 code, e.g. --country FRA.",
+        )
+    from wattcut.measure.carbon import country_intensity
+
+    code = country_intensity(country).location.rsplit("(", 1)[-1].rstrip(")")  # "France (FRA)" -> "FRA"
     try:
         from codecarbon import OfflineEmissionsTracker
     except ImportError:
@@ -157,7 +165,7 @@ def _codecarbon(name: str, country: str | None, pue: float) -> Any:
         ) from None
     # The offline tracker never looks the location up on the network; it needs a country.
     return OfflineEmissionsTracker(
-        country_iso_code=country or "USA", pue=pue, save_to_file=False, log_level="error", tracking_mode="process"
+        country_iso_code=code, pue=pue, save_to_file=False, log_level="error", tracking_mode="machine"
     )
 
 
@@ -176,7 +184,10 @@ def _summary(console: Any, d: dict[str, Any], result: dict[str, Any]) -> None:
     )
     if "crosscheck" in result:
         cc = result["crosscheck"]
-        value = "n/a" if cc["energy_j"] is None else f"{cc['energy_j']:.3f} J"
-        lines.append(f"  cross-check, {cc['tool']}: {value} (its own CPU/RAM models; compare methods, not just totals)")
+        lines.append(
+            f"  cross-check, {cc['tool']}: {cc['energy_j']:.3f} J (cpu {cc['cpu_energy_j']:.3f}, ram "
+            f"{cc['ram_energy_j']:.3f}, gpu {cc['gpu_energy_j']:.3f}), {cc['co2e_g']:.6f} g CO2e; its own models "
+            "(TDP and DIMM rules), so compare methods, not only totals"
+        )
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
