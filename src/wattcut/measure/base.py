@@ -106,7 +106,13 @@ class PhaseRecord:
         """JSON form with kWh and per-sample, per-token and per-1,000-request energy."""
         d = asdict(self)
         total = self.energy_j
-        d["energy"] = {c.component: {k: v for k, v in asdict(c).items() if k != "component"} for c in self.energy}
+        d["energy"] = {
+            c.component: {
+                **{k: v for k, v in asdict(c).items() if k != "component"},
+                "energy_kwh": None if c.energy_j is None else c.energy_j / 3.6e6,
+            }
+            for c in self.energy
+        }
         d["energy_j"] = total
         d["energy_kwh"] = None if total is None else total / 3.6e6
         d["net_energy_j"] = self.net_energy_j
