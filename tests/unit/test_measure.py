@@ -35,8 +35,8 @@ def test_windows_nest():
     with session.phase("compress"), session.phase("calibrate"):
         pass
     inner, outer = session.take()
-    assert (inner.phase, inner.energy_j) == ("calibrate", 1.0)
-    assert (outer.phase, outer.energy_j) == ("compress", 5.0)
+    assert (inner.phase, inner.energy_j, inner.parent) == ("calibrate", 1.0, "compress")
+    assert (outer.phase, outer.energy_j, outer.parent) == ("compress", 5.0, None)
 
 
 def test_idle_baseline_gives_net_energy():

@@ -102,3 +102,99 @@ def test_ort_int8_is_smaller_and_close(model, ctx):
     assert facts.parameters == pytest.approx(fp32.parameters, rel=0.01)
     np.testing.assert_allclose(out.logits(batch), reference, atol=0.05)
     assert not (ctx.workdir / "model.fp32.onnx").exists()
+
+
+def test_pt_int8_dynamic_is_smaller_and_close(model, ctx):
+    from wattcut.compress.pt_int8 import PtInt8DynamicConfig
+
+    batch = encode(ctx.tokenizer, TEXTS, 32)
+    reference, size = model.logits(batch), model.facts(ctx.workdir).file_size_bytes
+    out = TECHNIQUES.get("pt_int8_dynamic").apply(model.clone(), PtInt8DynamicConfig(), ctx)
+    assert "int8" in out.precision
+    np.testing.assert_allclose(out.logits(batch), reference, atol=0.05)
+    # the tiny model is mostly embeddings (not quantized), so the size gain is small but real
+    assert out.facts(ctx.workdir).file_size_bytes < size
+
+
+def test_lowrank_full_rank_is_exact_and_low_rank_is_smaller(model, ctx):
+    from wattcut.compress.lowrank import SvdConfig, factorize
+
+    layer = model.module.bert.encoder.layer[0].intermediate.dense
+    x = torch.randn(3, layer.in_features)
+    exact = factorize(layer, min(layer.weight.shape))
+    torch.testing.assert_close(exact(x), layer(x), atol=1e-5, rtol=1e-4)
+    before = model.facts(ctx.workdir).parameters
+    out = TECHNIQUES.get("lowrank_svd").apply(model, SvdConfig(targets="ffn", rank_fraction=0.25), ctx)
+    seq = out.module.bert.encoder.layer[0].intermediate.dense
+    assert isinstance(seq, torch.nn.Sequential) and seq[0].out_features == 8  # 0.25 x min(64, 32)
+    assert out.facts(ctx.workdir).parameters < before
+
+
+def test_lowrank_energy_rank_keeps_the_share():
+    from wattcut.compress.lowrank import SvdConfig, _rank
+
+    s = torch.tensor([3.0, 2.0, 1.0, 0.1], dtype=torch.float64)  # squared: 9, 4, 1, 0.01
+    assert _rank(s, SvdConfig(energy=0.6)) == 1
+    assert _rank(s, SvdConfig(energy=0.9)) == 2
+    assert _rank(s, SvdConfig(energy=0.999)) == 3  # 14/14.01 = 0.99929 retained
+    assert _rank(s, SvdConfig(energy=0.9995)) == 4
+
+
+def test_prune_layers_removes_layers_and_reloads(model, ctx, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from wattcut.compress.prune_layers import LayersConfig, layers_to_keep
+
+    assert layers_to_keep(6, LayersConfig(amount=0.5)) == [0, 2, 4]
+    assert layers_to_keep(6, LayersConfig(amount=0.5, strategy="top")) == [0, 1, 2]
+    out = TECHNIQUES.get("prune_layers").apply(model, LayersConfig(keep=(1,)), ctx)
+    assert len(out.module.bert.encoder.layer) == 1 and out.module.config.num_hidden_layers == 1
+    batch = encode(ctx.tokenizer, TEXTS, 32)
+    out.module.save_pretrained(tmp_path / "saved")
+    reloaded = TorchClassifier(AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved").eval())
+    np.testing.assert_allclose(reloaded.logits(batch), out.logits(batch), atol=1e-5)
+
+
+def test_finetune_trains_inside_a_nested_window(model, ctx):
+    from wattcut.compress.finetune import FinetuneConfig
+    from wattcut.data import TextDataset
+    from wattcut.measure import EnergySession
+
+    ctx.train_data = TextDataset(TEXTS * 4, [1, 0, 0] * 4, ["neg", "pos"], "test")
+    session = EnergySession([])
+    ctx.phase = session.phase
+    before = model.module.classifier.weight.detach().clone()
+    with session.phase("compress"):
+        out = TECHNIQUES.get("finetune").apply(model, FinetuneConfig(samples=8, batch_size=4), ctx)
+    assert not torch.equal(before, out.module.classifier.weight)
+    train, compress = session.records
+    assert (train.phase, train.parent, train.samples) == ("train", "compress", 8)
+    assert compress.phase == "compress"
+
+
+def test_openvino_fp32_matches_pytorch(model, ctx):
+    from wattcut.models.handles import OpenVinoClassifier, to_openvino
+
+    ov_model = OpenVinoClassifier(to_openvino(model), model.input_names, threads=1, weights="fp32", hint="f32")
+    assert ov_model.precision == "fp32 (compute f32)"
+    for texts in (TEXTS, ["one"]):
+        batch = encode(ctx.tokenizer, texts, 32)
+        np.testing.assert_allclose(ov_model.logits(batch), model.logits(batch), atol=1e-4)
+
+
+def test_ov_int8_static_calibrates_in_its_own_window(model, ctx):
+    from wattcut.compress.ov_int8 import OvInt8Config
+    from wattcut.measure import EnergySession
+
+    session = EnergySession([])
+    ctx.phase = session.phase
+    ctx.calibration_texts = TEXTS * 10
+    batch = encode(ctx.tokenizer, TEXTS, 32)
+    reference = model.logits(batch)
+    out = TECHNIQUES.get("ov_int8_static").apply(model, OvInt8Config(calibration_samples=20), ctx)
+    (calibrate,) = session.records
+    assert calibrate.phase == "calibrate" and calibrate.samples == 20
+    assert out.runtime == "openvino" and out.precision.startswith("int8")
+    assert np.abs(out.logits(batch) - reference).max() < 0.1
+    facts = out.facts(ctx.workdir)
+    assert facts.file_size_bytes > 0 and facts.parameters > 0

@@ -4,7 +4,16 @@ Adding a technique: write ``compress/<name>.py`` with a frozen config dataclass 
 ``apply`` function decorated with :func:`technique`, import it below, add its test.
 """
 
-from wattcut.compress import ort_int8, prune_ffn, prune_l1  # noqa: F401  (registration)
+from wattcut.compress import (  # noqa: F401  (registration)
+    finetune,
+    lowrank,
+    ort_int8,
+    ov_int8,
+    prune_ffn,
+    prune_l1,
+    prune_layers,
+    pt_int8,
+)
 from wattcut.compress.base import TECHNIQUES, CompressContext, Technique, check_pipeline
 
 __all__ = ["TECHNIQUES", "CompressContext", "Technique", "check_pipeline"]

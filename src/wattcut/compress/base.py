@@ -13,8 +13,9 @@ Technique modules must not import torch or a runtime at module level (import ins
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,7 +25,15 @@ from wattcut.registry import Registry
 if TYPE_CHECKING:
     from wattcut.config import TechniqueStep
 
-Runtime = Literal["pytorch", "onnxruntime"]
+Runtime = Literal["pytorch", "onnxruntime", "openvino"]
+
+
+@contextmanager
+def _unmetered(name: str) -> Iterator[Any]:
+    """Stand-in for ``ctx.phase`` outside a study: yields a record nobody keeps."""
+    from wattcut.measure.base import PhaseRecord
+
+    yield PhaseRecord(phase=name, duration_s=0.0)
 
 
 @dataclass
@@ -38,6 +47,9 @@ class CompressContext:
         workdir: A scratch folder owned by this variant (exports, artifacts).
         calibration_texts: Texts from the training split, for data-driven techniques.
         seed: The trial's seed.
+        train_data: The study's training ``TextDataset`` (texts and labels).
+        phase: Opens a nested, metered window (e.g. ``ctx.phase("calibrate")``) and yields
+            its record, for a technique's data passes; a no-op outside a study.
     """
 
     tokenizer: Any
@@ -46,6 +58,8 @@ class CompressContext:
     workdir: Path
     calibration_texts: Sequence[str] = ()
     seed: int = 0
+    train_data: Any = None  # the study's training TextDataset, for recovery fine-tuning
+    phase: Callable[[str], AbstractContextManager[Any]] = field(default_factory=lambda: _unmetered)
 
 
 @dataclass(frozen=True)

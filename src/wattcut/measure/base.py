@@ -70,6 +70,8 @@ class PhaseRecord:
         step: For ``compress``: the technique, with its position in the pipeline.
         cpu_time_s: CPU seconds used by this process in the window.
         started_at: Unix time the window opened (for time-resolved carbon intensity).
+        parent: The enclosing phase when windows nest (``calibrate`` inside ``compress``);
+            a nested window's energy is part of its parent's, so never add the two.
         energy: Per-component energy.
     """
 
@@ -81,6 +83,7 @@ class PhaseRecord:
     step: str | None = None
     cpu_time_s: float = 0.0
     started_at: float = 0.0
+    parent: str | None = None
     energy: list[ComponentEnergy] = field(default_factory=list)
 
     @property

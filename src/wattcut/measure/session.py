@@ -46,6 +46,7 @@ class EnergySession:
         self.meters = list(meters)
         self.idle = idle
         self.records: list[PhaseRecord] = []
+        self._open: list[str] = []  # names of the windows open now, outermost first
 
     def measure_idle(self, seconds: float) -> IdleBaseline:
         """Measure an idle window of ``seconds`` and use it as the baseline from now on."""
@@ -72,11 +73,16 @@ class EnergySession:
         """
         import psutil
 
-        rec = PhaseRecord(phase=name, duration_s=0.0, step=step, started_at=time.time())
+        parent = self._open[-1] if self._open else None
+        rec = PhaseRecord(phase=name, duration_s=0.0, step=step, started_at=time.time(), parent=parent)
         proc = psutil.Process()
         starts = [m.begin() for m in self.meters]
         cpu0, t0 = process_cpu_s(proc), time.perf_counter()
-        yield rec
+        self._open.append(name)
+        try:
+            yield rec
+        finally:
+            self._open.pop()
         rec.duration_s = time.perf_counter() - t0
         rec.cpu_time_s = process_cpu_s(proc) - cpu0
         readings = [r for m, s in zip(self.meters, starts, strict=True) for r in m.end(s)]

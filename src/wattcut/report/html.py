@@ -72,7 +72,7 @@ def _train_table(results: dict[str, Any]) -> str:
     rows = []
     for t in results["trials"]:
         for p in t["phases"]:
-            if p["phase"] == "train":
+            if p["phase"] == "train" and not p.get("parent"):
                 energy = "n/a" if p["energy_j"] is None else f"{p['energy_j']:.1f}"
                 est = " (est.)" if p["estimated"] else ""
                 rows.append(

@@ -145,8 +145,10 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                     max_length=cfg.data.max_length,
                     threads=threads,
                     workdir=vdir,
-                    calibration_texts=train.texts[:256],
+                    calibration_texts=train.texts,
+                    train_data=train,
                     seed=trial.seed,
+                    phase=session.phase,
                 )
                 # Phase "compress": one window per technique in the pipeline.
                 for i, step in enumerate(variant.techniques if variant else ()):

@@ -1,0 +1,63 @@
+"""Recovery fine-tuning as a pipeline step (after pruning or low-rank).
+
+Runs the same explicit AdamW loop as the baseline's fine-tuning, on the study's training
+split, inside the variant's ``compress`` window (its own nested ``train`` window says what
+the recovery cost). Put it after the technique that needs recovery, before any runtime
+conversion (INT8 on ONNX Runtime or OpenVINO).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wattcut.compress.base import CompressContext, technique
+from wattcut.errors import UserInputError
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Settings for ``finetune``.
+
+    Attributes:
+        epochs: Passes over the (subset of the) training split.
+        samples: Training rows used (None = the whole training subset of the study).
+        learning_rate: AdamW learning rate.
+        batch_size: Rows per step.
+    """
+
+    epochs: int = 1
+    samples: int | None = None
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or (self.samples or 1) < 1:
+            raise UserInputError(
+                'technique "finetune": epochs, samples, batch_size and learning_rate must be positive.', "Correct them."
+            )
+
+
+@technique(
+    "finetune",
+    FinetuneConfig,
+    takes="pytorch",
+    returns="pytorch",
+    summary="recovery fine-tuning on the training split (after pruning or low-rank)",
+)
+def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
+    """Fine-tune ``model.module`` in place; returns the handle."""
+    from wattcut.config import TrainConfig
+    from wattcut.data import TextDataset
+    from wattcut.runner.loops import fine_tune
+
+    data = ctx.train_data
+    if data is None or len(data) == 0:
+        raise UserInputError("finetune needs the study's training split, and none was given.", "Add [data].")
+    if config.samples is not None and config.samples < len(data):
+        data = TextDataset(data.texts[: config.samples], data.labels[: config.samples], data.label_names, data.source)
+    train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
+    with ctx.phase("train") as rec:
+        fine_tune(model.module, ctx.tokenizer, data, train_cfg, ctx.max_length, ctx.seed + 7919, rec)
+    return model

@@ -1,0 +1,41 @@
+"""INT8 dynamic quantization in PyTorch (``torch.ao.quantization.quantize_dynamic``, fbgemm).
+
+The in-framework INT8 baseline: Linear weights stored in INT8, activations quantized per
+batch at run time. ``torch.ao`` is deprecated but, in eager mode on x86, still faster
+than its torchao replacement without ``torch.compile`` (pytorch/ao #4365).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wattcut.compress.base import CompressContext, technique
+
+
+@dataclass(frozen=True)
+class PtInt8DynamicConfig:
+    """Settings for ``pt_int8_dynamic`` (none besides the version)."""
+
+    version: int = 1
+
+
+@technique(
+    "pt_int8_dynamic",
+    PtInt8DynamicConfig,
+    takes="pytorch",
+    returns="pytorch",
+    summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
+)
+def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
+    """Quantize ``model.module``'s Linear layers; returns a ``TorchClassifier``."""
+    import warnings
+
+    import torch
+
+    from wattcut.models.handles import TorchClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecation notice of torch.ao; documented above
+        quantized = torch.ao.quantization.quantize_dynamic(model.module, {torch.nn.Linear}, dtype=torch.qint8)
+    return TorchClassifier(quantized, precision="int8-dynamic (fbgemm)")

@@ -1,0 +1,59 @@
+"""Every registered technique runs through `wattcut run` (tiny model, tiny data): a new
+technique is covered here without editing this file."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from wattcut.compress import TECHNIQUES
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Steps that need something before them, or settings that keep the tiny run fast.
+SETTINGS = {
+    "finetune": '{ name = "prune_ffn_neurons", amount = 0.5 }, { name = "finetune", samples = 32 }',
+    "ov_int8_static": '{ name = "ov_int8_static", calibration_samples = 16 }',
+}
+
+
+def test_every_technique_runs_end_to_end(tiny_bert, tmp_path):
+    variants = "\n".join(
+        f'[[variants]]\nname = "v-{name}"\ntechniques = [{SETTINGS.get(name, f"{{ name = {name!r} }}")}]\n'.replace(
+            "'", '"'
+        )
+        for name in TECHNIQUES
+    )
+    exp = tmp_path / "all.toml"
+    exp.write_text(
+        f"""
+[study]
+name = "all-techniques"
+trials = 1
+[model]
+name_or_path = "{tiny_bert}"
+[data]
+name = "sst2"
+train_size = 64
+eval_size = 32
+max_length = 24
+[infer]
+requests = 5
+warmup_requests = 1
+[measure]
+idle_s = 0.0
+{variants}
+"""
+    )
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-m", "wattcut", "run", str(exp), "--out", str(out)], cwd=REPO, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["complete"] and len(res["trials"]) == 1 + len(TECHNIQUES.names())
+    runtimes = {t["variant"]: t["model"]["runtime"] for t in res["trials"]}
+    assert runtimes["v-ort_int8_dynamic"] == "onnxruntime" and runtimes["v-ov_int8_static"] == "openvino"
+    ov = next(t for t in res["trials"] if t["variant"] == "v-ov_int8_static")
+    assert [p["phase"] for p in ov["phases"]][:2] == ["calibrate", "compress"]
+    assert ov["phases"][0]["parent"] == "compress"
