@@ -198,3 +198,32 @@ def test_ov_int8_static_calibrates_in_its_own_window(model, ctx):
     assert np.abs(out.logits(batch) - reference).max() < 0.1
     facts = out.facts(ctx.workdir)
     assert facts.file_size_bytes > 0 and facts.parameters > 0
+
+
+def test_two_four_mask_keeps_two_largest_of_every_four():
+    from wattcut.compress.prune_2_4 import two_four_mask
+
+    w = torch.tensor([[0.1, -3.0, 2.0, 0.5, 9.0, 1.0, -8.0, 0.0, 5.0, 4.0]])
+    mask = two_four_mask(w)
+    assert mask.tolist() == [[False, True, True, False, True, False, True, False, True, True]]
+
+
+def test_prune_2_4_gives_half_zeros_per_group(model, ctx):
+    from wattcut.compress.prune_2_4 import TwoFourConfig
+
+    out = TECHNIQUES.get("prune_2_4").apply(model, TwoFourConfig(), ctx)
+    for w in linear_weights(out):
+        groups = (w != 0).view(w.shape[0], -1, 4).sum(dim=2)
+        assert (groups <= 2).all()
+
+
+def test_ov_weight_only_int8_and_int4(model, ctx):
+    from wattcut.compress.ov_weights import OvWeightsConfig
+
+    batch = encode(ctx.tokenizer, TEXTS, 32)
+    reference = model.logits(batch)
+    int8 = TECHNIQUES.get("ov_weight_only").apply(model, OvWeightsConfig(bits="int8"), ctx)
+    assert int8.precision.startswith("int8 weights")
+    np.testing.assert_allclose(int8.logits(batch), reference, atol=0.02)
+    int4 = TECHNIQUES.get("ov_weight_only").apply(model, OvWeightsConfig(bits="int4", group_size=16), ctx)
+    assert int4.facts(ctx.workdir).file_size_bytes <= int8.facts(ctx.workdir).file_size_bytes

@@ -9,6 +9,8 @@ from wattcut.compress import (  # noqa: F401  (registration)
     lowrank,
     ort_int8,
     ov_int8,
+    ov_weights,
+    prune_2_4,
     prune_ffn,
     prune_l1,
     prune_layers,
