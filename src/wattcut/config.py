@@ -122,13 +122,26 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    """Quality evaluation on the evaluation split."""
+    """Quality evaluation on the evaluation split.
+
+    Attributes:
+        batch_size: Rows per evaluation batch.
+        quality_margin: Accuracy a variant may lose against the baseline (0.01 = 1 point)
+            before it is flagged as failing the quality gate; a flagged variant is never
+            presented as a candidate to deploy.
+    """
 
     batch_size: int = 64
-    version: int = 1
+    quality_margin: float = 0.01
+    version: int = 2
 
     def __post_init__(self) -> None:
         _positive("[evaluate]", "batch_size", self.batch_size)
+        if not 0 <= self.quality_margin < 1:
+            raise UserInputError(
+                f"[evaluate] quality_margin = {self.quality_margin} must be in [0, 1) (0.01 = one accuracy point).",
+                "Correct it.",
+            )
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,17 @@ def test_emissions_csv_has_codecarbon_columns_and_units(tmp_path):
     assert float(row["cpu_power"]) == pytest.approx(36.0)  # 36 J over 1 s
     assert row["wattcut_cpu_method"] == "m" and row["wattcut_intensity_source"] == "OWID"
     assert row["experiment_id"] == "baseline/0/infer"
+
+
+def test_quality_gate_flags_variants_below_the_margin():
+    from wattcut.report.build import quality_gate
+
+    summary = [
+        {"variant": "baseline", "accuracy": {"mean": 0.85}},
+        {"variant": "close", "accuracy": {"mean": 0.845}},
+        {"variant": "far", "accuracy": {"mean": 0.80}},
+    ]
+    quality_gate(summary, margin=0.01)
+    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "fail"]
+    assert summary[2]["accuracy_delta"] == pytest.approx(-0.05)
+    assert "not a deployment candidate" in summary[2]["quality_gate"]["reason"]

@@ -77,6 +77,26 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
     return rows
 
 
+def quality_gate(summary: list[dict[str, Any]], margin: float) -> None:
+    """Flag, in place, variants whose mean accuracy is more than ``margin`` below the baseline's."""
+    base = next((r for r in summary if r["variant"] == "baseline"), None)
+    for r in summary:
+        if r["variant"] == "baseline":
+            r["quality_gate"] = {"status": "baseline", "reason": "the reference"}
+            continue
+        if base is None or base["accuracy"]["mean"] is None:
+            r["quality_gate"] = {"status": "unknown", "reason": "no baseline trial stored yet"}
+            continue
+        delta = r["accuracy"]["mean"] - base["accuracy"]["mean"]
+        ok = delta >= -margin
+        r["accuracy_delta"] = delta
+        r["quality_gate"] = {
+            "status": "pass" if ok else "fail",
+            "reason": f"mean accuracy {100 * delta:+.2f} points vs the baseline; margin {100 * margin:.2f} points"
+            + ("" if ok else ": flagged, not a deployment candidate"),
+        }
+
+
 def build_results(store: Store) -> dict[str, Any]:
     """The ``results.json`` document."""
     study = store.study()
@@ -85,6 +105,8 @@ def build_results(store: Store) -> dict[str, Any]:
     trials = store.trials()
     have = {(t["variant"], t["trial_index"]) for t in trials}
     missing = [{"variant": v, "trial_index": i} for v, i in _expected(study["config"]) if (v, i) not in have]
+    summary = summarise(study["config"], trials)
+    quality_gate(summary, study["config"].get("evaluate", {}).get("quality_margin", 0.01))
     return {
         "schema_version": SCHEMA_VERSION,
         "study": study["name"],
@@ -93,7 +115,7 @@ def build_results(store: Store) -> dict[str, Any]:
         "provenance": study["provenance"],
         "complete": not missing,
         "missing_trials": missing,
-        "summary": summarise(study["config"], trials),
+        "summary": summary,
         "trials": trials,
     }
 

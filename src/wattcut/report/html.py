@@ -16,6 +16,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1p
 text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0;border:1px solid #f0c070;
 padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
+.fail{color:#b00020;font-weight:600}.pass{color:#1b7f3b}
 """
 
 
@@ -28,9 +29,15 @@ def _num(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
     return text
 
 
+def _gate(row: dict[str, Any]) -> str:
+    gate = row.get("quality_gate") or {"status": "unknown", "reason": ""}
+    css = {"fail": ' class="fail"', "pass": ' class="pass"'}.get(gate["status"], "")
+    return f'<td{css} title="{escape(gate["reason"])}">{escape(gate["status"])}</td>'
+
+
 def _variant_table(summary: list[dict[str, Any]]) -> str:
     head = (
-        "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>F1 macro</th>"
+        "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>quality gate</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
         "<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th><th>size (MB)</th>"
         "<th>non-zero params</th><th>runtime · precision</th></tr>"
@@ -41,7 +48,7 @@ def _variant_table(summary: list[dict[str, Any]]) -> str:
         body.append(
             "<tr>"
             f"<td>{escape(r['variant'])}</td><td>{escape(r['techniques'])}</td><td>{r['trials']}</td>"
-            f"<td>{_num(r['accuracy'], '.4f')}</td><td>{_num(r['f1_macro'], '.4f')}</td>"
+            f"<td>{_num(r['accuracy'], '.4f')}</td>{_gate(r)}<td>{_num(r['f1_macro'], '.4f')}</td>"
             f"<td>{_num(r['latency_p50_ms'], '.2f')}</td>"
             f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}</td>"
             f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
