@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,9 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)  # progress, logs and errors
-out = Console(soft_wrap=True, highlight=False)  # a command's primary output (env, ls, measure summary)
+# A command's primary output (env, ls, summaries). Piped output gets a wide fixed width
+# rather than rich's 80 columns, so tables stay readable in logs.
+out = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager

@@ -43,7 +43,34 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
 
     header = f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n"
     run_study(cfg, out_dir, header=header)
+    _print_summary(out_dir)
     console.print(
         f"\n[bold green]done[/]: {out_dir}/results.json, results.csv, report.html, wattcut.sqlite, config.resolved.toml"
     )
     return out_dir
+
+
+def _print_summary(out_dir: Path) -> None:
+    """The variant table, on stdout, from the results just written."""
+    import json
+
+    from rich.table import Table
+
+    from wattcut.ui import out
+
+    results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    table = Table(title=f"{results['study']}: mean over trials (energy: see method in results.json)")
+    for col in ("variant", "accuracy", "gate", "p50 ms/request", "J / 1k requests", "MB", "runtime"):
+        table.add_column(col, justify="left" if col in ("variant", "gate", "runtime") else "right")
+    for r in results["summary"]:
+        energy = r["infer_energy_per_1k_requests_j"]["mean"]
+        table.add_row(
+            r["variant"],
+            f"{r['accuracy']['mean']:.4f}",
+            r.get("quality_gate", {}).get("status", ""),
+            f"{r['latency_p50_ms']['mean']:.2f}",
+            "n/a" if energy is None else f"{energy:.1f}{' (est.)' if r['infer_estimated'] else ''}",
+            f"{r['file_size_bytes'] / 1e6:.1f}",
+            f"{r['runtime']} · {r['precision']}",
+        )
+    out.print(table)

@@ -14,6 +14,7 @@ Trials already in the store (an interrupted run of the same study) are skipped.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import time
@@ -137,7 +138,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
             for name in todo:
                 started = _now()
                 variant = variants.get(name)
-                vdir = work / f"{name}-t{trial.index}"
+                vdir = work / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-t{trial.index}"  # names may hold "/"
                 vdir.mkdir(parents=True, exist_ok=True)
                 model = base.clone()
                 ctx = CompressContext(
