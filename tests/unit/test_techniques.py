@@ -227,3 +227,59 @@ def test_ov_weight_only_int8_and_int4(model, ctx):
     np.testing.assert_allclose(int8.logits(batch), reference, atol=0.02)
     int4 = TECHNIQUES.get("ov_weight_only").apply(model, OvWeightsConfig(bits="int4", group_size=16), ctx)
     assert int4.facts(ctx.workdir).file_size_bytes <= int8.facts(ctx.workdir).file_size_bytes
+
+
+def _polarity_data():
+    from wattcut.data import TextDataset
+
+    texts = ["great movie , loved it", "awful movie , hated it"] * 40
+    return TextDataset(texts, [1, 0] * 40, ["neg", "pos"], "test")
+
+
+@pytest.fixture
+def trained_teacher(model, ctx):
+    from wattcut.config import TrainConfig
+    from wattcut.measure.base import PhaseRecord
+    from wattcut.runner.loops import fine_tune
+
+    cfg = TrainConfig(epochs=10, batch_size=8, learning_rate=3e-3, warmup_ratio=0.0)
+    fine_tune(model.module, ctx.tokenizer, _polarity_data(), cfg, 32, 0, PhaseRecord("train", 0.0))
+    return model
+
+
+def test_distill_from_a_fine_tuned_teacher(trained_teacher, ctx):
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.compress.prune_layers import LayersConfig
+    from wattcut.measure import EnergySession
+
+    session = EnergySession([])
+    ctx.phase, ctx.teacher, ctx.train_data = session.phase, trained_teacher, _polarity_data()
+    student = TECHNIQUES.get("prune_layers").apply(trained_teacher.clone(), LayersConfig(keep=(0,)), ctx)
+    before = student.module.classifier.weight.detach().clone()
+    out = TECHNIQUES.get("distill").apply(student, DistillConfig(temperature=6.0, alpha=0.5, batch_size=8), ctx)
+    assert not torch.equal(before, out.module.classifier.weight)
+    (rec,) = session.records
+    assert rec.phase == "distill" and rec.samples == 80 and "teacher baseline" in rec.step
+
+
+def test_distill_refuses_an_untrained_teacher(model, ctx):
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.errors import UserInputError
+
+    ctx.teacher, ctx.train_data = model, _polarity_data()  # random head: chance-level teacher
+    with pytest.raises(UserInputError, match="not fine-tuned on this task"):
+        TECHNIQUES.get("distill").apply(model.clone(), DistillConfig(), ctx)
+
+
+def test_distill_refuses_an_external_teacher_without_a_head(model, ctx, tmp_path):
+    from transformers import AutoTokenizer, BertModel
+
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.errors import UserInputError
+
+    model.module.bert.save_pretrained(tmp_path / "encoder-only")  # no classification head
+    AutoTokenizer.from_pretrained(model.module.name_or_path).save_pretrained(tmp_path / "encoder-only")
+    assert BertModel  # the saved folder is a bare encoder
+    ctx.train_data = _polarity_data()
+    with pytest.raises(UserInputError, match="no trained classification head"):
+        TECHNIQUES.get("distill").apply(model.clone(), DistillConfig(teacher=str(tmp_path / "encoder-only")), ctx)

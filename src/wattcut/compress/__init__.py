@@ -5,6 +5,7 @@ Adding a technique: write ``compress/<name>.py`` with a frozen config dataclass 
 """
 
 from wattcut.compress import (  # noqa: F401  (registration)
+    distill,
     finetune,
     lowrank,
     ort_int8,

@@ -48,6 +48,7 @@ class CompressContext:
         calibration_texts: Texts from the training split, for data-driven techniques.
         seed: The trial's seed.
         train_data: The study's training ``TextDataset`` (texts and labels).
+        teacher: This trial's fine-tuned baseline, the default distillation teacher.
         phase: Opens a nested, metered window (e.g. ``ctx.phase("calibrate")``) and yields
             its record, for a technique's data passes; a no-op outside a study.
     """
@@ -59,6 +60,7 @@ class CompressContext:
     calibration_texts: Sequence[str] = ()
     seed: int = 0
     train_data: Any = None  # the study's training TextDataset, for recovery fine-tuning
+    teacher: Any = None  # this trial's fine-tuned baseline (TorchClassifier), for distillation
     phase: Callable[[str], AbstractContextManager[Any]] = field(default_factory=lambda: _unmetered)
 
 

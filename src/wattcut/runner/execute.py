@@ -148,6 +148,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                     workdir=vdir,
                     calibration_texts=train.texts,
                     train_data=train,
+                    teacher=base,
                     seed=trial.seed,
                     phase=session.phase,
                 )

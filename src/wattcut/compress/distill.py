@@ -1,0 +1,177 @@
+"""Knowledge distillation into the variant's model, in one explicit loop.
+
+loss = alpha x T^2 x KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) x CE(student, labels)
+
+with T and alpha settable (seed study 000 used T = 6, alpha = 0.5). The teacher is, by
+default, this trial's fine-tuned baseline (same tokenizer, e.g. for a layer-dropped
+student); ``teacher`` may instead name a model folder or hub id with its own tokenizer
+(each model tokenizes the raw text itself, so logit distillation needs no alignment).
+
+A teacher must itself be fine-tuned on the task (seed 000's method flaw was an
+unfine-tuned teacher): wattcut refuses a teacher whose checkpoint has no trained
+classification head, or whose accuracy on training rows is near chance.
+The loop runs inside the variant's ``compress`` window, in its own nested ``distill`` window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from wattcut.compress.base import CompressContext, technique
+from wattcut.errors import UserInputError
+
+CHECK_ROWS = 200  # training rows used to check the teacher
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Settings for ``distill``.
+
+    Attributes:
+        temperature: Softening temperature T.
+        alpha: Weight of the distillation term (1 - alpha on the hard labels).
+        epochs: Passes over the training rows.
+        samples: Training rows used (None = the study's whole training subset).
+        learning_rate: AdamW learning rate.
+        batch_size: Rows per step.
+        teacher: ``baseline`` (this trial's fine-tuned model) or a folder / hub id of a
+            model fine-tuned on the same labels.
+        min_teacher_margin: The teacher's accuracy on training rows must beat the
+            majority-class rate by this much, or distillation is refused. A negative value
+            switches the check off: only for toy data in tests, where no model learns.
+    """
+
+    temperature: float = 6.0
+    alpha: float = 0.5
+    epochs: int = 1
+    samples: int | None = None
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    teacher: str = "baseline"
+    min_teacher_margin: float = 0.05
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0 or not 0 <= self.alpha <= 1:
+            raise UserInputError('technique "distill": temperature must be > 0 and alpha in [0, 1].', "Correct them.")
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or (self.samples or 1) < 1:
+            raise UserInputError(
+                'technique "distill": epochs, samples, batch_size, learning_rate must be positive.', "Correct them."
+            )
+
+
+def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from wattcut.config import ModelConfig
+    from wattcut.models.loading import resolve_model_source
+
+    source = resolve_model_source(ModelConfig(name_or_path=name))
+    model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
+    head_missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
+    if head_missing:
+        raise UserInputError(
+            f'The distillation teacher "{name}" has no trained classification head (missing {head_missing[0]}): '
+            "it was never fine-tuned on this task, so its logits carry no task knowledge.",
+            'Fine-tune it first (wattcut\'s baseline is, and is the default teacher = "baseline"), then point '
+            "teacher at the saved folder.",
+        )
+    if model.config.num_labels != len(label_names):
+        raise UserInputError(
+            f'The distillation teacher "{name}" predicts {model.config.num_labels} classes; the task has '
+            f"{len(label_names)}.",
+            "Use a teacher fine-tuned on the same labels.",
+        )
+    return model.eval(), AutoTokenizer.from_pretrained(source)
+
+
+def _check_teacher(teacher: Any, tokenizer: Any, data: Any, max_length: int, margin: float, name: str) -> float:
+    """Accuracy of the teacher on training rows; refuse one near chance."""
+    import numpy as np
+    import torch
+
+    from wattcut.runner.loops import encode
+
+    texts, labels = data.texts[-CHECK_ROWS:], data.labels[-CHECK_ROWS:]
+    correct = 0
+    with torch.inference_mode():
+        for i in range(0, len(texts), 64):
+            enc = encode(tokenizer, texts[i : i + 64], max_length)
+            logits = teacher(**{k: torch.from_numpy(v) for k, v in enc.items()}).logits
+            correct += int((logits.argmax(-1).numpy() == np.asarray(labels[i : i + 64])).sum())
+    accuracy = correct / len(texts)
+    majority = max(np.bincount(labels, minlength=len(data.label_names))) / len(labels)
+    if accuracy < majority + margin:
+        raise UserInputError(
+            f'The distillation teacher "{name}" scores {accuracy:.3f} accuracy on {len(texts)} training rows, '
+            f"not better than always predicting the majority class ({majority:.3f}) by {margin}: it is not "
+            "fine-tuned on this task.",
+            'Fine-tune the teacher first, or use teacher = "baseline" (this study\'s fine-tuned model).',
+        )
+    return accuracy
+
+
+@technique(
+    "distill",
+    DistillConfig,
+    takes="pytorch",
+    returns="pytorch",
+    summary="knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE)",
+)
+def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
+    """Distil into ``model.module`` in place; returns the handle."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from wattcut.data import TextDataset
+    from wattcut.runner.loops import encode, length_grouped_batches
+    from wattcut.ui import bar
+
+    data = ctx.train_data
+    if data is None or len(data) == 0:
+        raise UserInputError("distill needs the study's training split.", "Add [data].")
+    if config.teacher == "baseline":
+        if ctx.teacher is None:
+            raise UserInputError('distill with teacher = "baseline" needs a study baseline.', "Run it in a study.")
+        teacher, teacher_tok = ctx.teacher.module.eval(), ctx.tokenizer
+    else:
+        teacher, teacher_tok = _external_teacher(config.teacher, data.label_names)
+    teacher_acc = _check_teacher(teacher, teacher_tok, data, ctx.max_length, config.min_teacher_margin, config.teacher)
+    if config.samples is not None and config.samples < len(data):
+        data = TextDataset(data.texts[: config.samples], data.labels[: config.samples], data.label_names, data.source)
+
+    student = model.module
+    t, alpha = config.temperature, config.alpha
+    steps = config.epochs * math.ceil(len(data) / config.batch_size)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (steps - s) / steps))
+    lengths = [len(x.split()) for x in data.texts]
+    with ctx.phase("distill") as rec, bar("distill", steps) as advance:
+        rec.step = f"teacher {config.teacher} (training-row accuracy {teacher_acc:.3f})"
+        student.train()
+        for epoch in range(config.epochs):
+            for idx in length_grouped_batches(lengths, config.batch_size, ctx.seed * 1000 + 17 + epoch):
+                texts = [data.texts[i] for i in idx]
+                labels = torch.tensor([data.labels[i] for i in idx])
+                # 1. Teacher logits (no gradient), each model with its own tokenizer.
+                with torch.inference_mode():
+                    t_enc = encode(teacher_tok, texts, ctx.max_length)
+                    t_logits = teacher(**{k: torch.from_numpy(v) for k, v in t_enc.items()}).logits
+                t_logits = t_logits.clone()  # leave inference mode for the loss graph
+                # 2. Student forward and the two losses.
+                s_enc = encode(ctx.tokenizer, texts, ctx.max_length)
+                s_logits = student(**{k: torch.from_numpy(v) for k, v in s_enc.items()}).logits
+                kd = F.kl_div(F.log_softmax(s_logits / t, -1), F.softmax(t_logits / t, -1), reduction="batchmean")
+                loss = alpha * t * t * kd + (1 - alpha) * F.cross_entropy(s_logits, labels)
+                # 3. Step.
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                rec.samples += len(idx)
+                rec.tokens += int(s_enc["attention_mask"].sum())
+                advance(1)
+        student.eval()
+    return model
