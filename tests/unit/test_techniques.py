@@ -125,8 +125,12 @@ def test_lowrank_full_rank_is_exact_and_low_rank_is_smaller(model, ctx):
     torch.testing.assert_close(exact(x), layer(x), atol=1e-5, rtol=1e-4)
     before = model.facts(ctx.workdir).parameters
     out = TECHNIQUES.get("lowrank_svd").apply(model, SvdConfig(targets="ffn", rank_fraction=0.25), ctx)
-    seq = out.module.bert.encoder.layer[0].intermediate.dense
+    layer = out.module.bert.encoder.layer[0]
+    seq = layer.intermediate.dense
     assert isinstance(seq, torch.nn.Sequential) and seq[0].out_features == 8  # 0.25 x min(64, 32)
+    assert isinstance(layer.output.dense, torch.nn.Sequential)
+    assert isinstance(layer.attention.output.dense, torch.nn.Linear)  # "ffn" leaves attention alone
+    assert isinstance(layer.attention.self.query, torch.nn.Linear)
     assert out.facts(ctx.workdir).parameters < before
 
 

@@ -103,6 +103,24 @@ def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:
         runtime = tech.returns
 
 
+@contextmanager
+def nncf_to_stderr() -> Iterator[None]:
+    """Run NNCF with its info tables silenced and its progress bars on stderr.
+
+    NNCF prints bit-width tables and rich progress bars to stdout, which is wattcut's
+    primary output (result tables); they are progress, so they belong with ours.
+    """
+    import contextlib
+    import logging
+    import sys
+
+    import nncf
+
+    nncf.set_log_level(logging.WARNING)
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def fraction(where: str, name: str, value: float) -> None:
     """Validate a fraction in (0, 1) for a technique setting."""
     if not 0.0 < value < 1.0:

@@ -9,15 +9,18 @@ keeps ``energy`` of the squared singular values. Usually needs recovery fine-tun
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from wattcut.compress.base import CompressContext, fraction, technique
 from wattcut.errors import UserInputError
 
+# Layer-relative module names per target group (BERT-style naming: encoder.layer.N.<name>).
 TARGETS = {
-    "ffn": ("intermediate.dense", "output.dense"),
-    "attention": ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"),
+    "ffn": re.compile(r"\.layer\.\d+\.(intermediate|output)\.dense$"),
+    "attention": re.compile(r"\.layer\.\d+\.attention\.(self\.(query|key|value)|output\.dense)$"),
+    "all": re.compile(r"\.layer\.\d+\."),
 }
 
 
@@ -79,12 +82,10 @@ def apply(model: Any, config: SvdConfig, ctx: CompressContext) -> Any:
     """Factorize the targeted Linears of ``model.module`` in place."""
     import torch
 
-    suffixes = TARGETS.get(config.targets)
+    pattern = TARGETS[config.targets]
     replaced = 0
     for name, module in list(model.module.named_modules()):
-        if not isinstance(module, torch.nn.Linear) or ".layer." not in f".{name}":
-            continue
-        if suffixes is not None and not name.endswith(suffixes):
+        if not isinstance(module, torch.nn.Linear) or not pattern.search(f".{name}"):
             continue
         out_f, in_f = module.weight.shape
         s = torch.linalg.svdvals(module.weight.detach().double())

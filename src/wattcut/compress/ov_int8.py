@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, nncf_to_stderr, technique
 from wattcut.errors import UserInputError
 
 
@@ -77,14 +77,17 @@ def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
             )
 
             advanced = AdvancedQuantizationParameters(smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1))
-        quantized = nncf.quantize(
-            ov_model,
-            dataset,
-            preset=nncf.QuantizationPreset.MIXED if config.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(batches),
-            advanced_parameters=advanced,
-        )
+        with nncf_to_stderr():
+            quantized = nncf.quantize(
+                ov_model,
+                dataset,
+                preset=nncf.QuantizationPreset.MIXED
+                if config.preset == "mixed"
+                else nncf.QuantizationPreset.PERFORMANCE,
+                model_type=nncf.ModelType.TRANSFORMER,
+                subset_size=len(batches),
+                advanced_parameters=advanced,
+            )
         rec.samples = len(texts)
         rec.tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     return OpenVinoClassifier(quantized, names, ctx.threads, "int8 weights+activations", config.inference_precision)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, nncf_to_stderr, technique
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,12 @@ def apply(model: Any, config: OvWeightsConfig, ctx: CompressContext) -> Any:
     from wattcut.models.handles import OpenVinoClassifier, to_openvino
 
     ov_model = to_openvino(model)
-    if config.bits == "int8":
-        compressed = nncf.compress_weights(ov_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    else:
-        compressed = nncf.compress_weights(
-            ov_model, mode=nncf.CompressWeightsMode.INT4_SYM, group_size=config.group_size, ratio=config.ratio
-        )
+    with nncf_to_stderr():
+        if config.bits == "int8":
+            compressed = nncf.compress_weights(ov_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        else:
+            compressed = nncf.compress_weights(
+                ov_model, mode=nncf.CompressWeightsMode.INT4_SYM, group_size=config.group_size, ratio=config.ratio
+            )
     weights = f"{config.bits} weights" + (f" (g{config.group_size})" if config.bits == "int4" else "")
     return OpenVinoClassifier(compressed, model.input_names, ctx.threads, weights, config.inference_precision)
