@@ -264,6 +264,7 @@ class StudyConfig:
     seed: int = 0
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
     out: str = "runs/default"
+    save_variants: bool = False  # keep every variant's model (and tokenizer) under <out>/artifacts/
     config_version: int = CONFIG_VERSION
 
     def variant_names(self) -> list[str]:
@@ -287,6 +288,7 @@ class _StudyTable:
     seed: int = 0
     threads: int = 0
     out: str = "runs/default"
+    save_variants: bool = False
 
 
 _TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "variants")
@@ -364,6 +366,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         seed=study.seed,
         threads=study.threads,
         out=study.out,
+        save_variants=study.save_variants,
         model=build(ModelConfig, doc["model"], "[model]"),
         data=build(DataConfig, doc["data"], "[data]"),
         train=build(TrainConfig, doc.get("train", {}), "[train]"),
@@ -416,7 +419,7 @@ def to_toml(cfg: StudyConfig) -> str:
 
     d = cfg.to_dict()
     doc: dict[str, Any] = {
-        "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out")},
+        "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants")},
     }
     for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon"):
         doc[table] = {k: v for k, v in d[table].items() if v is not None and k != "version"}

@@ -32,6 +32,7 @@ def test_every_technique_runs_end_to_end(tiny_bert, tmp_path):
 [study]
 name = "all-techniques"
 trials = 1
+save_variants = true
 [model]
 name_or_path = "{tiny_bert}"
 [data]
@@ -56,6 +57,15 @@ idle_s = 0.0
     assert res["complete"] and len(res["trials"]) == 1 + len(TECHNIQUES.names())
     runtimes = {t["variant"]: t["model"]["runtime"] for t in res["trials"]}
     assert runtimes["v-ort_int8_dynamic"] == "onnxruntime" and runtimes["v-ov_int8_static"] == "openvino"
+    for t in res["trials"]:  # every variant's model and tokenizer were kept
+        saved = Path(t["model"]["saved_to"])
+        assert saved.parent == out / "artifacts" and (saved / "tokenizer.json").is_file()
+        assert (
+            any(saved.glob("*.onnx"))
+            or any(saved.glob("*.xml"))
+            or any(saved.glob("*.pt"))
+            or (saved / "config.json").is_file()
+        )
     ov = next(t for t in res["trials"] if t["variant"] == "v-ov_int8_static")
     assert [p["phase"] for p in ov["phases"]][:2] == ["calibrate", "compress"]
     assert ov["phases"][0]["parent"] == "compress"

@@ -287,3 +287,26 @@ def test_distill_refuses_an_external_teacher_without_a_head(model, ctx, tmp_path
     ctx.train_data = _polarity_data()
     with pytest.raises(UserInputError, match="no trained classification head"):
         TECHNIQUES.get("distill").apply(model.clone(), DistillConfig(teacher=str(tmp_path / "encoder-only")), ctx)
+
+
+@pytest.mark.parametrize("technique", ["prune_ffn_neurons", "pt_int8_dynamic", "ort_int8_dynamic", "ov_weight_only"])
+def test_every_runtime_saves_an_artifact_that_loads(model, ctx, tmp_path, technique):
+    t = TECHNIQUES.get(technique)
+    out = t.apply(model, t.config_cls(), ctx)
+    folder = out.save(tmp_path / "artifact")
+    batch = encode(ctx.tokenizer, TEXTS, 32)
+    if technique == "prune_ffn_neurons":
+        from transformers import AutoModelForSequenceClassification
+
+        again = TorchClassifier(AutoModelForSequenceClassification.from_pretrained(folder).eval())
+    elif technique == "pt_int8_dynamic":
+        again = TorchClassifier(torch.load(folder / "model.pt", weights_only=False))
+    elif technique == "ort_int8_dynamic":
+        again = OnnxClassifier(folder / "model.onnx", model.input_names, threads=1, precision="int8")
+    else:
+        import openvino as ov
+
+        from wattcut.models.handles import OpenVinoClassifier
+
+        again = OpenVinoClassifier(ov.Core().read_model(folder / "model.xml"), model.input_names, 1, "int8", "f32")
+    np.testing.assert_allclose(again.logits(batch), out.logits(batch), atol=1e-5)

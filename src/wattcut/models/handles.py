@@ -69,6 +69,15 @@ class TorchClassifier:
         """A deep copy, so a technique can change it without touching the original."""
         return TorchClassifier(copy.deepcopy(self.module), self.precision)
 
+    def save(self, folder: Path) -> Path:
+        """Save the model: an HF folder (float) or a ``torch.save`` state dict (quantized)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(t.is_quantized for v in self.module.state_dict().values() for t in _tensors(v)):
+            torch.save(self.module, folder / "model.pt")  # whole module: quantized Linears need their classes
+        else:
+            self.module.save_pretrained(folder)
+        return folder
+
     def facts(self, workdir: Path) -> ModelFacts:
         """Count parameters and measure the saved size.
 
@@ -165,6 +174,14 @@ class OnnxClassifier:
         feed = {k: batch[k].astype(np.int64) for k in self.input_names}
         return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
 
+    def save(self, folder: Path) -> Path:
+        """Copy the ``.onnx`` file into ``folder``."""
+        import shutil
+
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.path, folder / "model.onnx")
+        return folder
+
     def facts(self, workdir: Path) -> ModelFacts:
         """Count initializer elements and measure the ``.onnx`` file."""
         import onnx
@@ -229,6 +246,14 @@ class OpenVinoClassifier:
         """Class logits, shape ``[batch, num_labels]``."""
         result = self._request.infer({k: batch[k].astype(np.int64) for k in self.input_names})
         return np.asarray(result[self.compiled.output(0)], dtype=np.float32)
+
+    def save(self, folder: Path) -> Path:
+        """Save the OpenVINO IR (``model.xml`` + ``model.bin``, weights as they are)."""
+        import openvino as ov
+
+        folder.mkdir(parents=True, exist_ok=True)
+        ov.save_model(self.ov_model, folder / "model.xml", compress_to_fp16=False)
+        return folder
 
     def facts(self, workdir: Path) -> ModelFacts:
         """Count constant elements and measure the saved IR (``.xml`` + ``.bin``, no fp16 compression)."""

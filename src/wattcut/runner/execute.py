@@ -166,9 +166,14 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 with session.phase("infer") as rec:
                     latencies = loops.serve(model, requests[warm:], rec)
                 facts = model.facts(vdir)
+                artifact = None
+                if cfg.save_variants:
+                    artifact = model.save(out / "artifacts" / vdir.name)
+                    tokenizer.save_pretrained(artifact)
                 phases = (train_phase if name == BASELINE else []) + session.take()
                 record = _record(cfg, name, variant, trial.index, trial.seed, phases, metrics, facts, latencies)
                 record["idle_baseline"] = idle
+                record["model"]["saved_to"] = None if artifact is None else str(artifact)
                 record["started_at"], record["finished_at"] = started, _now()
                 store.append_trial(record)  # committed now: a later crash cannot lose it
                 _echo(record)
