@@ -95,6 +95,17 @@ def test_every_record_has_the_contract_fields(smoke):
     assert steps == ["1:prune_ffn_neurons", "2:ort_int8_dynamic"]
 
 
+def test_statistics_and_recommendation_are_in_the_results(smoke):
+    out, _ = smoke
+    res = json.loads((out / "results.json").read_text())
+    stats = res["statistics"]
+    assert set(stats["per_variant"]) == {"baseline", "l1-unstructured-50", "ffn-neurons-50", "ffn-50+ort-int8"}
+    assert stats["per_variant"]["baseline"]["accuracy"]["n"] == 2
+    assert stats["recommendation"]["variant"] in stats["per_variant"] and stats["recommendation"]["reason"]
+    html = (out / "report.html").read_text()
+    assert "Recommendation:" in html
+
+
 def test_csv_has_one_row_per_trial_and_phase(smoke):
     out, _ = smoke
     res = json.loads((out / "results.json").read_text())

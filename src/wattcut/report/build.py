@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from wattcut.stats.decide import study_statistics
 from wattcut.store import SCHEMA_VERSION, Store
 
 CSV_COMPONENTS = ("cpu", "ram", "gpu")
@@ -116,6 +117,7 @@ def build_results(store: Store) -> dict[str, Any]:
         "complete": not missing,
         "missing_trials": missing,
         "summary": summary,
+        "statistics": study_statistics(study["config"], trials),
         "trials": trials,
     }
 

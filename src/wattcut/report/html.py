@@ -16,6 +16,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1p
 text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0;border:1px solid #f0c070;
 padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
+.rec{background:#eef6ee;border:1px solid #9c9;padding:.2rem 1rem;border-radius:4px}
 .fail{color:#b00020;font-weight:600}.pass{color:#1b7f3b}
 """
 
@@ -92,6 +93,18 @@ def _train_table(results: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _recommendation(results: dict[str, Any]) -> str:
+    rec = (results.get("statistics") or {}).get("recommendation")
+    if not rec:
+        return ""
+    name = "none" if rec["variant"] is None else escape(rec["variant"])
+    front = ", ".join(escape(n) for n in results["statistics"]["pareto_front"])
+    return (
+        f'<div class="rec"><h2>Recommendation: {name}</h2><p>{escape(rec["reason"])}</p>'
+        f'<p class="note">Pareto front (accuracy vs inference energy per request): {front or "n/a"}.</p></div>'
+    )
+
+
 def _carbon(results: dict[str, Any]) -> str:
     phase = next((p for t in results["trials"] for p in t["phases"] if p.get("carbon")), None)
     if phase is None:
@@ -142,6 +155,7 @@ def render(results: dict[str, Any]) -> str:
 {escape(str(dataset))} · {cfg["trials"]} trial(s) · started {escape(results["started_at"])} · wattcut
 {escape(prov["wattcut_version"])}</p>
 {missing}
+{_recommendation(results)}
 <h2>Variants</h2>
 <p class="note">Mean ± SD over trials. Inference: {cfg["infer"]["requests"]} requests of batch
 {cfg["infer"]["batch_size"]}, sequence length up to {data["max_length"]} tokens, after

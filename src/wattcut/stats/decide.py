@@ -1,0 +1,96 @@
+"""From trials to a decision: statistics per variant, comparisons, and the recommendation.
+
+The recommended variant is the one with the lowest mean inference energy per request
+among those shown non-inferior to the baseline in accuracy at the study's margin
+(one-sided paired t-test, alpha 0.05); the baseline itself is always eligible, so "no
+variant qualifies" recommends keeping the baseline and says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattcut.stats.summary import describe, holm, non_inferiority, paired, pareto
+
+BASELINE = "baseline"
+
+
+def _infer_energy_per_request(trial: dict[str, Any]) -> float | None:
+    p = next((p for p in trial["phases"] if p["phase"] == "infer"), None)
+    if p is None or p["energy_j"] is None or not p["requests"]:
+        return None
+    return p["energy_j"] / p["requests"]
+
+
+METRICS = {
+    "accuracy": lambda t: t["metrics"]["accuracy"],
+    "energy_per_request_j": _infer_energy_per_request,
+    "latency_p50_ms": lambda t: t["latency"]["p50_ms"],
+}
+
+
+def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Descriptive statistics, tests against the baseline, Pareto front and recommendation."""
+    margin = config.get("evaluate", {}).get("quality_margin", 0.01)
+    names = [BASELINE, *(v["name"] for v in config["variants"])]
+    values: dict[str, dict[str, dict[int, float]]] = {}
+    for name in names:
+        mine = [t for t in trials if t["variant"] == name]
+        values[name] = {m: {t["trial_index"]: v for t in mine if (v := f(t)) is not None} for m, f in METRICS.items()}
+    present = [n for n in names if values[n]["accuracy"]]
+    per_variant: dict[str, Any] = {n: {m: describe(list(values[n][m].values())) for m in METRICS} for n in present}
+    comparisons: dict[str, Any] = {}
+    if BASELINE in present:
+        base = values[BASELINE]
+        for n in present:
+            if n == BASELINE:
+                continue
+            comparisons[n] = {m: paired(base[m], values[n][m]) for m in METRICS}
+            comparisons[n]["accuracy_non_inferiority"] = non_inferiority(
+                base["accuracy"], values[n]["accuracy"], margin
+            )
+        for m in METRICS:
+            adjusted = holm({n: c[m]["p_value"] for n, c in comparisons.items()})
+            for n, p in adjusted.items():
+                comparisons[n][m]["p_holm"] = p
+    points = {
+        n: (s["accuracy"]["mean"], s["energy_per_request_j"]["mean"])
+        for n, s in per_variant.items()
+        if s["energy_per_request_j"]["mean"] is not None
+    }
+    return {
+        "quality_margin": margin,
+        "per_variant": per_variant,
+        "vs_baseline": comparisons,
+        "pareto_front": pareto(points),
+        "recommendation": recommend(per_variant, comparisons, margin),
+    }
+
+
+def recommend(per_variant: dict[str, Any], comparisons: dict[str, Any], margin: float) -> dict[str, Any]:
+    """The variant to deploy, with a one-sentence reason."""
+    if BASELINE not in per_variant:
+        return {"variant": None, "reason": "No baseline trial is stored yet, so nothing can be compared."}
+    energy = {n: s["energy_per_request_j"]["mean"] for n, s in per_variant.items()}
+    eligible = [BASELINE] + [n for n, c in comparisons.items() if c["accuracy_non_inferiority"]["non_inferior"]]
+    eligible = [n for n in eligible if energy.get(n) is not None]
+    if not eligible:
+        return {"variant": None, "reason": "No inference energy was measured, so no variant can be recommended."}
+    best = min(eligible, key=lambda n: energy[n])
+    points = f"{100 * margin:g} accuracy point{'s' if margin != 0.01 else ''}"
+    if best == BASELINE:
+        reason = (
+            f"Keep the baseline: no compressed variant was shown non-inferior in accuracy at a margin of {points} "
+            "(one-sided paired t-test, alpha 0.05)"
+            + (" with a lower energy per request." if len(eligible) > 1 else ".")
+        )
+    else:
+        saving = 1 - energy[best] / energy[BASELINE] if energy.get(BASELINE) else None
+        ni = comparisons[best]["accuracy_non_inferiority"]
+        reason = (
+            f"{best} uses the least inference energy per request among variants non-inferior to the baseline at "
+            f"a margin of {points} (accuracy difference {100 * ni['mean_diff']:+.2f} points, one-sided 95% lower "
+            f"bound {100 * ni['lower_bound']:+.2f}, p = {ni['p_value']:.3g})"
+            + (f", {100 * saving:.0f}% less energy per request than the baseline." if saving is not None else ".")
+        )
+    return {"variant": best, "eligible": eligible, "reason": reason}
