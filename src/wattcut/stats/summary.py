@@ -58,7 +58,7 @@ def paired(base: Mapping[int, float], variant: Mapping[int, float]) -> dict[str,
         out["note"] = "one pair: no test possible"
         return out
     sd = statistics.stdev(diffs)
-    if sd == 0:
+    if sd <= 1e-12 * max(1.0, abs(out["mean_diff"])):  # equal up to rounding: t is undefined
         out["note"] = "identical differences in every pair: the t statistic is undefined"
         return out
     res = stats.ttest_1samp(diffs, 0.0)
@@ -99,7 +99,7 @@ def non_inferiority(
         return out
     n, mean, sd = len(diffs), statistics.fmean(diffs), statistics.stdev(diffs)
     out["mean_diff"] = mean
-    if sd == 0:
+    if sd <= 1e-12 * max(1.0, abs(mean)):  # equal up to rounding
         out.update(lower_bound=mean, p_value=0.0 if mean > -margin else 1.0, non_inferior=mean > -margin)
         return out
     se = sd / math.sqrt(n)
