@@ -77,7 +77,8 @@ def test_measure_a_command_offline(tmp_path):
     assert phase["carbon"]["intensity_location"] == "Germany (DEU)"
     row = next(csv.DictReader((out / "emissions.csv").open()))
     assert float(row["energy_consumed"]) > 0 and row["country_iso_code"] == "DEU"
-    assert "estimated" in r.stdout or "measured" in r.stdout
+    label = f"[{'estimated' if cpu['estimated'] else 'measured'}: {cpu['method']}]"
+    assert label in r.stdout  # the summary names how the CPU figure was obtained
 
 
 def test_measure_passes_the_exit_code_through(tmp_path):
