@@ -63,13 +63,14 @@ class DistillConfig:
 
 
 def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from wattcut.config import ModelConfig
+    from wattcut.models import structure
     from wattcut.models.loading import resolve_model_source
 
     source = resolve_model_source(ModelConfig(name_or_path=name))
-    model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
+    model, info = structure.load(source, output_loading_info=True)  # a wattcut-pruned teacher too
     head_missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
     if head_missing:
         raise UserInputError(

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from wattcut.models import structure
+
 
 @dataclass(frozen=True)
 class ModelFacts:
@@ -75,7 +77,7 @@ class TorchClassifier:
         if any(t.is_quantized for v in self.module.state_dict().values() for t in _tensors(v)):
             torch.save(self.module, folder / "model.pt")  # whole module: quantized Linears need their classes
         else:
-            self.module.save_pretrained(folder)
+            structure.save(self.module, folder)  # + remote code when heads/ranks/widths need it
         return folder
 
     def facts(self, workdir: Path) -> ModelFacts:
@@ -99,7 +101,7 @@ class TorchClassifier:
                 torch.save(self.module.state_dict(), Path(tmp) / "model.pt")
                 artifact = "torch.save state_dict"
             else:
-                self.module.save_pretrained(tmp)
+                structure.save(self.module, Path(tmp))
                 artifact = "save_pretrained (safetensors)"
             size = _folder_bytes(Path(tmp))
         return ModelFacts(total, nonzero, size, self.runtime, self.precision, artifact)

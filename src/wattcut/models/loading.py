@@ -70,8 +70,8 @@ def load_classifier(source: str, cfg: ModelConfig, label_names: list[str]) -> An
         A ``TorchClassifier`` in eval mode.
     """
     import transformers
-    from transformers import AutoModelForSequenceClassification
 
+    from wattcut.models import structure
     from wattcut.models.handles import TorchClassifier
 
     # The head is new by design (it is fine-tuned next); transformers' load report and
@@ -79,7 +79,7 @@ def load_classifier(source: str, cfg: ModelConfig, label_names: list[str]) -> An
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     module = _hub_errors(
-        lambda: AutoModelForSequenceClassification.from_pretrained(
+        lambda: structure.load(  # plain from_pretrained, or a wattcut-saved pruned/low-rank folder
             source,
             revision=cfg.revision,
             num_labels=len(label_names),
