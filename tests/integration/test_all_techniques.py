@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 SETTINGS = {
     "finetune": '{ name = "prune_ffn_neurons", amount = 0.5 }, { name = "finetune", samples = 32 }',
     "ov_int8_static": '{ name = "ov_int8_static", calibration_samples = 16 }',
+    "prune_heads": '{ name = "prune_heads", layer_amounts = [0.5, 0.25], importance = "taylor", '
+    "calibration_samples = 16 }",
     # 64 rows teach the tiny model nothing, so the teacher check is switched off here (unit-tested elsewhere)
     "distill": '{ name = "prune_layers", keep = [0] }, { name = "distill", samples = 32, min_teacher_margin = -1.0 }',
 }
@@ -69,3 +71,14 @@ idle_s = 0.0
     ov = next(t for t in res["trials"] if t["variant"] == "v-ov_int8_static")
     assert [p["phase"] for p in ov["phases"]][:2] == ["calibrate", "compress"]
     assert ov["phases"][0]["parent"] == "compress"
+    heads = next(t for t in res["trials"] if t["variant"] == "v-prune_heads")
+    assert [p["phase"] for p in heads["phases"]][:2] == ["calibrate", "compress"]  # Taylor's data pass, metered
+    flops = {t["variant"]: t["model"]["flops_per_sequence"] for t in res["trials"]}
+    assert flops["v-prune_heads"] < flops["baseline"] and flops["v-prune_ffn_neurons"] < flops["baseline"]
+    assert flops["v-prune_l1_unstructured"] == flops["baseline"] == flops["v-ort_int8_dynamic"]
+    # a head-pruned folder reloads through wattcut's own loader as the next study's model
+    from wattcut.models import structure
+
+    assert (
+        structure.load(Path(heads["model"]["saved_to"])).bert.encoder.layer[0].attention.self.num_attention_heads == 2
+    )

@@ -13,6 +13,7 @@ from wattcut.compress import (  # noqa: F401  (registration)
     ov_weights,
     prune_2_4,
     prune_ffn,
+    prune_heads,
     prune_l1,
     prune_layers,
     pt_int8,

@@ -5,7 +5,10 @@ In every transformer layer the intermediate Linear (hidden → ffn) and the outp
 ``intermediate_size`` is rewritten, so the smaller model saves and reloads with plain
 transformers and is faster on any runtime.
 
-Importance is the L1 norm of each neuron's incoming row plus its outgoing column.
+Importance is the L1 norm of each neuron's incoming row plus its outgoing column
+(``magnitude``), or the first-order Taylor score of the neuron's parameters on a
+calibration sample (``taylor``). With ``layer_amounts`` every layer has its own width,
+which the config cannot hold; the saved folder then carries ``wattcut_structure``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.compress.base import CompressContext, fraction, technique
+from wattcut.compress.importance import Importance, taylor_products
 from wattcut.errors import UserInputError
 
 
@@ -22,14 +26,37 @@ class FfnNeuronsConfig:
     """Settings for ``prune_ffn_neurons``.
 
     Attributes:
-        amount: Fraction of FFN neurons removed in every layer.
+        amount: Fraction of FFN neurons removed in every layer (when ``layer_amounts`` is not set).
+        layer_amounts: Fraction removed per layer, one value per layer (0 keeps a layer whole).
+        importance: ``magnitude`` (weight L1) or ``taylor`` (first-order, on calibration rows).
+        calibration_samples: Training rows for ``taylor``.
     """
 
     amount: float = 0.5
+    layer_amounts: tuple[float, ...] | None = None
+    importance: Importance = "magnitude"
+    calibration_samples: int = 128
     version: int = 1
 
     def __post_init__(self) -> None:
         fraction('technique "prune_ffn_neurons"', "amount", self.amount)
+        for a in self.layer_amounts or ():
+            if not 0.0 <= a < 1.0:
+                raise UserInputError(
+                    f'technique "prune_ffn_neurons": layer_amounts value {a} must be in [0, 1).', "Correct it."
+                )
+
+
+def layer_fractions(name: str, amount: float, layer_amounts: tuple[float, ...] | None, layers: int) -> list[float]:
+    """The fraction to remove in each of ``layers`` layers."""
+    if layer_amounts is None:
+        return [amount] * layers
+    if len(layer_amounts) != layers:
+        raise UserInputError(
+            f'technique "{name}": layer_amounts has {len(layer_amounts)} values but the model has {layers} layers.',
+            f"Give one fraction per layer ({layers} values), or use amount for the same fraction everywhere.",
+        )
+    return list(layer_amounts)
 
 
 def _ffn_pairs(module: Any) -> list[tuple[Any, Any]]:
@@ -43,7 +70,7 @@ def _ffn_pairs(module: Any) -> list[tuple[Any, Any]]:
     return pairs
 
 
-def _slice_linear(linear: Any, index: Any, dim: int) -> Any:
+def slice_linear(linear: Any, index: Any, dim: int) -> Any:
     """A new Linear keeping ``index`` along ``dim`` (0 = output rows, 1 = input columns)."""
     import torch
 
@@ -76,15 +103,32 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
             f"{type(model.module).__name__}.",
             "It supports BERT-style encoders (BERT, MiniLM, MPNet, RoBERTa); remove it from this variant.",
         )
-    width = pairs[0][0].out_features
-    keep = max(1, round(width * (1.0 - config.amount)))
-    for inter, out in pairs:
-        score = inter.weight.abs().sum(dim=1) + out.weight.abs().sum(dim=0)
+    amounts = layer_fractions("prune_ffn_neurons", config.amount, config.layer_amounts, len(pairs))
+    products = (
+        taylor_products(model.module, ctx, config.calibration_samples, "prune_ffn_neurons")
+        if config.importance == "taylor"
+        else None
+    )
+    names = {id(p): n for n, p in model.module.named_parameters()}
+    widths = []
+    for (inter, out), amount in zip(pairs, amounts, strict=True):
+        keep = max(1, round(inter.out_features * (1.0 - amount)))
+        widths.append(keep)
+        if keep == inter.out_features:
+            continue
+        if products is None:
+            score = inter.weight.detach().abs().sum(dim=1) + out.weight.detach().abs().sum(dim=0)
+        else:  # one group per neuron: its row, its bias, its outgoing column
+            score = products[names[id(inter.weight)]].sum(1) + products[names[id(out.weight)]].sum(0)
+            if inter.bias is not None:
+                score = score + products[names[id(inter.bias)]]
+            score = score.abs()
         index = torch.topk(score, keep).indices.sort().values
         parent_i, parent_o = _parent(model.module, inter), _parent(model.module, out)
-        parent_i.dense = _slice_linear(inter, index, dim=0)
-        parent_o.dense = _slice_linear(out, index, dim=1)
-    model.module.config.intermediate_size = keep
+        parent_i.dense = slice_linear(inter, index, dim=0)
+        parent_o.dense = slice_linear(out, index, dim=1)
+    # Uniform widths fit the config; mixed widths are described by wattcut_structure on save.
+    model.module.config.intermediate_size = max(widths)
     return model
 
 

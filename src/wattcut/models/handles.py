@@ -30,6 +30,10 @@ class ModelFacts:
         runtime: ``pytorch`` or ``onnxruntime``.
         precision: Numeric format of the weights/compute (``fp32``, ``int8-dynamic``...).
         artifact: What was measured for the file size.
+        flops_per_sequence: Floating-point operations of one forward pass on one sequence of
+            ``max_length`` tokens, counted on the last float PyTorch form of the variant
+            (quantization and runtime conversion change precision, not operation count;
+            zeroed weights in dense matrices still count).
     """
 
     parameters: int
@@ -38,6 +42,7 @@ class ModelFacts:
     runtime: str
     precision: str
     artifact: str
+    flops_per_sequence: int | None = None
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -66,6 +71,31 @@ class TorchClassifier:
         feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
         with torch.inference_mode():
             return self.module(**feed).logits.float().numpy()
+
+    def flops_per_sequence(self, seq_len: int) -> int | None:
+        """FLOPs of one forward pass on a ``[1, seq_len]`` input (None for quantized modules).
+
+        Counted by ``torch.utils.flop_counter`` from the operations actually executed, so
+        removed heads, neurons, layers and low-rank factors are reflected exactly.
+        """
+        from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+        def sdpa(q_shape: Any, k_shape: Any, v_shape: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+            return int(sdpa_flop_count(q_shape, k_shape, v_shape))
+
+        if self.precision != "fp32":
+            return None  # quantized kernels are not aten matmuls: the counter would miss them
+        feed = {n: torch.ones(1, seq_len, dtype=torch.long) for n in self.input_names}
+        if "token_type_ids" in feed:
+            feed["token_type_ids"] = torch.zeros(1, seq_len, dtype=torch.long)
+        # Fused SDPA has no formula in the counter, which then decomposes it into a CPU kernel
+        # it cannot see either: register the op itself (the overload stops decomposition,
+        # the packet is what the counter looks up).
+        op = torch.ops.aten.scaled_dot_product_attention
+        counter = FlopCounterMode(display=False, custom_mapping={op: sdpa, op.default: sdpa})
+        with counter, torch.inference_mode():
+            self.module(**feed)
+        return int(counter.get_total_flops())
 
     def clone(self) -> TorchClassifier:
         """A deep copy, so a technique can change it without touching the original."""

@@ -12,6 +12,8 @@ This file imports only torch and transformers. wattcut loads such folders with t
 code from its own package, without running the copy in the folder.
 """
 
+from typing import Any
+
 import torch
 import transformers
 
@@ -32,6 +34,7 @@ def apply_structure(model, structure):
         old = getattr(owner, name)
         like = next(iter(old.parameters()))
         kw = {"dtype": like.dtype, "device": like.device}
+        new: torch.nn.Module
         if spec.get("rank"):
             new = torch.nn.Sequential(
                 torch.nn.Linear(spec["in"], spec["rank"], bias=False, **kw),
@@ -46,7 +49,10 @@ def apply_structure(model, structure):
             setattr(module, key, value)
 
 
-class WattcutModel(getattr(transformers, BASE)):
+_Base: Any = getattr(transformers, BASE)
+
+
+class WattcutModel(_Base):
     """``BASE`` resized by ``config.wattcut_structure`` before its weights load."""
 
     def __init__(self, config, *args, **kwargs):

@@ -71,6 +71,7 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
                 "file_size_bytes": mine[0]["model"]["file_size_bytes"],
                 "parameters": mine[0]["model"]["parameters"],
                 "nonzero_parameters": mine[0]["model"]["nonzero_parameters"],
+                "flops_per_sequence": mine[0]["model"].get("flops_per_sequence"),  # absent in older records
                 "runtime": mine[0]["model"]["runtime"],
                 "precision": mine[0]["model"]["precision"],
             }
@@ -164,6 +165,7 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "parameters": t["model"]["parameters"],
                 "nonzero_parameters": t["model"]["nonzero_parameters"],
                 "file_size_bytes": t["model"]["file_size_bytes"],
+                "flops_per_sequence": t["model"].get("flops_per_sequence"),
             }
             rows.append(row)
     return rows

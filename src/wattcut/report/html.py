@@ -36,12 +36,16 @@ def _gate(row: dict[str, Any]) -> str:
     return f'<td{css} title="{escape(gate["reason"])}">{escape(gate["status"])}</td>'
 
 
+def _gflops(flops: int | None) -> str:
+    return "—" if flops is None else f"{flops / 1e9:.2f}"
+
+
 def _variant_table(summary: list[dict[str, Any]]) -> str:
     head = (
         "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>quality gate</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
         "<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th><th>size (MB)</th>"
-        "<th>non-zero params</th><th>runtime · precision</th></tr>"
+        "<th>non-zero params</th><th>GFLOPs / sequence</th><th>runtime · precision</th></tr>"
     )
     body = []
     for r in summary:
@@ -56,6 +60,7 @@ def _variant_table(summary: list[dict[str, Any]]) -> str:
             f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
             f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
             f"<td>{r['nonzero_parameters'] / 1e6:.2f} M of {r['parameters'] / 1e6:.2f} M</td>"
+            f"<td>{_gflops(r.get('flops_per_sequence'))}</td>"
             f"<td>{escape(r['runtime'])} · {escape(r['precision'])}</td>"
             "</tr>"
         )

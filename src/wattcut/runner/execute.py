@@ -18,6 +18,7 @@ import re
 import shutil
 import statistics
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     from wattcut.data import load_splits
     from wattcut.measure import EnergySession
     from wattcut.measure.select import select_meters
+    from wattcut.models.handles import TorchClassifier
     from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
     from wattcut.report.build import write_reports
     from wattcut.runner import loops
@@ -153,9 +155,12 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                     phase=session.phase,
                 )
                 # Phase "compress": one window per technique in the pipeline.
+                flops = model.flops_per_sequence(cfg.data.max_length)
                 for i, step in enumerate(variant.techniques if variant else ()):
                     with session.phase("compress", step=f"{i + 1}:{step.name}"):
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
+                    if isinstance(model, TorchClassifier) and model.precision == "fp32":
+                        flops = model.flops_per_sequence(cfg.data.max_length)  # outside the window
                 # Phase "evaluate": quality on the evaluation split.
                 with session.phase("evaluate") as rec:
                     metrics = loops.evaluate(model, tokenizer, evals, cfg.evaluate, cfg.data.max_length, rec)
@@ -165,7 +170,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 time.sleep(0.2)  # let runtime worker threads settle (onnxruntime #13808)
                 with session.phase("infer") as rec:
                     latencies = loops.serve(model, requests[warm:], rec)
-                facts = model.facts(vdir)
+                facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 artifact = None
                 if cfg.save_variants:
                     artifact = model.save(out / "artifacts" / vdir.name)

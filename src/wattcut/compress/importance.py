@@ -1,0 +1,59 @@
+"""Importance scores shared by the structured-pruning techniques.
+
+``magnitude``: the L1 norm of a group's weights (no data needed).
+``taylor``: first-order Taylor estimate of the loss change when a group is removed,
+``|sum_i g_i * w_i|`` over the group's parameters, with ``g`` the gradient of the task
+loss over a calibration sample of the training split (Molchanov et al., 2019). The data
+pass runs in its own metered ``calibrate`` phase.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from wattcut.compress.base import CompressContext
+from wattcut.errors import UserInputError
+
+Importance = Literal["magnitude", "taylor"]
+
+
+def taylor_products(module: Any, ctx: CompressContext, samples: int, technique: str) -> dict[str, Any]:
+    """``grad * weight`` per parameter name, the gradient of the mean loss on ``samples`` rows.
+
+    Raises:
+        UserInputError: The study gave no labelled training data to draw the sample from.
+    """
+    import torch
+
+    from wattcut.runner.loops import encode
+
+    data = ctx.train_data
+    if data is None or len(data) == 0:
+        raise UserInputError(
+            f'technique "{technique}": importance = "taylor" needs labelled training rows, and none were given.',
+            'Use importance = "magnitude", or run the technique inside a study (wattcut run).',
+        )
+    rng = np.random.default_rng(ctx.seed)
+    rows = rng.permutation(len(data))[: min(samples, len(data))]
+    batch_size = 16
+    params = dict(module.named_parameters())
+    was_training = module.training
+    module.eval()  # no dropout: the scores are a deterministic function of the sample
+    module.zero_grad(set_to_none=True)
+    with ctx.phase("calibrate") as rec:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            feed = {
+                k: torch.from_numpy(v)
+                for k, v in encode(ctx.tokenizer, [data.texts[i] for i in chunk], ctx.max_length).items()
+            }
+            labels = torch.tensor([data.labels[i] for i in chunk])
+            loss = torch.nn.functional.cross_entropy(module(**feed).logits, labels, reduction="sum") / len(rows)
+            loss.backward()
+            rec.samples += len(chunk)
+    products = {n: (p.grad * p.detach()).detach() for n, p in params.items() if p.grad is not None}
+    module.zero_grad(set_to_none=True)
+    module.train(was_training)
+    return products
