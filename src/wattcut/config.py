@@ -226,6 +226,39 @@ class CarbonConfig:
             country_intensity(self.country, self.region, self.dataset)  # unknown names fail now, not mid-study
 
 
+SEED003_GRIDS = (
+    "electricitymaps-2024:BEL",
+    "electricitymaps-2024:DEU",
+    "electricitymaps-2024:FRA",
+    "electricitymaps-2024:NLD",
+    "WORLD",
+)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The deployment that payback and yearly savings are priced for.
+
+    Attributes:
+        requests_per_day: Expected inference requests per day; an assumption the report
+            states next to every figure derived from it (set it to your traffic).
+        grids: Grids for deployment CO2e: ``WORLD``, a country (``DEU``),
+            ``dataset:COUNTRY`` (``electricitymaps-2024:DEU``) or ``COUNTRY/REGION``
+            (``USA/CA``). Default: seed study 003's four countries plus the world average.
+    """
+
+    requests_per_day: float = 100_000.0
+    grids: tuple[str, ...] = SEED003_GRIDS
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("[deploy]", "requests_per_day", self.requests_per_day)
+        from wattcut.measure.carbon import grid
+
+        for spec in self.grids:
+            grid(spec)  # an unknown grid fails when the file is read, not after the study
+
+
 @dataclass(frozen=True)
 class TechniqueStep:
     """One technique applied in a variant's pipeline: its registry name and config."""
@@ -260,6 +293,7 @@ class StudyConfig:
     infer: InferConfig = field(default_factory=InferConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
     trials: int = 3
     seed: int = 0
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
@@ -291,7 +325,7 @@ class _StudyTable:
     save_variants: bool = False
 
 
-_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "variants")
+_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "variants")
 
 
 def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
@@ -374,6 +408,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         infer=build(InferConfig, doc.get("infer", {}), "[infer]"),
         measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
         carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
+        deploy=build(DeployConfig, doc.get("deploy", {}), "[deploy]"),
         variants=variants,
     )
 
@@ -421,7 +456,7 @@ def to_toml(cfg: StudyConfig) -> str:
     doc: dict[str, Any] = {
         "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants")},
     }
-    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon"):
+    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy"):
         doc[table] = {k: v for k, v in d[table].items() if v is not None and k != "version"}
     doc["variants"] = [
         {

@@ -165,3 +165,10 @@ def test_kill_during_second_trial_keeps_finished_trials_then_resumes(tmp_path):
     assert "Resuming" in again.stderr
     res = json.loads((out / "results.json").read_text())
     assert res["complete"] is True and len(res["trials"]) == 8
+
+
+def test_every_statistic_recomputes_from_results_json(smoke):
+    from tests.recompute import check
+
+    results = json.loads((smoke / "results.json").read_text())
+    assert check(results) > 10  # means, SDs, CI bounds and p-values were actually compared

@@ -52,7 +52,7 @@ def _trial(variant, i, acc, joules):
         "trial_index": i,
         "metrics": {"accuracy": acc},
         "latency": {"p50_ms": 10.0 + 0.37 * i * i + len(variant)},
-        "phases": [{"phase": "infer", "energy_j": joules, "requests": 100}],
+        "phases": [{"phase": "infer", "energy_j": joules, "requests": 100, "duration_s": 1.0}],
     }
 
 

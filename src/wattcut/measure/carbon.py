@@ -166,6 +166,32 @@ class TimeSeries:
         return total / (end - start)
 
 
+def grid(spec: str) -> Intensity:
+    """A named grid for deployment estimates.
+
+    ``spec`` is ``WORLD``, a country (``DEU`` or ``Germany``, from the pack's default
+    table), ``dataset:COUNTRY`` (``electricitymaps-2024:DEU``) or ``COUNTRY/REGION``
+    (``USA/CA``).
+
+    Raises:
+        UserInputError: Unknown grid, with the accepted forms.
+    """
+    if spec.strip().upper() == "WORLD":
+        w = pack()["world"]
+        return Intensity(w["g_per_kwh"], "world average", w["source"], w["year"], w["basis"], "world")
+    dataset, _, place = spec.rpartition(":")
+    country, _, region = place.partition("/")
+    try:
+        return country_intensity(country, region or None, dataset or None)
+    except UserInputError as e:
+        reason = e.problem.replace(" in [carbon] country", "").replace(" in [carbon] region", "")
+        raise UserInputError(
+            f'[deploy] grids: "{spec}" is not a known grid: {reason}',
+            'Use "WORLD", a country code ("DEU"), "dataset:CODE" ("electricitymaps-2024:DEU") or "CODE/REGION" '
+            '("USA/CA"); `wattcut env --countries` lists the countries.',
+        ) from None
+
+
 def resolve(cfg: Any, start: float = 0.0, end: float = 0.0) -> Intensity:
     """The intensity in force for a window, from a ``CarbonConfig``."""
     if cfg.intensity_g_per_kwh is not None:

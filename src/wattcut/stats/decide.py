@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattcut.stats.summary import describe, holm, non_inferiority, paired, pareto
+from wattcut.stats.payback import payback
+from wattcut.stats.summary import compare, describe, fit_line, holm, non_inferiority, pareto
 
 BASELINE = "baseline"
 
@@ -22,11 +23,25 @@ def _infer_energy_per_request(trial: dict[str, Any]) -> float | None:
     return p["energy_j"] / p["requests"]
 
 
+def _accuracy_per_j(trial: dict[str, Any]) -> float | None:
+    e = _infer_energy_per_request(trial)
+    return trial["metrics"]["accuracy"] / e if e else None
+
+
 METRICS = {
     "accuracy": lambda t: t["metrics"]["accuracy"],
     "energy_per_request_j": _infer_energy_per_request,
     "latency_p50_ms": lambda t: t["latency"]["p50_ms"],
+    "accuracy_per_j": _accuracy_per_j,  # efficiency ratio: quality per joule per request
 }
+BOUNDED = {"accuracy"}  # in [0, 1]: a bootstrap interval as well as the t interval
+
+
+def _energy_vs_runtime(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Least-squares fit of inference energy (J) on inference duration (s) across all trials."""
+    infer = [p for t in trials for p in t["phases"] if p["phase"] == "infer" and p["energy_j"] is not None]
+    fit = fit_line([p["duration_s"] for p in infer], [p["energy_j"] for p in infer])
+    return {**fit, "x": "infer duration_s", "y": "infer energy_j", "points": "one per trial and variant"}
 
 
 def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -38,14 +53,16 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         mine = [t for t in trials if t["variant"] == name]
         values[name] = {m: {t["trial_index"]: v for t in mine if (v := f(t)) is not None} for m, f in METRICS.items()}
     present = [n for n in names if values[n]["accuracy"]]
-    per_variant: dict[str, Any] = {n: {m: describe(list(values[n][m].values())) for m in METRICS} for n in present}
+    per_variant: dict[str, Any] = {
+        n: {m: describe(list(values[n][m].values()), bounded=m in BOUNDED) for m in METRICS} for n in present
+    }
     comparisons: dict[str, Any] = {}
     if BASELINE in present:
         base = values[BASELINE]
         for n in present:
             if n == BASELINE:
                 continue
-            comparisons[n] = {m: paired(base[m], values[n][m]) for m in METRICS}
+            comparisons[n] = {m: compare(base[m], values[n][m]) for m in METRICS}
             comparisons[n]["accuracy_non_inferiority"] = non_inferiority(
                 base["accuracy"], values[n]["accuracy"], margin
             )
@@ -63,7 +80,9 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         "per_variant": per_variant,
         "vs_baseline": comparisons,
         "pareto_front": pareto(points),
+        "energy_vs_runtime": _energy_vs_runtime(trials),
         "recommendation": recommend(per_variant, comparisons, margin),
+        "payback": payback(config, trials),
     }
 
 

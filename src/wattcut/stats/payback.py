@@ -1,0 +1,118 @@
+"""Carbon payback and deployment carbon, from stored phase energies alone.
+
+Payback of a variant against the baseline it was derived from:
+
+- one-off energy: the variant's own top-level phases other than ``evaluate`` and
+  ``infer``, i.e. compression with its calibration, recovery fine-tuning and distillation
+  (nested windows are part of their parent and never added twice). The baseline's own
+  fine-tuning is shared by every variant, so it is not charged to any of them;
+- per-request saving: baseline minus variant mean inference energy per request;
+- break-even requests = one-off energy / per-request saving; days = that / requests per day;
+- yearly saving at ``[deploy] requests_per_day``: kWh, and kgCO2e per grid with PUE.
+
+Energies are gross (what the meters reported), means over the stored trials.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+J_PER_KWH = 3.6e6
+DAYS_PER_YEAR = 365.0
+ONE_OFF_EXCLUDED = ("evaluate", "infer")
+
+
+def one_off_energy_j(trial: dict[str, Any]) -> float | None:
+    """Energy a variant spent becoming itself (None when a phase has no reading)."""
+    phases = [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ONE_OFF_EXCLUDED + ("train",)]
+    if any(p["energy_j"] is None for p in phases):
+        return None
+    return float(sum(p["energy_j"] for p in phases))
+
+
+def per_request_j(trial: dict[str, Any]) -> float | None:
+    """Inference energy per request of one trial."""
+    p = next((p for p in trial["phases"] if p["phase"] == "infer"), None)
+    if p is None or p["energy_j"] is None or not p["requests"]:
+        return None
+    return float(p["energy_j"] / p["requests"])
+
+
+def _mean(values: list[float | None]) -> float | None:
+    xs = [v for v in values if v is not None]
+    return statistics.fmean(xs) if xs else None
+
+
+def grids(deploy: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deployment grids with value, source and year, from the data pack."""
+    from wattcut.measure import carbon
+
+    out = []
+    for spec in deploy.get("grids", []):
+        g = carbon.grid(spec)
+        out.append({"grid": spec, "g_per_kwh": g.g_per_kwh, "location": g.location, "source": g.source, "year": g.year})
+    return out
+
+
+def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Payback, yearly savings and deployment CO2e for every variant."""
+    deploy = config.get("deploy")
+    if deploy is None:  # a store written before [deploy] existed: price it at the defaults, and say so
+        from dataclasses import asdict
+
+        from wattcut.config import DeployConfig
+
+        deploy = {**asdict(DeployConfig()), "requests_per_day_source": "default (not stored with this study)"}
+    rpd = float(deploy.get("requests_per_day", 0.0))
+    pue = float(config.get("carbon", {}).get("pue", 1.0))
+    grid_rows = grids(deploy)
+    names = ["baseline", *(v["name"] for v in config["variants"])]
+    per_req = {n: _mean([per_request_j(t) for t in trials if t["variant"] == n]) for n in names}
+    base = per_req.get("baseline")
+    variants: dict[str, Any] = {}
+    for n in names:
+        mine = [t for t in trials if t["variant"] == n]
+        e = per_req[n]
+        if not mine or e is None:
+            continue
+        row: dict[str, Any] = {
+            "energy_per_request_j": e,
+            "deployment": [
+                {
+                    "grid": g["grid"],
+                    "co2e_per_1k_requests_g": 1000 * e / J_PER_KWH * g["g_per_kwh"] * pue,
+                    "co2e_per_year_kg": e * rpd * DAYS_PER_YEAR / J_PER_KWH * g["g_per_kwh"] * pue / 1000,
+                }
+                for g in grid_rows
+            ],
+            "energy_per_year_kwh": e * rpd * DAYS_PER_YEAR / J_PER_KWH,
+        }
+        if n != "baseline" and base is not None:
+            one_off = _mean([one_off_energy_j(t) for t in mine])
+            saving = base - e
+            row["one_off_energy_j"] = one_off
+            row["saving_per_request_j"] = saving
+            if saving > 0 and one_off is not None:
+                row["break_even_requests"] = one_off / saving
+                row["break_even_days"] = row["break_even_requests"] / rpd if rpd > 0 else None
+                row["saving_per_year_kwh"] = saving * rpd * DAYS_PER_YEAR / J_PER_KWH
+                row["saving_per_year_kg_co2e"] = {
+                    g["grid"]: row["saving_per_year_kwh"] * g["g_per_kwh"] * pue / 1000 for g in grid_rows
+                }
+            else:
+                row["break_even_requests"] = None
+                row["note"] = (
+                    "uses no less inference energy than the baseline: its compression cost is never paid back"
+                    if saving <= 0
+                    else "a one-off phase has no energy reading"
+                )
+        variants[n] = row
+    return {
+        "requests_per_day": rpd,
+        "requests_per_day_source": deploy.get("requests_per_day_source", "[deploy] requests_per_day (an assumption)"),
+        "pue": pue,
+        "grids": grid_rows,
+        "energy_basis": "gross energy as measured or estimated, means over trials",
+        "variants": variants,
+    }

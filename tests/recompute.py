@@ -1,0 +1,99 @@
+"""An independent recomputation of results.json statistics from its per-trial values.
+
+Written against the definitions in docs (not wattcut.stats): numpy for moments, SciPy
+for distributions and tests. Used by unit and integration tests (acceptance: 1e-6).
+"""
+
+import math
+
+import numpy as np
+from scipy import stats
+
+TOL = 1e-6
+
+
+def _value(metric, trial):
+    infer = next((p for p in trial["phases"] if p["phase"] == "infer"), None)
+    e = (
+        None
+        if infer is None or infer["energy_j"] is None or not infer["requests"]
+        else infer["energy_j"] / infer["requests"]
+    )
+    return {
+        "accuracy": trial["metrics"]["accuracy"],
+        "energy_per_request_j": e,
+        "latency_p50_ms": trial["latency"]["p50_ms"],
+        "accuracy_per_j": None if not e else trial["metrics"]["accuracy"] / e,
+    }[metric]
+
+
+def _close(a, b, what):
+    if a is None or b is None:
+        assert a is None and b is None, f"{what}: {a} vs {b}"
+        return
+    assert math.isclose(a, b, rel_tol=TOL, abs_tol=TOL), f"{what}: reported {a}, recomputed {b}"
+
+
+def check(results):
+    """Assert every mean, SD, CI bound and p-value in ``results["statistics"]`` recomputes."""
+    st = results["statistics"]
+    by = {}
+    for t in results["trials"]:
+        by.setdefault(t["variant"], {})[t["trial_index"]] = t
+    checked = 0
+    for name, metrics in st["per_variant"].items():
+        for metric, d in metrics.items():
+            xs = np.array([v for t in by[name].values() if (v := _value(metric, t)) is not None], dtype=float)
+            assert d["n"] == len(xs)
+            _close(d["mean"], float(xs.mean()), f"{name} {metric} mean")
+            if len(xs) > 1:
+                sd = float(xs.std(ddof=1))
+                half = stats.t.ppf(0.975, len(xs) - 1) * sd / math.sqrt(len(xs))
+                _close(d["sd"], sd, f"{name} {metric} sd")
+                _close(d["ci95_low"], float(xs.mean()) - half, f"{name} {metric} ci low")
+                _close(d["ci95_high"], float(xs.mean()) + half, f"{name} {metric} ci high")
+                checked += 3
+            boot = d.get("bootstrap")
+            if boot and boot["ci95_low"] is not None:
+                res = stats.bootstrap(
+                    (xs,), np.mean, n_resamples=boot["n_resamples"], method=boot["method"], rng=boot["seed"]
+                )
+                # same seed, same resamples: equal up to the statistic's vectorised vs scalar rounding
+                _close(boot["ci95_low"], float(res.confidence_interval.low), f"{name} {metric} boot low")
+                _close(boot["ci95_high"], float(res.confidence_interval.high), f"{name} {metric} boot high")
+    for name, comps in st["vs_baseline"].items():
+        for metric, c in comps.items():
+            if metric == "accuracy_non_inferiority":
+                base = {i: t["metrics"]["accuracy"] for i, t in by["baseline"].items()}
+                var = {i: t["metrics"]["accuracy"] for i, t in by[name].items()}
+                d = np.array([var[i] - base[i] for i in sorted(set(base) & set(var))])
+                if c["p_value"] is not None and d.std(ddof=1) > 0:
+                    se = d.std(ddof=1) / math.sqrt(len(d))
+                    _close(c["p_value"], float(stats.t.sf((d.mean() + c["margin"]) / se, len(d) - 1)), f"{name} NI p")
+                    _close(c["lower_bound"], float(d.mean() - stats.t.ppf(0.95, len(d) - 1) * se), f"{name} NI lb")
+                    checked += 2
+                continue
+            base = {i: _value(metric, t) for i, t in by["baseline"].items()}
+            var = {i: _value(metric, t) for i, t in by[name].items()}
+            base = {i: v for i, v in base.items() if v is not None}
+            var = {i: v for i, v in var.items() if v is not None}
+            if c["p_value"] is None:
+                continue
+            if c["test"].startswith("paired"):
+                keys = sorted(set(base) & set(var))
+                p = stats.ttest_rel([var[k] for k in keys], [base[k] for k in keys]).pvalue
+            else:
+                p = stats.ttest_ind(list(var.values()), list(base.values()), equal_var=False).pvalue
+            _close(c["p_value"], float(p), f"{name} {metric} p")
+            checked += 1
+    # Holm across variants, per metric
+    for metric in next(iter(st["vs_baseline"].values()), {}):
+        if metric == "accuracy_non_inferiority":
+            continue
+        ps = {n: c[metric]["p_value"] for n, c in st["vs_baseline"].items() if c[metric]["p_value"] is not None}
+        order = sorted(ps, key=ps.get)
+        running = 0.0
+        for i, n in enumerate(order):
+            running = max(running, min(1.0, (len(order) - i) * ps[n]))
+            _close(st["vs_baseline"][n][metric]["p_holm"], running, f"{n} {metric} holm")
+    return checked
