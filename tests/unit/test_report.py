@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import pytest
 
@@ -76,10 +77,16 @@ def test_summary_and_missing_trials(tmp_path):
 def test_files_are_written_and_user_strings_escaped(tmp_path):
     s = make_store(tmp_path, [full("baseline", 0, 10.0, 0.8), full("<b>evil</b>", 0, 5.0, 0.7)])
     paths = write_reports(s, tmp_path)
-    assert [p.name for p in paths] == ["results.json", "results.csv", "report.html", "emissions.csv"]
+    assert [p.name for p in paths] == ["results.json", "results.csv", "report.html", "report.md", "emissions.csv"]
     html = (tmp_path / "report.html").read_text()
-    assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html
-    assert "<script" not in html and "http" not in html.replace('lang="en"', "")  # self-contained, no network
+    assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html  # tables and figures' SVG text
+    no_namespaces = re.sub(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"', "", html)
+    assert "<script" not in html and "http" not in no_namespaces  # self-contained, no network
+    assert sorted(f.name for f in (tmp_path / "figures").iterdir()) == sorted(
+        f"{k}.png" for k in re.findall(r'<figure id="fig-([a-z0-9_]+)"', html)
+    )
+    md = (tmp_path / "report.md").read_text()
+    assert "figures/quality_vs_energy.png" in md and "\\<b>" not in md
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(rows) == 2 and rows[0]["cpu_method"] == "m" and float(rows[0]["energy_kwh"]) == 10.0 / 3.6e6
     assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 1

@@ -172,12 +172,14 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_reports(store: Store, out: Path) -> list[Path]:
-    """Write results.json, results.csv and report.html into ``out``; returns their paths."""
-    from wattcut.report import emissions
+    """Write results.json, results.csv, report.html, report.md (+ figures/*.png) and emissions.csv."""
+    from wattcut.report import emissions, markdown
+    from wattcut.report.figures import render_all
     from wattcut.report.html import render
 
     results = build_results(store)
-    paths = [out / "results.json", out / "results.csv", out / "report.html"]
+    figs = render_all(results, png_dir=out / "figures")
+    paths = [out / "results.json", out / "results.csv", out / "report.html", out / "report.md"]
     paths[0].write_text(json.dumps(results, indent=2), encoding="utf-8")
     rows = csv_rows(results)
     with paths[1].open("w", newline="", encoding="utf-8") as f:
@@ -185,6 +187,7 @@ def write_reports(store: Store, out: Path) -> list[Path]:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    paths[2].write_text(render(results), encoding="utf-8")
+    paths[2].write_text(render(results, figs), encoding="utf-8")
+    paths[3].write_text(markdown.render(results, figs), encoding="utf-8")
     paths.append(emissions.write(results, out / "emissions.csv"))
     return paths

@@ -1,6 +1,8 @@
-"""report.html: a self-contained page (inline CSS, no scripts, no external resources).
+"""report.html: a self-contained page (inline CSS and SVG, no scripts, no external resources).
 
-Every user-supplied string (study, variant and dataset names, paths) is HTML-escaped.
+A pure function of ``results.json`` (itself a pure function of the store). Every
+user-supplied string (study, variant and dataset names, paths) is HTML-escaped; the
+figures' SVG text is escaped by matplotlib's XML writer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0
 padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
 .rec{background:#eef6ee;border:1px solid #9c9;padding:.2rem 1rem;border-radius:4px}
 .fail{color:#b00020;font-weight:600}.pass{color:#1b7f3b}
+figure{margin:1.2rem 0}figcaption{font-weight:600;margin-bottom:.3rem}figure svg{max-width:100%;height:auto}
+.ci{color:#666;font-size:.75rem;display:block}
 """
 
 
@@ -40,7 +44,23 @@ def _gflops(flops: int | None) -> str:
     return "—" if flops is None else f"{flops / 1e9:.2f}"
 
 
-def _variant_table(summary: list[dict[str, Any]]) -> str:
+def _ci(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
+    if not stat or stat.get("ci95_low") is None:
+        return ""
+    low, high = format(stat["ci95_low"] * scale, fmt), format(stat["ci95_high"] * scale, fmt)
+    return f'<span class="ci">95% CI {low} – {high}</span>'
+
+
+def _mark(comparison: dict[str, Any] | None) -> str:
+    """Significance mark vs the baseline, from the Holm-adjusted p-value."""
+    if not comparison or comparison.get("p_holm") is None:
+        return ""
+    p = comparison["p_holm"]
+    stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+    return f' <span title="{escape(comparison["test"])}, Holm-adjusted p = {p:.3g}">{stars or "n.s."}</span>'
+
+
+def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | None = None) -> str:
     head = (
         "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>quality gate</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
@@ -48,14 +68,19 @@ def _variant_table(summary: list[dict[str, Any]]) -> str:
         "<th>non-zero params</th><th>GFLOPs / sequence</th><th>runtime · precision</th></tr>"
     )
     body = []
+    per = (statistics or {}).get("per_variant", {})
+    vs = (statistics or {}).get("vs_baseline", {})
     for r in summary:
         est = ' <span class="est" title="model estimate, see method below">est.</span>' if r["infer_estimated"] else ""
+        st, cmp = per.get(r["variant"], {}), vs.get(r["variant"], {})
         body.append(
             "<tr>"
             f"<td>{escape(r['variant'])}</td><td>{escape(r['techniques'])}</td><td>{r['trials']}</td>"
-            f"<td>{_num(r['accuracy'], '.4f')}</td>{_gate(r)}<td>{_num(r['f1_macro'], '.4f')}</td>"
-            f"<td>{_num(r['latency_p50_ms'], '.2f')}</td>"
-            f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}</td>"
+            f"<td>{_num(r['accuracy'], '.4f')}{_mark(cmp.get('accuracy'))}{_ci(st.get('accuracy'), '.4f')}</td>"
+            f"{_gate(r)}<td>{_num(r['f1_macro'], '.4f')}</td>"
+            f"<td>{_num(r['latency_p50_ms'], '.2f')}{_mark(cmp.get('latency_p50_ms'))}</td>"
+            f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}{_mark(cmp.get('energy_per_request_j'))}"
+            f"{_ci(st.get('energy_per_request_j'), '.1f', 1000.0)}</td>"
             f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
             f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
             f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
@@ -139,8 +164,116 @@ def _carbon(results: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def render(results: dict[str, Any]) -> str:
-    """The HTML page for a ``results.json`` document."""
+def _tests_table(statistics: dict[str, Any]) -> str:
+    rows = []
+    for name, comps in statistics.get("vs_baseline", {}).items():
+        for metric in ("accuracy", "energy_per_request_j", "latency_p50_ms"):
+            c = comps.get(metric) or {}
+            diff = c.get("mean_diff")
+            effect = c.get("effect_size_dz", c.get("effect_size_hedges_g"))
+            rows.append(
+                f"<tr><td>{escape(name)}</td><td>{metric}</td><td>{'n/a' if diff is None else f'{diff:+.4g}'}</td>"
+                f"<td>{escape(c.get('test', ''))}</td><td>{_p(c.get('p_value'))}</td><td>{_p(c.get('p_holm'))}</td>"
+                f"<td>{'n/a' if effect is None else f'{effect:+.2f}'}</td><td>{escape(c.get('note', ''))}</td></tr>"
+            )
+        ni = comps.get("accuracy_non_inferiority") or {}
+        lb = ni.get("lower_bound")
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td>accuracy non-inferiority (margin {100 * ni.get('margin', 0):g} pt)</td>"
+            f"<td>{'n/a' if lb is None else f'lower bound {lb:+.4f}'}</td><td>one-sided paired t, alpha "
+            f"{ni.get('alpha', 0.05)}</td><td>{_p(ni.get('p_value'))}</td><td></td>"
+            f"<td>{'non-inferior' if ni.get('non_inferior') else 'not shown'}</td>"
+            f"<td>{escape(ni.get('note', ''))}</td></tr>"
+        )
+    if not rows:
+        return "<p>No comparison yet (no baseline or no variant trials stored).</p>"
+    head = (
+        "<tr><th>variant</th><th>metric</th><th>difference vs baseline</th><th>test</th><th>p</th>"
+        "<th>p (Holm)</th><th>effect size</th><th>note</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3g}"
+
+
+def _payback(statistics: dict[str, Any]) -> str:
+    pb = statistics.get("payback") or {}
+    if not pb.get("variants"):
+        return "<p>No inference energy stored yet.</p>"
+    grids = pb["grids"]
+    rpd = pb["requests_per_day"]
+    rows = []
+    for name, r in pb["variants"].items():
+        if name == "baseline":
+            continue
+        be = r.get("break_even_requests")
+        days = r.get("break_even_days")
+        saved = r.get("saving_per_year_kg_co2e") or {}
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td>{_f(r.get('one_off_energy_j'), '.1f')}</td>"
+            f"<td>{_f(r.get('saving_per_request_j'), '.4f', 1000.0)}</td>"
+            f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{'—' if days is None else f'{days:.3g}'}</td>"
+            f"<td>{_f(r.get('saving_per_year_kwh'), '.2f')}</td>"
+            + "".join(f"<td>{_f(saved.get(g['grid']), '.3f')}</td>" for g in grids)
+            + f"<td>{escape(r.get('note', ''))}</td></tr>"
+        )
+    head = (
+        "<tr><th>variant</th><th>one-off energy (J)</th><th>saving (mJ / request)</th><th>break-even requests</th>"
+        "<th>days to break even</th><th>kWh saved / year</th>"
+        + "".join(f"<th>kgCO2e saved / year, {escape(g['location'])}</th>" for g in grids)
+        + "<th>note</th></tr>"
+    )
+    return (
+        f'<p class="note">At <b>{rpd:,.0f} requests per day</b> ({escape(pb["requests_per_day_source"])}); PUE '
+        f"{pb['pue']:g}. One-off energy = the variant's compression, calibration, recovery fine-tuning and "
+        "distillation; the baseline's fine-tune is shared and not charged. Break-even requests = one-off energy ÷ "
+        f"saving per request. {escape(pb['energy_basis'])}.</p><table>{head}{''.join(rows)}</table>"
+    )
+
+
+def _deployment(statistics: dict[str, Any]) -> str:
+    pb = statistics.get("payback") or {}
+    if not pb.get("variants") or not pb.get("grids"):
+        return ""
+    grids = pb["grids"]
+    head = (
+        "<tr><th>variant</th>"
+        + "".join(f"<th>{escape(g['location'])}: g / 1,000 req · kg / year</th>" for g in grids)
+        + "</tr>"
+    )
+    rows = []
+    for name, r in pb["variants"].items():
+        cells = "".join(
+            f"<td>{d['co2e_per_1k_requests_g']:.4f} · {d['co2e_per_year_kg']:.2f}</td>" for d in r["deployment"]
+        )
+        rows.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
+    sources = "".join(
+        f"<li>{escape(g['location'])}: {g['g_per_kwh']:.2f} gCO2e/kWh ({g['year']}) — {escape(g['source'])}</li>"
+        for g in grids
+    )
+    return f'<table>{head}{"".join(rows)}</table><ul class="note">{sources}</ul>'
+
+
+def _f(x: float | None, fmt: str, scale: float = 1.0) -> str:
+    return "n/a" if x is None else format(x * scale, fmt)
+
+
+def _figures(figs: dict[str, dict[str, str]]) -> str:
+    return "".join(
+        f'<figure id="fig-{key}"><figcaption>{escape(f["title"])}</figcaption>{f["svg"]}</figure>'
+        for key, f in figs.items()
+    )
+
+
+def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = None) -> str:
+    """The HTML page for a ``results.json`` document (figures drawn here unless given)."""
+    if figs is None:
+        from wattcut.report.figures import render_all
+
+        figs = render_all(results)
+    statistics = results.get("statistics") or {}
     cfg, prov = results["config"], results["provenance"]
     data = cfg["data"]
     dataset = data.get("name") or data.get("hub") or data.get("train_file")
@@ -165,7 +298,17 @@ def render(results: dict[str, Any]) -> str:
 <p class="note">Mean ± SD over trials. Inference: {cfg["infer"]["requests"]} requests of batch
 {cfg["infer"]["batch_size"]}, sequence length up to {data["max_length"]} tokens, after
 {cfg["infer"]["warmup_requests"]} warm-up requests; the model forward only (tokenization excluded).</p>
-{_variant_table(results["summary"])}
+{_variant_table(results["summary"], statistics)}
+<p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not
+significant); hover for the test. CI: t-based 95% interval of the mean over trials.</p>
+<h2>Figures</h2>
+{_figures(figs)}
+<h2>Tests against the baseline</h2>
+{_tests_table(statistics)}
+<h2>Carbon payback</h2>
+{_payback(statistics)}
+<h2>Deployment CO2e per grid</h2>
+{_deployment(statistics)}
 <h2>Fine-tuning of the baseline</h2>
 <p class="note">Every variant of a trial is derived from that trial's fine-tuned baseline; this cost is shared
 and reported separately from compression and inference.</p>

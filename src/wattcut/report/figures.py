@@ -1,0 +1,260 @@
+"""The report's figures, drawn from ``results.json`` alone.
+
+Each figure function takes the results document and returns a matplotlib Figure (or
+None when the store has nothing to draw). :func:`render_all` turns them into inline SVG
+for the self-contained HTML page and, optionally, PNG files for ``report.md`` and docs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+COMPONENTS = ("cpu", "gpu", "ram")
+PHASES = ("train", "compress", "evaluate", "infer")
+COLORS = {"cpu": "#4c72b0", "gpu": "#dd8452", "ram": "#55a868"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.size": 9,
+            "figure.dpi": 110,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+    return plt
+
+
+def _stats(results: dict[str, Any]) -> dict[str, Any]:
+    return results.get("statistics") or {}
+
+
+def quality_vs_energy(results: dict[str, Any]) -> Any:
+    """Accuracy vs inference energy per request, with 95% CIs and the Pareto front."""
+    per = _stats(results).get("per_variant", {})
+    pts = {
+        n: (s["energy_per_request_j"], s["accuracy"])
+        for n, s in per.items()
+        if s["energy_per_request_j"]["mean"] is not None
+    }
+    if not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    front = set(_stats(results).get("pareto_front", []))
+    rec = (_stats(results).get("recommendation") or {}).get("variant")
+    for name, (e, a) in pts.items():
+        xerr = None if e["sd"] is None else [[e["mean"] - e["ci95_low"]], [e["ci95_high"] - e["mean"]]]
+        yerr = None if a["sd"] is None else [[a["mean"] - a["ci95_low"]], [a["ci95_high"] - a["mean"]]]
+        ax.errorbar(
+            e["mean"],
+            a["mean"],
+            xerr=xerr,
+            yerr=yerr,
+            fmt="o",
+            capsize=3,
+            color="#c44e52" if name in front else "#8c8c8c",
+            mec="black" if name == rec else None,
+        )
+        ax.annotate(
+            name + (" ★" if name == rec else ""), (e["mean"], a["mean"]), textcoords="offset points", xytext=(6, 4)
+        )
+    line = sorted((pts[n][0]["mean"], pts[n][1]["mean"]) for n in front if n in pts)
+    if len(line) > 1:
+        ax.plot(*zip(*line, strict=True), "--", color="#c44e52", lw=1, label="Pareto front")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("inference energy per request (J)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Quality vs energy (mean, 95% CI; red = Pareto front, ★ = recommended)")
+    fig.tight_layout()
+    return fig
+
+
+def energy_by_phase(results: dict[str, Any]) -> Any:
+    """Per-component energy per phase and variant (mean over trials); training separate."""
+    trials = results["trials"]
+    names = list(dict.fromkeys(t["variant"] for t in trials))
+    if not names:
+        return None
+    plt = _plt()
+    phases = [p for p in PHASES if any(ph["phase"] == p and not ph.get("parent") for t in trials for ph in t["phases"])]
+    fig, axes = plt.subplots(1, len(phases), figsize=(3.0 * len(phases) + 0.6, 3.6), squeeze=False)
+    for ax, phase in zip(axes[0], phases, strict=True):
+        bottoms = [0.0] * len(names)
+        for comp in COMPONENTS:
+            vals = []
+            for n in names:
+                xs = [
+                    ph["energy"][comp]["energy_j"]
+                    for t in trials
+                    if t["variant"] == n
+                    for ph in t["phases"]
+                    if ph["phase"] == phase
+                    and not ph.get("parent")
+                    and comp in ph["energy"]
+                    and ph["energy"][comp]["energy_j"] is not None
+                ]
+                vals.append(sum(xs) / len([t for t in trials if t["variant"] == n]) if xs else 0.0)
+            if any(vals):
+                ax.bar(names, vals, bottom=bottoms, color=COLORS[comp], label=comp)
+                bottoms = [b + v for b, v in zip(bottoms, vals, strict=True)]
+        ax.set_title(phase)
+        ax.set_ylabel("J per trial (mean)")
+        ax.tick_params(axis="x", rotation=45)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right")
+    fig.suptitle("Energy per component and phase (training is the shared baseline fine-tune)")
+    fig.tight_layout()
+    return fig
+
+
+def co2e_per_grid(results: dict[str, Any]) -> Any:
+    """CO2e per 1,000 requests for each variant on each deployment grid."""
+    pb = _stats(results).get("payback") or {}
+    variants, grids = pb.get("variants", {}), pb.get("grids", [])
+    if not variants or not grids:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    width = 0.8 / len(variants)
+    for i, (name, row) in enumerate(variants.items()):
+        xs = [j + i * width for j in range(len(grids))]
+        ax.bar(xs, [d["co2e_per_1k_requests_g"] for d in row["deployment"]], width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(grids))])
+    ax.set_xticklabels([f"{g['location']}\n{g['g_per_kwh']:.0f} g/kWh ({g['year']})" for g in grids], fontsize=7)
+    ax.set_ylabel("gCO2e per 1,000 requests")
+    ax.set_title(f"Deployment CO2e per grid (PUE {pb['pue']:g})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def runtime_vs_energy(results: dict[str, Any]) -> Any:
+    """Inference energy against duration, one point per trial, with the least-squares line."""
+    fit = _stats(results).get("energy_vs_runtime") or {}
+    pts = [
+        (t["variant"], p["duration_s"], p["energy_j"])
+        for t in results["trials"]
+        for p in t["phases"]
+        if p["phase"] == "infer" and p["energy_j"] is not None
+    ]
+    if not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for name in dict.fromkeys(n for n, _, _ in pts):
+        mine = [(x, y) for n, x, y in pts if n == name]
+        ax.scatter(*zip(*mine, strict=True), label=name, s=18)
+    if fit.get("slope") is not None:
+        lo, hi = min(x for _, x, _ in pts), max(x for _, x, _ in pts)
+        ax.plot(
+            [lo, hi],
+            [fit["slope"] * lo + fit["intercept"], fit["slope"] * hi + fit["intercept"]],
+            "k--",
+            lw=1,
+            label=f"fit: {fit['slope']:.2f} J/s, r = {fit['r']:.3f}",
+        )
+    ax.set_xlabel("inference phase duration (s)")
+    ax.set_ylabel("inference phase energy (J)")
+    ax.set_title("Runtime vs energy (inference phase, every trial)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(results: dict[str, Any]) -> Any:
+    """Confusion matrix of each variant, summed over trials (rows = gold)."""
+    trials = [t for t in results["trials"] if t["metrics"].get("confusion_matrix")]
+    names = list(dict.fromkeys(t["variant"] for t in trials))
+    if not names:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.4, 2.8), squeeze=False)
+    labels = trials[0]["metrics"].get("labels") or []
+    for ax, name in zip(axes[0], names, strict=True):
+        mats = [t["metrics"]["confusion_matrix"] for t in trials if t["variant"] == name]
+        total = [[sum(m[i][j] for m in mats) for j in range(len(mats[0]))] for i in range(len(mats[0]))]
+        ax.imshow(total, cmap="Blues")
+        for i, row in enumerate(total):
+            for j, v in enumerate(row):
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks(range(len(total)), labels[: len(total)] or None, fontsize=7)
+        ax.set_yticks(range(len(total)), labels[: len(total)] or None, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=7)
+    axes[0][0].set_ylabel("gold")
+    fig.suptitle("Confusion matrices (summed over trials)")
+    fig.tight_layout()
+    return fig
+
+
+def payback_chart(results: dict[str, Any]) -> Any:
+    """Cumulative energy (one-off + inference) against requests served, baseline vs variants."""
+    pb = _stats(results).get("payback") or {}
+    rows = pb.get("variants", {})
+    base = rows.get("baseline")
+    if not base or len(rows) < 2:
+        return None
+    horizon = max([r.get("break_even_requests") or 0 for r in rows.values()] + [1e4]) * 2
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    xs = [horizon * k / 50 for k in range(51)]
+    ax.plot(xs, [x * base["energy_per_request_j"] / 3600 for x in xs], "k-", lw=1.5, label="baseline")
+    for name, r in rows.items():
+        if name == "baseline" or r.get("one_off_energy_j") is None:
+            continue
+        ax.plot(xs, [(r["one_off_energy_j"] + x * r["energy_per_request_j"]) / 3600 for x in xs], label=name)
+        if r.get("break_even_requests"):
+            ax.axvline(r["break_even_requests"], ls=":", lw=0.8, color="grey")
+    ax.set_xlabel("requests served")
+    ax.set_ylabel("cumulative energy (Wh)")
+    ax.set_title("Payback: compression energy vs inference savings (dotted = break-even)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "quality_vs_energy": ("Quality vs energy per inference, with the Pareto front", quality_vs_energy),
+    "energy_by_phase": ("Energy per component and phase", energy_by_phase),
+    "co2e_per_grid": ("CO2e per variant and grid", co2e_per_grid),
+    "runtime_vs_energy": ("Runtime vs energy, with the fitted line", runtime_vs_energy),
+    "confusion_matrices": ("Confusion matrices", confusion_matrices),
+    "payback": ("Carbon payback", payback_chart),
+}
+
+
+def render_all(results: dict[str, Any], png_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """``{key: {"title", "svg", "png"}}`` for every figure there is data for."""
+    plt = _plt()
+    out: dict[str, dict[str, str]] = {}
+    for key, (title, draw) in FIGURES.items():
+        fig = draw(results)
+        if fig is None:
+            continue
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})  # no timestamp: same store, same page
+        svg = buf.getvalue()
+        svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
+        svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF block with external namespace URLs
+        png = ""
+        if png_dir is not None:
+            png_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(png_dir / f"{key}.png", dpi=130, metadata={"Software": None})
+            png = f"{png_dir.name}/{key}.png"
+        plt.close(fig)
+        out[key] = {"title": title, "svg": svg, "png": png}
+    return out

@@ -1,0 +1,74 @@
+"""report.md: the report's decision, tables and figures (as PNG files) in Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(x: Any) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def _opt(x: float | None, fmt: str) -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _ms(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    text = format(stat["mean"] * scale, fmt)
+    return text + (f" ± {format(stat['sd'] * scale, fmt)}" if stat.get("sd") is not None else "")
+
+
+def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
+    """Markdown for ``results`` with links to the PNG files in ``figs``."""
+    st = results.get("statistics") or {}
+    rec = st.get("recommendation") or {}
+    lines = [f"# wattcut report: {_cell(results['study'])}", ""]
+    if results.get("missing_trials"):
+        missing = ", ".join(f"{_cell(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
+        lines += [f"> **Incomplete study**: {len(results['missing_trials'])} trial(s) missing ({missing}).", ""]
+    if rec:
+        lines += [f"**Recommendation: {_cell(rec.get('variant') or 'none')}**. {_cell(rec.get('reason', ''))}", ""]
+    lines += [
+        "| variant | techniques | trials | accuracy | J / 1,000 requests | p50 ms | quality gate | size MB |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in results["summary"]:
+        gate = (r.get("quality_gate") or {}).get("status", "")
+        est = " (est.)" if r["infer_estimated"] else ""
+        lines.append(
+            f"| {_cell(r['variant'])} | {_cell(r['techniques'])} | {r['trials']} | {_ms(r['accuracy'], '.4f')} | "
+            f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
+            f"{r['file_size_bytes'] / 1e6:.1f} |"
+        )
+    pb = st.get("payback") or {}
+    rows = [(n, r) for n, r in (pb.get("variants") or {}).items() if n != "baseline"]
+    if rows:
+        lines += [
+            "",
+            f"## Carbon payback (at {pb['requests_per_day']:,.0f} requests/day, "
+            f"{_cell(pb['requests_per_day_source'])})",
+            "",
+            "| variant | one-off energy J | saving mJ/request | break-even requests | days | kWh saved/year |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for n, r in rows:
+            be, days = r.get("break_even_requests"), r.get("break_even_days")
+            saving = r.get("saving_per_request_j")
+            lines.append(
+                f"| {_cell(n)} | {_opt(r.get('one_off_energy_j'), '.1f')} | "
+                f"{'n/a' if saving is None else f'{1000 * saving:.4f}'} | {'never' if be is None else f'{be:,.0f}'} | "
+                f"{'—' if days is None else f'{days:.3g}'} | {_opt(r.get('saving_per_year_kwh'), '.2f')} |"
+            )
+    if pb.get("grids"):
+        lines += ["", "## Grids", ""]
+        lines += [
+            f"- {_cell(g['location'])}: {g['g_per_kwh']:.2f} gCO2e/kWh ({g['year']}), {_cell(g['source'])}"
+            for g in pb["grids"]
+        ]
+    if figs:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{_cell(f['title'])}]({f['png']})" for f in figs.values() if f["png"]]
+    lines += ["", "Full details, tests and methods: report.html; every value: results.json.", ""]
+    return "\n".join(lines)
