@@ -55,6 +55,7 @@ def full(variant, trial, energy, acc):
 
 
 def make_store(tmp_path, trials):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     s = Store.open(tmp_path / STORE_NAME)
     s.begin_study("r", CONFIG, PROV)
     for t in trials:
@@ -119,3 +120,24 @@ def test_quality_gate_flags_variants_below_the_margin():
     assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "fail"]
     assert summary[2]["accuracy_delta"] == pytest.approx(-0.05)
     assert "not a deployment candidate" in summary[2]["quality_gate"]["reason"]
+
+
+def test_compare_two_stores_side_by_side(tmp_path, capsys):
+    from wattcut.cli import main
+
+    a = make_store(tmp_path / "a", [full("baseline", i, 10.0 + i, 0.8) for i in range(2)])
+    b = make_store(tmp_path / "b", [full("baseline", i, 20.0 + 2 * i, 0.8) for i in range(2)])
+    a.close(), b.close()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    cmp = json.loads((tmp_path / "c" / "compare.json").read_text())
+    energy = next(r for r in cmp["rows"] if r["metric"] == "energy_per_request_j")
+    assert energy["ratio_b_over_a"] == pytest.approx(21.0 / 10.5)
+    assert energy["test"]["test"].startswith("Welch") and energy["test"]["p_value"] is not None
+    assert "mJ / request" in capsys.readouterr().out
+
+
+def test_compare_refuses_a_folder_without_a_store(tmp_path):
+    from wattcut.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "empty")]) == 2

@@ -38,8 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check an experiment file without running it")
     val.add_argument("experiment")
 
-    rep = sub.add_parser("report", help="rebuild results.json, results.csv and report.html from a store")
+    rep = sub.add_parser("report", help="rebuild results.json/.csv, report.html/.md, figures and emissions.csv")
     rep.add_argument("store", help="an output folder or its wattcut.sqlite")
+
+    cmp = sub.add_parser("compare", help="two studies side by side (e.g. the same study on two machines)")
+    cmp.add_argument("store_a", help="an output folder or its wattcut.sqlite")
+    cmp.add_argument("store_b", help="another output folder or store")
+    cmp.add_argument("--out", default=None, help="also write compare.json into this folder")
 
     sub.add_parser("ls", help="list techniques and named datasets")
 
@@ -84,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wattcut.cli.report import report
 
             report(args.store)
+        elif args.command == "compare":
+            from wattcut.cli.compare import compare
+
+            compare(args.store_a, args.store_b, out=args.out)
         elif args.command == "ls":
             from wattcut.cli.ls import ls
 

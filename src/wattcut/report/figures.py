@@ -51,7 +51,7 @@ def quality_vs_energy(results: dict[str, Any]) -> Any:
     if not pts:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     front = set(_stats(results).get("pareto_front", []))
     rec = (_stats(results).get("recommendation") or {}).get("variant")
     for name, (e, a) in pts.items():
@@ -77,7 +77,6 @@ def quality_vs_energy(results: dict[str, Any]) -> Any:
     ax.set_xlabel("inference energy per request (J)")
     ax.set_ylabel("accuracy")
     ax.set_title("Quality vs energy (mean, 95% CI; red = Pareto front, ★ = recommended)")
-    fig.tight_layout()
     return fig
 
 
@@ -89,7 +88,9 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
         return None
     plt = _plt()
     phases = [p for p in PHASES if any(ph["phase"] == p and not ph.get("parent") for t in trials for ph in t["phases"])]
-    fig, axes = plt.subplots(1, len(phases), figsize=(3.0 * len(phases) + 0.6, 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(phases), figsize=(3.0 * len(phases) + 0.6, 3.6), squeeze=False, layout="constrained"
+    )
     for ax, phase in zip(axes[0], phases, strict=True):
         bottoms = [0.0] * len(names)
         for comp in COMPONENTS:
@@ -117,7 +118,6 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right")
     fig.suptitle("Energy per component and phase (training is the shared baseline fine-tune)")
-    fig.tight_layout()
     return fig
 
 
@@ -128,7 +128,7 @@ def co2e_per_grid(results: dict[str, Any]) -> Any:
     if not variants or not grids:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     width = 0.8 / len(variants)
     for i, (name, row) in enumerate(variants.items()):
         xs = [j + i * width for j in range(len(grids))]
@@ -138,7 +138,6 @@ def co2e_per_grid(results: dict[str, Any]) -> Any:
     ax.set_ylabel("gCO2e per 1,000 requests")
     ax.set_title(f"Deployment CO2e per grid (PUE {pb['pue']:g})")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -154,7 +153,7 @@ def runtime_vs_energy(results: dict[str, Any]) -> Any:
     if not pts:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     for name in dict.fromkeys(n for n, _, _ in pts):
         mine = [(x, y) for n, x, y in pts if n == name]
         ax.scatter(*zip(*mine, strict=True), label=name, s=18)
@@ -171,7 +170,6 @@ def runtime_vs_energy(results: dict[str, Any]) -> Any:
     ax.set_ylabel("inference phase energy (J)")
     ax.set_title("Runtime vs energy (inference phase, every trial)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -182,7 +180,7 @@ def confusion_matrices(results: dict[str, Any]) -> Any:
     if not names:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.4, 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.4, 2.8), squeeze=False, layout="constrained")
     labels = trials[0]["metrics"].get("labels") or []
     for ax, name in zip(axes[0], names, strict=True):
         mats = [t["metrics"]["confusion_matrix"] for t in trials if t["variant"] == name]
@@ -197,7 +195,6 @@ def confusion_matrices(results: dict[str, Any]) -> Any:
         ax.set_xlabel("predicted", fontsize=7)
     axes[0][0].set_ylabel("gold")
     fig.suptitle("Confusion matrices (summed over trials)")
-    fig.tight_layout()
     return fig
 
 
@@ -210,7 +207,7 @@ def payback_chart(results: dict[str, Any]) -> Any:
         return None
     horizon = max([r.get("break_even_requests") or 0 for r in rows.values()] + [1e4]) * 2
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     xs = [horizon * k / 50 for k in range(51)]
     ax.plot(xs, [x * base["energy_per_request_j"] / 3600 for x in xs], "k-", lw=1.5, label="baseline")
     for name, r in rows.items():
@@ -223,7 +220,6 @@ def payback_chart(results: dict[str, Any]) -> Any:
     ax.set_ylabel("cumulative energy (Wh)")
     ax.set_title("Payback: compression energy vs inference savings (dotted = break-even)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 

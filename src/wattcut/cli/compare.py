@@ -1,0 +1,120 @@
+"""``wattcut compare``: two studies side by side (e.g. the same study on two machines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+METRICS = (
+    ("accuracy", "accuracy", ".4f", 1.0),
+    ("energy_per_request_j", "mJ / request", ".2f", 1000.0),
+    ("latency_p50_ms", "p50 ms", ".2f", 1.0),
+)
+
+
+def _load(store: str) -> dict[str, Any]:
+    from wattcut.errors import UserInputError
+    from wattcut.report.build import build_results
+    from wattcut.store import STORE_NAME, Store
+
+    path = Path(store)
+    if path.is_dir():
+        path = path / STORE_NAME
+    s = Store.open(path, create=False)
+    try:
+        if s.study() is None:
+            raise UserInputError(f'The store "{path}" holds no study yet.', "Run `wattcut run` into that folder first.")
+        return build_results(s)
+    finally:
+        s.close()
+
+
+def _values(results: dict[str, Any], variant: str, metric: str) -> list[float]:
+    from wattcut.stats.decide import METRICS as EXTRACT
+
+    return [v for t in results["trials"] if t["variant"] == variant and (v := EXTRACT[metric](t)) is not None]
+
+
+def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Per shared variant and metric: both means, the ratio B/A and a Welch test (independent studies)."""
+    from wattcut.stats.summary import describe, welch
+
+    names_a = [r["variant"] for r in a["summary"]]
+    shared = [n for n in names_a if n in {r["variant"] for r in b["summary"]}]
+    rows = []
+    for name in shared:
+        for metric, *_ in METRICS:
+            xa, xb = _values(a, name, metric), _values(b, name, metric)
+            da, db = describe(xa), describe(xb)
+            ratio = db["mean"] / da["mean"] if da["mean"] and db["mean"] is not None else None
+            rows.append(
+                {"variant": name, "metric": metric, "a": da, "b": db, "ratio_b_over_a": ratio, "test": welch(xa, xb)}
+            )
+
+    def machine(r: dict[str, Any]) -> str:
+        cpu = r["provenance"]["cpu"]
+        return f"{cpu['model']}, {cpu['cores_available']} cores, GPU: {', '.join(r['provenance']['gpus']) or 'none'}"
+
+    return {
+        "a": {
+            "study": a["study"],
+            "started_at": a["started_at"],
+            "machine": machine(a),
+            "recommendation": (a["statistics"].get("recommendation") or {}).get("variant"),
+        },
+        "b": {
+            "study": b["study"],
+            "started_at": b["started_at"],
+            "machine": machine(b),
+            "recommendation": (b["statistics"].get("recommendation") or {}).get("variant"),
+        },
+        "only_in_a": [n for n in names_a if n not in shared],
+        "only_in_b": [r["variant"] for r in b["summary"] if r["variant"] not in shared],
+        "rows": rows,
+    }
+
+
+def compare(store_a: str, store_b: str, out: str | None = None) -> None:
+    """Print the comparison table; with ``out``, also write compare.json there."""
+    from rich.table import Table
+
+    from wattcut.ui import console
+    from wattcut.ui import out as stdout
+
+    a, b = _load(store_a), _load(store_b)
+    cmp = comparison(a, b)
+    for side in ("a", "b"):
+        s = cmp[side]
+        console.print(
+            f"{side.upper()}: {s['study']} ({s['started_at']}) on {s['machine']}; recommends {s['recommendation']}",
+            markup=False,
+            soft_wrap=True,
+        )
+    table = Table(title="B vs A (means over trials; Welch t-test, the studies are independent)")
+    for col in ("variant", "metric", "A", "B", "B / A", "p"):
+        table.add_column(col, justify="left" if col in ("variant", "metric") else "right")
+    fmt = {m: (label, f, scale) for m, label, f, scale in METRICS}
+
+    def cell(d: dict[str, Any], f: str, scale: float) -> str:
+        return "n/a" if d["mean"] is None else format(d["mean"] * scale, f)
+
+    for r in cmp["rows"]:
+        label, f, scale = fmt[r["metric"]]
+        p = r["test"]["p_value"]
+        table.add_row(
+            r["variant"],
+            label,
+            cell(r["a"], f, scale),
+            cell(r["b"], f, scale),
+            "n/a" if r["ratio_b_over_a"] is None else f"{r['ratio_b_over_a']:.3f}",
+            "n/a" if p is None else f"{p:.3g}",
+        )
+    stdout.print(table)
+    if cmp["only_in_a"] or cmp["only_in_b"]:
+        console.print(f"not in both: A only {cmp['only_in_a']}, B only {cmp['only_in_b']}", markup=False)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        path = Path(out) / "compare.json"
+        path.write_text(json.dumps(cmp, indent=2), encoding="utf-8")
+        console.print(f"wrote {path}")
