@@ -146,17 +146,33 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class InferConfig:
-    """The timed inference workload: ``requests`` requests of ``batch_size`` texts each."""
+    """The timed inference workload: ``requests`` requests of ``batch_size`` texts each.
+
+    Within a trial every variant is compressed and evaluated first; then their inference
+    windows run back to back in one round, each after ``cooldown_s`` of rest. The round is
+    bracketed by ``sentinel_requests`` untimed-for-energy baseline requests: if the
+    baseline's median latency drifts by more than ``drift_threshold`` between the two
+    (another tenant arrived or left), the round is repeated, at most ``max_repeats``
+    times; the drift and the number of rounds are stored with every record.
+    """
 
     requests: int = 200
     batch_size: int = 1
     warmup_requests: int = 10
-    version: int = 1
+    cooldown_s: float = 1.0
+    sentinel_requests: int = 20
+    drift_threshold: float = 0.15
+    max_repeats: int = 2
+    version: int = 2
 
     def __post_init__(self) -> None:
         _positive("[infer]", "requests", self.requests)
         _positive("[infer]", "batch_size", self.batch_size)
         _positive("[infer]", "warmup_requests", self.warmup_requests, allow_zero=True)
+        _positive("[infer]", "cooldown_s", self.cooldown_s, allow_zero=True)
+        _positive("[infer]", "sentinel_requests", self.sentinel_requests, allow_zero=True)
+        _positive("[infer]", "drift_threshold", self.drift_threshold)
+        _positive("[infer]", "max_repeats", self.max_repeats, allow_zero=True)
 
 
 @dataclass(frozen=True)

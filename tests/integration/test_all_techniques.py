@@ -45,6 +45,7 @@ max_length = 24
 [infer]
 requests = 5
 warmup_requests = 1
+cooldown_s = 0.0
 [measure]
 idle_s = 0.0
 {variants}

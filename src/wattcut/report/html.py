@@ -260,6 +260,25 @@ def _f(x: float | None, fmt: str, scale: float = 1.0) -> str:
     return "n/a" if x is None else format(x * scale, fmt)
 
 
+def _contention(results: dict[str, Any]) -> str:
+    seen: dict[int, dict[str, Any]] = {}
+    for t in results["trials"]:
+        if t.get("contention"):
+            seen.setdefault(t["trial_index"], t["contention"])
+    if not seen:
+        return ""
+    parts = []
+    for i, c in sorted(seen.items()):
+        drift = "n/a" if c.get("drift_rel") is None else f"{100 * c['drift_rel']:+.1f}%"
+        flag = ' <span class="fail">still drifting: treat this trial\'s energy with care</span>' if c["flagged"] else ""
+        parts.append(f"trial {i}: {c['rounds']} round(s), baseline sentinel drift {drift}{flag}")
+    return (
+        f'<p class="note">Contention check (threshold ±{100 * next(iter(seen.values()))["drift_threshold"]:.0f}%): '
+        + "; ".join(parts)
+        + ".</p>"
+    )
+
+
 def _figures(figs: dict[str, dict[str, str]]) -> str:
     return "".join(
         f'<figure id="fig-{key}"><figcaption>{escape(f["title"])}</figcaption>{f["svg"]}</figure>'
@@ -299,6 +318,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 {cfg["infer"]["batch_size"]}, sequence length up to {data["max_length"]} tokens, after
 {cfg["infer"]["warmup_requests"]} warm-up requests; the model forward only (tokenization excluded).</p>
 {_variant_table(results["summary"], statistics)}
+{_contention(results)}
 <p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not
 significant); hover for the test. CI: t-based 95% interval of the mean over trials.</p>
 <h2>Figures</h2>

@@ -137,6 +137,8 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
             train_phase = session.take()
             requests = loops.make_requests(tokenizer, evals, cfg.infer, cfg.data.max_length, trial.seed)
 
+            # Compress and evaluate every variant of this trial; keep the models for the inference round.
+            ready: dict[str, tuple[Any, list[Any], dict[str, Any], Any, str, Path]] = {}
             for name in todo:
                 started = _now()
                 variant = variants.get(name)
@@ -164,32 +166,82 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 # Phase "evaluate": quality on the evaluation split.
                 with session.phase("evaluate") as rec:
                     metrics = loops.evaluate(model, tokenizer, evals, cfg.evaluate, cfg.data.max_length, rec)
-                # Phase "infer": warm up (not measured), then the timed request workload.
-                warm = cfg.infer.warmup_requests
-                loops.serve(model, requests[:warm], _scratch(), desc="warm-up")
-                time.sleep(0.2)  # let runtime worker threads settle (onnxruntime #13808)
-                with session.phase("infer") as rec:
-                    latencies = loops.serve(model, requests[warm:], rec)
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
+                phases = (train_phase if name == BASELINE else []) + session.take()
+                ready[name] = (model, phases, metrics, facts, started, vdir)
+
+            # Phase "infer": one interleaved round, repeated while the baseline sentinel drifts.
+            infer, contention = _inference_round(cfg, session, loops, base, requests, ready)
+            for name, (model, phases, metrics, facts, started, vdir) in ready.items():
                 artifact = None
                 if cfg.save_variants:
                     artifact = model.save(out / "artifacts" / vdir.name)
                     tokenizer.save_pretrained(artifact)
-                phases = (train_phase if name == BASELINE else []) + session.take()
-                record = _record(cfg, name, variant, trial.index, trial.seed, phases, metrics, facts, latencies)
+                infer_phases, latencies = infer[name]
+                variant = variants.get(name)
+                record = _record(
+                    cfg, name, variant, trial.index, trial.seed, phases + infer_phases, metrics, facts, latencies
+                )
                 record["idle_baseline"] = idle
+                record["contention"] = contention
                 record["model"]["saved_to"] = None if artifact is None else str(artifact)
                 record["started_at"], record["finished_at"] = started, _now()
                 store.append_trial(record)  # committed now: a later crash cannot lose it
                 _echo(record)
-                del model
                 shutil.rmtree(vdir, ignore_errors=True)
+            del ready
     finally:
         session.close()
         shutil.rmtree(work, ignore_errors=True)
         write_reports(store, out)
         store.close()
     return out / STORE_NAME
+
+
+def _inference_round(
+    cfg: StudyConfig, session: Any, loops: Any, base: Any, requests: list[Any], ready: dict[str, Any]
+) -> tuple[dict[str, tuple[list[Any], list[float]]], dict[str, Any]]:
+    """Serve every variant's workload back to back, bracketed by a baseline latency sentinel.
+
+    Returns each variant's infer phase records and latencies, and the contention check:
+    the sentinel's relative drift, how many rounds ran, and whether the last one was
+    still drifting (then it is kept, and flagged).
+    """
+    import statistics as st
+
+    ic = cfg.infer
+    warm = ic.warmup_requests
+    sentinel = requests[warm : warm + ic.sentinel_requests]
+    drifts: list[float] = []
+    for attempt in range(ic.max_repeats + 1):
+        before = st.median(loops.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+        results: dict[str, tuple[list[Any], list[float]]] = {}
+        for name, (model, *_) in ready.items():
+            loops.serve(model, requests[:warm], _scratch(), desc=f"warm-up {name}")
+            time.sleep(ic.cooldown_s)  # rest between variants; also lets runtime worker threads settle
+            with session.phase("infer") as rec:
+                latencies = loops.serve(model, requests[warm:], rec, desc=f"infer {name}")
+            results[name] = (session.take(), latencies)
+        after = st.median(loops.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+        drift = None if before is None or after is None else after / before - 1
+        drifts.append(drift if drift is not None else 0.0)
+        if drift is None or abs(drift) <= ic.drift_threshold:
+            break
+        if attempt < ic.max_repeats:
+            console.print(
+                f"[yellow]contention[/]: the baseline's latency drifted {100 * drift:+.0f}% during the round "
+                f"(threshold {100 * ic.drift_threshold:.0f}%); repeating it.",
+                soft_wrap=True,
+            )
+    last = drifts[-1]
+    return results, {
+        "sentinel_requests": len(sentinel),
+        "drift_rel": None if not sentinel else last,
+        "drift_threshold": ic.drift_threshold,
+        "rounds": len(drifts),
+        "drifts": drifts if sentinel else [],
+        "flagged": bool(sentinel) and abs(last) > ic.drift_threshold,
+    }
 
 
 def _scratch() -> Any:

@@ -1,0 +1,70 @@
+"""The interleaved inference round and its contention check (fake models, real loop)."""
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from wattcut.config import InferConfig, load_experiment, with_overrides
+from wattcut.measure.base import PhaseRecord
+from wattcut.runner import loops
+from wattcut.runner.execute import _inference_round
+
+
+class Model:
+    def __init__(self, delays):
+        self.delays = iter(delays)
+
+    def logits(self, batch):
+        time.sleep(next(self.delays, 0.0))
+        return np.zeros((1, 2), dtype=np.float32)
+
+
+class Session:
+    def __init__(self):
+        self.taken = []
+
+    @contextmanager
+    def phase(self, name):
+        rec = PhaseRecord(phase=name, duration_s=0.0)
+        yield rec
+        self.taken.append(rec)
+
+    def take(self):
+        out, self.taken = self.taken, []
+        return out
+
+
+REQ = {"input_ids": np.ones((1, 4), dtype=np.int64), "attention_mask": np.ones((1, 4), dtype=np.int64)}
+
+
+def _cfg(**infer):
+    cfg = load_experiment("examples/smoke.toml")
+    return with_overrides(cfg, infer=InferConfig(**{"requests": 6, "warmup_requests": 1, "cooldown_s": 0.0, **infer}))
+
+
+def test_stable_baseline_runs_one_round():
+    cfg = _cfg(sentinel_requests=3)
+    base = Model([0.002] * 100)
+    ready = {"baseline": (Model([]), [], {}, None, "", None), "v": (Model([]), [], {}, None, "", None)}
+    results, contention = _inference_round(cfg, Session(), loops, base, [REQ] * 6, ready)
+    assert contention["rounds"] == 1 and not contention["flagged"] and abs(contention["drift_rel"]) < 0.15
+    phases, latencies = results["v"]
+    assert [p.phase for p in phases] == ["infer"] and phases[0].requests == 5 and len(latencies) == 5
+
+
+def test_drifting_baseline_repeats_the_round_then_flags_it():
+    cfg = _cfg(sentinel_requests=3, max_repeats=2)
+    # before/after sentinels of each round: 2 ms, then 8 ms (another tenant arrived): drift +300% every round
+    base = Model(([0.002] * 3 + [0.008] * 3) * 3)
+    ready = {"baseline": (Model([]), [], {}, None, "", None)}
+    _, contention = _inference_round(cfg, Session(), loops, base, [REQ] * 6, ready)
+    assert contention["rounds"] == 3 and contention["flagged"] and contention["drift_rel"] > 1.0
+
+
+def test_no_sentinel_means_no_check():
+    cfg = _cfg(sentinel_requests=0)
+    _, contention = _inference_round(
+        cfg, Session(), loops, Model([]), [REQ] * 6, {"b": (Model([]), [], {}, None, "", None)}
+    )
+    assert contention["rounds"] == 1 and contention["drift_rel"] is None and not contention["flagged"]
