@@ -45,8 +45,8 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     run_study(cfg, out_dir, header=header)
     _print_summary(out_dir)
     console.print(
-        f"\n[bold green]done[/]: {out_dir}/results.json, results.csv, report.html, emissions.csv, wattcut.sqlite, "
-        "config.resolved.toml"
+        f"\n[bold green]done[/]: {out_dir}/report.html (open it in a browser), report.md, figures/, results.json, "
+        "results.csv, emissions.csv, wattcut.sqlite, config.resolved.toml"
     )
     return out_dir
 

@@ -11,10 +11,10 @@ from html import escape
 from typing import Any
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#222;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
 line-height:1.45;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;
+table{border-collapse:collapse;width:100%;font-size:.82rem}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;
 text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0;border:1px solid #f0c070;
 padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
@@ -217,7 +217,7 @@ def _payback(statistics: dict[str, Any]) -> str:
             f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{'—' if days is None else f'{days:.3g}'}</td>"
             f"<td>{_f(r.get('saving_per_year_kwh'), '.2f')}</td>"
             + "".join(f"<td>{_f(saved.get(g['grid']), '.3f')}</td>" for g in grids)
-            + f"<td>{escape(r.get('note', ''))}</td></tr>"
+            + f"<td>{escape('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))}</td></tr>"
         )
     head = (
         "<tr><th>variant</th><th>one-off energy (J)</th><th>saving (mJ / request)</th><th>break-even requests</th>"

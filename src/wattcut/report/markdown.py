@@ -50,8 +50,9 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"## Carbon payback (at {pb['requests_per_day']:,.0f} requests/day, "
             f"{_cell(pb['requests_per_day_source'])})",
             "",
-            "| variant | one-off energy J | saving mJ/request | break-even requests | days | kWh saved/year |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| variant | one-off energy J | saving mJ/request | break-even requests | days | kWh saved/year "
+            "| caveats |",
+            "|---|---:|---:|---:|---:|---:|---|",
         ]
         for n, r in rows:
             be, days = r.get("break_even_requests"), r.get("break_even_days")
@@ -59,7 +60,8 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             lines.append(
                 f"| {_cell(n)} | {_opt(r.get('one_off_energy_j'), '.1f')} | "
                 f"{'n/a' if saving is None else f'{1000 * saving:.4f}'} | {'never' if be is None else f'{be:,.0f}'} | "
-                f"{'—' if days is None else f'{days:.3g}'} | {_opt(r.get('saving_per_year_kwh'), '.2f')} |"
+                f"{'—' if days is None else f'{days:.3g}'} | {_opt(r.get('saving_per_year_kwh'), '.2f')} | "
+                f"{_cell('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))} |"
             )
     if pb.get("grids"):
         lines += ["", "## Grids", ""]

@@ -75,6 +75,21 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         for n, s in per_variant.items()
         if s["energy_per_request_j"]["mean"] is not None
     }
+    pb = payback(config, trials)
+    for n, row in pb["variants"].items():  # a payback is only worth reading next to these caveats
+        c = comparisons.get(n)
+        if c is None:
+            continue
+        caveats = []
+        if not c["accuracy_non_inferiority"]["non_inferior"]:
+            caveats.append("not shown non-inferior in accuracy: not a deployment candidate")
+        p_energy = c["energy_per_request_j"].get("p_holm")
+        if p_energy is None or p_energy >= 0.05:
+            caveats.append(
+                "the energy difference is not statistically significant"
+                + ("" if p_energy is None else f" (Holm p = {p_energy:.2g})")
+            )
+        row["caveats"] = caveats
     return {
         "quality_margin": margin,
         "per_variant": per_variant,
@@ -82,7 +97,7 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         "pareto_front": pareto(points),
         "energy_vs_runtime": _energy_vs_runtime(trials),
         "recommendation": recommend(per_variant, comparisons, margin),
-        "payback": payback(config, trials),
+        "payback": pb,
     }
 
 

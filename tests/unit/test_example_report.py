@@ -1,0 +1,61 @@
+"""The committed example report (docs/example-report, the default study) checks out."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from tests.recompute import check
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example-report"
+
+
+def _results():
+    return json.loads((EXAMPLE / "results.json").read_text())
+
+
+def test_example_statistics_recompute_from_its_trials():
+    assert check(_results()) > 30
+
+
+def test_example_recommendation_follows_the_rule_from_stored_values():
+    res = _results()
+    margin = res["config"]["evaluate"]["quality_margin"]
+    by = {}
+    for t in res["trials"]:
+        infer = next(p for p in t["phases"] if p["phase"] == "infer")
+        by.setdefault(t["variant"], {})[t["trial_index"]] = (
+            t["metrics"]["accuracy"],
+            infer["energy_j"] / infer["requests"],
+        )
+    eligible = ["baseline"]
+    for name, rows in by.items():
+        if name == "baseline":
+            continue
+        d = np.array([rows[i][0] - by["baseline"][i][0] for i in sorted(rows)])
+        p = stats.t.sf((d.mean() + margin) / (d.std(ddof=1) / math.sqrt(len(d))), len(d) - 1)
+        if p < 0.05:
+            eligible.append(name)
+    energy = {n: np.mean([v[1] for v in rows.values()]) for n, rows in by.items()}
+    best = min(eligible, key=energy.get)
+    rec = res["statistics"]["recommendation"]
+    assert rec["variant"] == best
+    if best == "baseline":
+        assert "no compressed variant was shown non-inferior" in rec["reason"]
+
+
+def test_example_has_html_markdown_and_every_figure_as_png():
+    html = (EXAMPLE / "report.html").read_text()
+    md = (EXAMPLE / "report.md").read_text()
+    for key in (
+        "quality_vs_energy",
+        "energy_by_phase",
+        "co2e_per_grid",
+        "runtime_vs_energy",
+        "confusion_matrices",
+        "payback",
+    ):
+        assert f'id="fig-{key}"' in html
+        assert f"figures/{key}.png" in md and (EXAMPLE / "figures" / f"{key}.png").read_bytes()[:4] == b"\x89PNG"
