@@ -23,12 +23,16 @@ class L1UnstructuredConfig:
         scope: ``"layer"`` prunes each Linear to ``amount``; ``"global"`` ranks all
             targeted weights together.
         include_classifier: Also prune the task head.
+        storage: ``dense`` (the usual safetensors) or ``sparse``: pruned matrices saved as
+            non-zero values + a bit mask (``models/sparse.py``), so the file-size figure
+            shows what the zeros could save on disk; speed is unchanged either way.
     """
 
     amount: float = 0.5
     scope: Literal["layer", "global"] = "layer"
     include_classifier: bool = False
-    version: int = 1
+    storage: Literal["dense", "sparse"] = "dense"
+    version: int = 2
 
     def __post_init__(self) -> None:
         fraction('technique "prune_l1_unstructured"', "amount", self.amount)
@@ -59,4 +63,5 @@ def apply(model: Any, config: L1UnstructuredConfig, ctx: CompressContext) -> Any
             prune.l1_unstructured(m, param, amount=config.amount)
     for m, param in targets:
         prune.remove(m, param)  # bake the mask into the weight: no hooks left at inference
+    model.storage = config.storage
     return model

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wattcut.models import structure
+from wattcut.models import sparse, structure
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ class TorchClassifier:
 
     runtime = "pytorch"
 
-    def __init__(self, module: Any, precision: str = "fp32") -> None:
+    def __init__(self, module: Any, precision: str = "fp32", storage: str = "dense") -> None:
         self.module = module
         self.precision = precision
+        self.storage = storage  # "sparse": save zero-heavy matrices as values + bit mask (models/sparse.py)
 
     @property
     def input_names(self) -> list[str]:
@@ -99,13 +100,15 @@ class TorchClassifier:
 
     def clone(self) -> TorchClassifier:
         """A deep copy, so a technique can change it without touching the original."""
-        return TorchClassifier(copy.deepcopy(self.module), self.precision)
+        return TorchClassifier(copy.deepcopy(self.module), self.precision, self.storage)
 
     def save(self, folder: Path) -> Path:
         """Save the model: an HF folder (float) or a ``torch.save`` state dict (quantized)."""
         folder.mkdir(parents=True, exist_ok=True)
         if any(t.is_quantized for v in self.module.state_dict().values() for t in _tensors(v)):
             torch.save(self.module, folder / "model.pt")  # whole module: quantized Linears need their classes
+        elif self.storage == "sparse":
+            sparse.save(self.module, folder)
         else:
             structure.save(self.module, folder)  # + remote code when heads/ranks/widths need it
         return folder
@@ -130,6 +133,9 @@ class TorchClassifier:
             if quantized:
                 torch.save(self.module.state_dict(), Path(tmp) / "model.pt")
                 artifact = "torch.save state_dict"
+            elif self.storage == "sparse":
+                sparse.save(self.module, Path(tmp))
+                artifact = "sparse safetensors (non-zero values + bit mask)"
             else:
                 structure.save(self.module, Path(tmp))
                 artifact = "save_pretrained (safetensors)"

@@ -132,6 +132,11 @@ def load(folder: Path | str, **kwargs: Any) -> Any:
 
     config_file = Path(folder) / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    if config.get("wattcut_storage") == "sparse-bitmask":
+        from wattcut.models import sparse
+
+        model, info = sparse.load(folder)
+        return (model, info) if kwargs.get("output_loading_info") else model
     if "wattcut_structure" not in config:
         return AutoModelForSequenceClassification.from_pretrained(folder, **kwargs)
     return structured_class(config["wattcut_base"]).from_pretrained(folder, **kwargs)
