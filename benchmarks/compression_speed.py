@@ -44,6 +44,11 @@ VARIANTS = {
     "ffn-50+ft": [("prune_ffn_neurons", {"amount": 0.5}), ("finetune", {"samples": 2000})],
     "layers-50+distill": [("prune_layers", {"amount": 0.5}), ("distill", {"samples": 2000})],
     "ffn-50+ort-int8": [("prune_ffn_neurons", {"amount": 0.5}), ("ort_int8_dynamic", {})],
+    "heads-50+ffn-50+ort-int8": [
+        ("prune_heads", {"amount": 0.5}),
+        ("prune_ffn_neurons", {"amount": 0.5}),
+        ("ort_int8_dynamic", {}),
+    ],
     "ffn-50+ft+ov-int8": [
         ("prune_ffn_neurons", {"amount": 0.5}),
         ("finetune", {"samples": 2000}),
