@@ -266,6 +266,34 @@ def test_distill_from_a_fine_tuned_teacher(trained_teacher, ctx):
     assert rec.phase == "distill" and rec.samples == 80 and "teacher baseline" in rec.step
 
 
+def test_distill_warmup_skips_the_teacher_and_hidden_loss_trains_a_projection(trained_teacher, ctx, monkeypatch):
+    from wattcut.compress import distill
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.compress.prune_layers import LayersConfig
+    from wattcut.measure import EnergySession
+
+    session = EnergySession([])
+    ctx.phase, ctx.teacher, ctx.train_data = session.phase, trained_teacher, _polarity_data()
+    student = TECHNIQUES.get("prune_layers").apply(trained_teacher.clone(), LayersConfig(keep=(0,)), ctx)
+    calls = {"teacher": 0, "pool": 0}
+    teacher_forward = trained_teacher.module.forward
+
+    def counting_forward(*a, **k):
+        calls["teacher"] += 1
+        return teacher_forward(*a, **k)
+
+    monkeypatch.setattr(trained_teacher.module, "forward", counting_forward)
+    pool = distill._pool
+    monkeypatch.setattr(distill, "_pool", lambda h, m: (calls.__setitem__("pool", calls["pool"] + 1), pool(h, m))[1])
+    cfg = DistillConfig(batch_size=8, warmup_epochs=1, epochs=1, hidden_weight=0.5, min_teacher_margin=-1.0)
+    TECHNIQUES.get("distill").apply(student, cfg, ctx)
+    (rec,) = session.records
+    batches = 80 // 8
+    assert rec.samples == 2 * 80  # warm-up epoch + distillation epoch
+    assert calls["teacher"] == 2 + batches  # the teacher check (80 rows in batches of 64) + 1 distillation epoch only
+    assert calls["pool"] == 2 * batches  # student and teacher pooled, distillation epoch only
+
+
 def test_distill_refuses_an_untrained_teacher(model, ctx):
     from wattcut.compress.distill import DistillConfig
     from wattcut.errors import UserInputError

@@ -1,8 +1,13 @@
 """Knowledge distillation into the variant's model, in one explicit loop.
 
 loss = alpha x T^2 x KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) x CE(student, labels)
+       + hidden_weight x MSE(P · pool(student hidden), pool(teacher hidden))
 
-with T and alpha settable (seed study 000 used T = 6, alpha = 0.5). The teacher is, by
+with T and alpha settable (seed study 000 used T = 6, alpha = 0.5 and a one-epoch warm-up of
+the student on the labels alone: ``warmup_epochs = 1``). The optional hidden-state term
+matches the mask-mean-pooled last hidden states (pooling makes it independent of the two
+tokenizers) through a learned linear projection P from the student's width to the
+teacher's, trained with the student and discarded afterwards. The teacher is, by
 default, this trial's fine-tuned baseline (same tokenizer, e.g. for a layer-dropped
 student); ``teacher`` may instead name a model folder or hub id with its own tokenizer
 (each model tokenizes the raw text itself, so logit distillation needs no alignment).
@@ -41,6 +46,8 @@ class DistillConfig:
         min_teacher_margin: The teacher's accuracy on training rows must beat the
             majority-class rate by this much, or distillation is refused. A negative value
             switches the check off: only for toy data in tests, where no model learns.
+        warmup_epochs: Epochs of plain fine-tuning on the labels before distillation.
+        hidden_weight: Weight of the hidden-state loss (0 = logits only).
     """
 
     temperature: float = 6.0
@@ -51,11 +58,17 @@ class DistillConfig:
     batch_size: int = 32
     teacher: str = "baseline"
     min_teacher_margin: float = 0.05
-    version: int = 1
+    warmup_epochs: int = 0
+    hidden_weight: float = 0.0
+    version: int = 2
 
     def __post_init__(self) -> None:
         if self.temperature <= 0 or not 0 <= self.alpha <= 1:
             raise UserInputError('technique "distill": temperature must be > 0 and alpha in [0, 1].', "Correct them.")
+        if self.warmup_epochs < 0 or self.hidden_weight < 0:
+            raise UserInputError(
+                'technique "distill": warmup_epochs and hidden_weight must be 0 or more.', "Correct them."
+            )
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or (self.samples or 1) < 1:
             raise UserInputError(
                 'technique "distill": epochs, samples, batch_size, learning_rate must be positive.', "Correct them."
@@ -114,6 +127,14 @@ def _check_teacher(teacher: Any, tokenizer: Any, data: Any, max_length: int, mar
     return accuracy
 
 
+def _pool(hidden: Any, mask: Any) -> Any:
+    """Mean of the hidden states over real (unpadded) tokens."""
+    import torch
+
+    m = torch.from_numpy(mask).unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
 @technique(
     "distill",
     DistillConfig,
@@ -145,27 +166,47 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
 
     student = model.module
     t, alpha = config.temperature, config.alpha
-    steps = config.epochs * math.ceil(len(data) / config.batch_size)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    epochs = config.warmup_epochs + config.epochs
+    steps = epochs * math.ceil(len(data) / config.batch_size)
+    projection = None
+    params = list(student.parameters())
+    if config.hidden_weight > 0:  # student width -> teacher width, learned alongside the student
+        projection = torch.nn.Linear(student.config.hidden_size, teacher.config.hidden_size)
+        params += list(projection.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (steps - s) / steps))
     lengths = [len(x.split()) for x in data.texts]
     with ctx.phase("distill") as rec, bar("distill", steps) as advance:
         rec.step = f"teacher {config.teacher} (training-row accuracy {teacher_acc:.3f})"
         student.train()
-        for epoch in range(config.epochs):
+        for epoch in range(epochs):
+            distilling = epoch >= config.warmup_epochs  # the first warmup_epochs learn from the labels only
             for idx in length_grouped_batches(lengths, config.batch_size, ctx.seed * 1000 + 17 + epoch):
                 texts = [data.texts[i] for i in idx]
                 labels = torch.tensor([data.labels[i] for i in idx])
-                # 1. Teacher logits (no gradient), each model with its own tokenizer.
-                with torch.inference_mode():
-                    t_enc = encode(teacher_tok, texts, ctx.max_length)
-                    t_logits = teacher(**{k: torch.from_numpy(v) for k, v in t_enc.items()}).logits
-                t_logits = t_logits.clone()  # leave inference mode for the loss graph
-                # 2. Student forward and the two losses.
+                # 1. Student forward and the hard-label loss.
                 s_enc = encode(ctx.tokenizer, texts, ctx.max_length)
-                s_logits = student(**{k: torch.from_numpy(v) for k, v in s_enc.items()}).logits
-                kd = F.kl_div(F.log_softmax(s_logits / t, -1), F.softmax(t_logits / t, -1), reduction="batchmean")
-                loss = alpha * t * t * kd + (1 - alpha) * F.cross_entropy(s_logits, labels)
+                s_out = student(
+                    **{k: torch.from_numpy(v) for k, v in s_enc.items()}, output_hidden_states=projection is not None
+                )
+                ce = F.cross_entropy(s_out.logits, labels)
+                loss = ce if not distilling else (1 - alpha) * ce
+                if distilling:
+                    # 2. Teacher forward (no gradient), each model with its own tokenizer.
+                    with torch.inference_mode():
+                        t_enc = encode(teacher_tok, texts, ctx.max_length)
+                        t_out = teacher(
+                            **{k: torch.from_numpy(v) for k, v in t_enc.items()},
+                            output_hidden_states=projection is not None,
+                        )
+                    t_logits = t_out.logits.clone()  # leave inference mode for the loss graph
+                    s_soft = F.log_softmax(s_out.logits / t, -1)
+                    kd = F.kl_div(s_soft, F.softmax(t_logits / t, -1), reduction="batchmean")
+                    loss = loss + alpha * t * t * kd
+                    if projection is not None:
+                        s_pool = _pool(s_out.hidden_states[-1], s_enc["attention_mask"])
+                        t_pool = _pool(t_out.hidden_states[-1].clone(), t_enc["attention_mask"])
+                        loss = loss + config.hidden_weight * F.mse_loss(projection(s_pool), t_pool)
                 # 3. Step.
                 loss.backward()
                 optimizer.step()
