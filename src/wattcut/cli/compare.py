@@ -14,17 +14,11 @@ METRICS = (
 
 
 def _load(store: str) -> dict[str, Any]:
-    from wattcut.errors import UserInputError
     from wattcut.report.build import build_results
-    from wattcut.store import STORE_NAME, Store
+    from wattcut.store import Store
 
-    path = Path(store)
-    if path.is_dir():
-        path = path / STORE_NAME
-    s = Store.open(path, create=False)
+    s = Store.open_study(store)
     try:
-        if s.study() is None:
-            raise UserInputError(f'The store "{path}" holds no study yet.', "Run `wattcut run` into that folder first.")
         return build_results(s)
     finally:
         s.close()

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def report(store: str) -> None:
-    """Rewrite results.json, results.csv and report.html next to the store."""
+    """Rewrite every result file (results.json/.csv, report.html/.md, figures, emissions.csv) next to the store."""
     from wattcut.report.build import write_reports
-    from wattcut.store import STORE_NAME, Store
+    from wattcut.store import Store
     from wattcut.ui import console
 
-    path = Path(store)
-    if path.is_dir():
-        path = path / STORE_NAME
-    s = Store.open(path, create=False)
+    s = Store.open_study(store)
     try:
-        if s.study() is None:
-            from wattcut.errors import UserInputError
-
-            raise UserInputError(f'The store "{path}" holds no study yet.', "Run `wattcut run` into that folder first.")
-        for p in write_reports(s, path.parent):
+        for p in write_reports(s, s.path.parent):
             console.print(f"wrote {p}")
     finally:
         s.close()

@@ -19,6 +19,21 @@ from wattcut.errors import UserInputError
 Importance = Literal["magnitude", "taylor"]
 
 
+def check_layer_amounts(technique: str, layer_amounts: tuple[float, ...] | None) -> None:
+    """Per-layer fractions must be in [0, 1): 0 keeps a layer whole, 1 would empty it."""
+    for a in layer_amounts or ():
+        if not 0.0 <= a < 1.0:
+            raise UserInputError(f'technique "{technique}": layer_amounts value {a} must be in [0, 1).', "Correct it.")
+
+
+def data_scores(importance: Importance, module: Any, ctx: CompressContext, samples: int, technique: str) -> Any:
+    """Taylor products keyed by ``id(parameter)`` when ``importance == "taylor"``, else None."""
+    if importance != "taylor":
+        return None
+    names = dict(module.named_parameters())
+    return {id(names[n]): v for n, v in taylor_products(module, ctx, samples, technique).items()}
+
+
 def taylor_products(module: Any, ctx: CompressContext, samples: int, technique: str) -> dict[str, Any]:
     """``grad * weight`` per parameter name, the gradient of the mean loss on ``samples`` rows.
 

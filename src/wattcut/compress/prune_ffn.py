@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.compress.base import CompressContext, fraction, technique
-from wattcut.compress.importance import Importance, taylor_products
+from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
 from wattcut.errors import UserInputError
 
 
@@ -40,11 +40,7 @@ class FfnNeuronsConfig:
 
     def __post_init__(self) -> None:
         fraction('technique "prune_ffn_neurons"', "amount", self.amount)
-        for a in self.layer_amounts or ():
-            if not 0.0 <= a < 1.0:
-                raise UserInputError(
-                    f'technique "prune_ffn_neurons": layer_amounts value {a} must be in [0, 1).', "Correct it."
-                )
+        check_layer_amounts("prune_ffn_neurons", self.layer_amounts)
 
 
 def layer_fractions(name: str, amount: float, layer_amounts: tuple[float, ...] | None, layers: int) -> list[float]:
@@ -104,12 +100,7 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
             "It supports BERT-style encoders (BERT, MiniLM, MPNet, RoBERTa); remove it from this variant.",
         )
     amounts = layer_fractions("prune_ffn_neurons", config.amount, config.layer_amounts, len(pairs))
-    products = (
-        taylor_products(model.module, ctx, config.calibration_samples, "prune_ffn_neurons")
-        if config.importance == "taylor"
-        else None
-    )
-    names = {id(p): n for n, p in model.module.named_parameters()}
+    products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_ffn_neurons")
     widths = []
     for (inter, out), amount in zip(pairs, amounts, strict=True):
         keep = max(1, round(inter.out_features * (1.0 - amount)))
@@ -119,9 +110,9 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
         if products is None:
             score = inter.weight.detach().abs().sum(dim=1) + out.weight.detach().abs().sum(dim=0)
         else:  # one group per neuron: its row, its bias, its outgoing column
-            score = products[names[id(inter.weight)]].sum(1) + products[names[id(out.weight)]].sum(0)
+            score = products[id(inter.weight)].sum(1) + products[id(out.weight)].sum(0)
             if inter.bias is not None:
-                score = score + products[names[id(inter.bias)]]
+                score = score + products[id(inter.bias)]
             score = score.abs()
         index = torch.topk(score, keep).indices.sort().values
         parent_i, parent_o = _parent(model.module, inter), _parent(model.module, out)

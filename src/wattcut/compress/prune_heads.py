@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.compress.base import CompressContext, fraction, technique
-from wattcut.compress.importance import Importance, taylor_products
+from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
 from wattcut.compress.prune_ffn import layer_fractions, slice_linear
 from wattcut.errors import UserInputError
 
@@ -41,11 +41,7 @@ class HeadsConfig:
 
     def __post_init__(self) -> None:
         fraction('technique "prune_heads"', "amount", self.amount)
-        for a in self.layer_amounts or ():
-            if not 0.0 <= a < 1.0:
-                raise UserInputError(
-                    f'technique "prune_heads": layer_amounts value {a} must be in [0, 1).', "Correct it."
-                )
+        check_layer_amounts("prune_heads", self.layer_amounts)
 
 
 def attention_blocks(module: Any) -> list[tuple[str, Any, Any]]:
@@ -78,12 +74,7 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
             "It supports BERT, MiniLM, RoBERTa and ELECTRA; use prune_ffn_neurons or prune_layers for this model.",
         )
     amounts = layer_fractions("prune_heads", config.amount, config.layer_amounts, len(blocks))
-    products = (
-        taylor_products(model.module, ctx, config.calibration_samples, "prune_heads")
-        if config.importance == "taylor"
-        else None
-    )
-    names = {id(p): n for n, p in model.module.named_parameters()}
+    products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_heads")
     for (_, attn, output), amount in zip(blocks, amounts, strict=True):
         size = attn.attention_head_size
         heads = attn.query.out_features // size
@@ -94,11 +85,11 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
         if products is None:
             score = sum(lin.weight.detach().abs().sum(dim=1) for lin in qkv) + output.dense.weight.detach().abs().sum(0)
         else:
-            score = products[names[id(output.dense.weight)]].sum(0)
+            score = products[id(output.dense.weight)].sum(0)
             for lin in qkv:  # one group per head: its Q/K/V rows and biases, its output columns
-                score = score + products[names[id(lin.weight)]].sum(1)
+                score = score + products[id(lin.weight)].sum(1)
                 if lin.bias is not None:
-                    score = score + products[names[id(lin.bias)]]
+                    score = score + products[id(lin.bias)]
         head_score = score.view(heads, size).sum(1)
         head_score = head_score.abs() if products is not None else head_score
         kept = torch.topk(head_score, keep).indices.sort().values

@@ -94,6 +94,22 @@ class Store:
         self.path = path
 
     @classmethod
+    def open_study(cls, location: str | Path) -> Store:
+        """Open an existing store that holds a study; ``location`` is its folder or file.
+
+        Raises:
+            UserInputError: No store there, or a store with no study in it yet.
+        """
+        path = Path(location)
+        if path.is_dir():
+            path = path / STORE_NAME
+        store = cls.open(path, create=False)
+        if store.study() is None:
+            store.close()
+            raise UserInputError(f'The store "{path}" holds no study yet.', "Run `wattcut run` into that folder first.")
+        return store
+
+    @classmethod
     def open(cls, path: Path, create: bool = True) -> Store:
         """Open (or create) a store, checking its schema version."""
         if not create and not path.is_file():
