@@ -24,7 +24,14 @@ def resolve_model_source(cfg: ModelConfig) -> str:
             or holds no ``config.json``.
     """
     if cfg.package is not None:
-        spec = importlib.util.find_spec(cfg.package)  # finds the folder; does not run the package
+        from wattcut.models import packaged
+
+        if packaged.zip_parts(cfg.package):  # weights split across numbered packages (MPNet-base)
+            return str(packaged.split_zip_folder(cfg.package, cfg.subdir))
+        try:
+            spec = importlib.util.find_spec(cfg.package)  # finds the folder; does not run the package
+        except (ImportError, ValueError):
+            spec = None
         if spec is None or not spec.submodule_search_locations:
             dist = cfg.package.replace("_", "-")
             raise UserInputError(
