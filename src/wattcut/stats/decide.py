@@ -81,7 +81,10 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         if c is None:
             continue
         caveats = []
-        if not c["accuracy_non_inferiority"]["non_inferior"]:
+        ni = c["accuracy_non_inferiority"]
+        if ni.get("n_pairs", 0) < 2:
+            caveats.append("one trial: non-inferiority and significance need at least two")
+        elif not ni["non_inferior"]:
             caveats.append("not shown non-inferior in accuracy: not a deployment candidate")
         p_energy = c["energy_per_request_j"].get("p_holm")
         if p_energy is None or p_energy >= 0.05:
