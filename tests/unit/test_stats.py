@@ -76,3 +76,26 @@ def test_no_variant_qualifies_keeps_the_baseline_and_says_so():
     comps = {"v": {"accuracy_non_inferiority": {"non_inferior": False}}}
     rec = recommend(per, comps, 0.01)
     assert rec["variant"] == "baseline" and "no compressed variant was shown non-inferior" in rec["reason"]
+
+
+def test_exact_energy_tie_goes_to_the_more_accurate_variant_and_says_so():
+    per = {
+        "baseline": {"energy_per_request_j": {"mean": 0.2}, "accuracy": {"mean": 0.85}},
+        "a": {"energy_per_request_j": {"mean": 0.1}, "accuracy": {"mean": 0.84}},
+        "b": {"energy_per_request_j": {"mean": 0.1}, "accuracy": {"mean": 0.849}},
+    }
+    ni = {"non_inferior": True, "mean_diff": -0.001, "lower_bound": -0.005, "p_value": 0.01}
+    comps = {"a": {"accuracy_non_inferiority": ni}, "b": {"accuracy_non_inferiority": ni}}
+    rec = recommend(per, comps, 0.01)
+    assert rec["variant"] == "b" and rec["tied_with"] == ["a"] and "ties exactly on energy with a" in rec["reason"]
+
+
+def test_statistical_tie_on_energy_is_named_in_the_reason():
+    per = {
+        "baseline": {"energy_per_request_j": {"mean": 0.2}, "accuracy": {"mean": 0.85}},
+        "a": {"energy_per_request_j": {"mean": 0.10, "ci95_high": 0.13}, "accuracy": {"mean": 0.84}},
+        "b": {"energy_per_request_j": {"mean": 0.12}, "accuracy": {"mean": 0.849}},
+    }
+    ni = {"non_inferior": True, "mean_diff": -0.001, "lower_bound": -0.005, "p_value": 0.01}
+    rec = recommend(per, {"a": {"accuracy_non_inferiority": ni}, "b": {"accuracy_non_inferiority": ni}}, 0.01)
+    assert rec["variant"] == "a" and rec["tied_with"] == ["b"] and "statistically tied on energy" in rec["reason"]

@@ -64,7 +64,8 @@ def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | N
     head = (
         "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>quality gate</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
-        "<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th><th>size (MB)</th>"
+        "<th>accuracy per J (efficiency)</th><th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th>"
+        "<th>size (MB)</th>"
         "<th>non-zero params</th><th>GFLOPs / sequence</th><th>runtime · precision</th></tr>"
     )
     body = []
@@ -81,6 +82,7 @@ def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | N
             f"<td>{_num(r['latency_p50_ms'], '.2f')}{_mark(cmp.get('latency_p50_ms'))}</td>"
             f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}{_mark(cmp.get('energy_per_request_j'))}"
             f"{_ci(st.get('energy_per_request_j'), '.1f', 1000.0)}</td>"
+            f"<td>{_num(st.get('accuracy_per_j'), '.2f')}</td>"
             f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
             f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
             f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"

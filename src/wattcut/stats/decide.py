@@ -113,7 +113,12 @@ def recommend(per_variant: dict[str, Any], comparisons: dict[str, Any], margin: 
     eligible = [n for n in eligible if energy.get(n) is not None]
     if not eligible:
         return {"variant": None, "reason": "No inference energy was measured, so no variant can be recommended."}
-    best = min(eligible, key=lambda n: energy[n])
+    accuracy = {n: (s.get("accuracy") or {}).get("mean") for n, s in per_variant.items()}
+    low = min(energy[n] for n in eligible)
+    exact = [n for n in eligible if abs(energy[n] - low) <= 1e-12 * max(1.0, abs(low))]
+    best = max(exact, key=lambda n: accuracy[n] or 0.0)  # an exact tie goes to the more accurate variant
+    ci_high = per_variant[best]["energy_per_request_j"].get("ci95_high")
+    tied = [n for n in eligible if n != best and ci_high is not None and energy[n] <= ci_high]
     points = f"{100 * margin:g} accuracy point{'s' if margin != 0.01 else ''}"
     if best == BASELINE:
         reason = (
@@ -130,4 +135,18 @@ def recommend(per_variant: dict[str, Any], comparisons: dict[str, Any], margin: 
             f"bound {100 * ni['lower_bound']:+.2f}, p = {ni['p_value']:.3g})"
             + (f", {100 * saving:.0f}% less energy per request than the baseline." if saving is not None else ".")
         )
-    return {"variant": best, "eligible": eligible, "reason": reason}
+    if len(exact) > 1:
+        reason += (
+            f" It ties exactly on energy with {', '.join(n for n in exact if n != best)} and is the more accurate."
+        )
+    elif tied:
+        reason += (
+            f" {', '.join(tied)} {'is' if len(tied) == 1 else 'are'} within its 95% CI of energy per request "
+            "(statistically tied on energy): compare their accuracy and size before deciding."
+        )
+    return {
+        "variant": best,
+        "eligible": eligible,
+        "tied_with": sorted(set(tied) | set(exact) - {best}),
+        "reason": reason,
+    }
