@@ -141,3 +141,17 @@ def test_compare_refuses_a_folder_without_a_store(tmp_path):
 
     (tmp_path / "empty").mkdir()
     assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "empty")]) == 2
+
+
+def test_report_reprices_payback_for_another_traffic_and_grid(tmp_path):
+    from wattcut.cli import main
+
+    s = make_store(tmp_path, [full("baseline", 0, 10.0, 0.8), full("<b>evil</b>", 0, 5.0, 0.8)])
+    s.close()
+    assert main(["report", str(tmp_path), "--requests-per-day", "2000", "--grid", "FRA"]) == 0
+    pb = json.loads((tmp_path / "results.json").read_text())["statistics"]["payback"]
+    assert pb["requests_per_day"] == 2000 and "wattcut report" in pb["requests_per_day_source"]
+    assert [g["grid"] for g in pb["grids"]] == ["FRA"]
+    evil = pb["variants"]["<b>evil</b>"]
+    assert evil["saving_per_year_kwh"] == pytest.approx((1.0 - 0.5) * 2000 * 365 / 3.6e6)  # 10 J vs 5 J per 10 req
+    assert main(["report", str(tmp_path), "--grid", "Atlantis"]) == 2  # named, with the accepted forms

@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild results.json/.csv, report.html/.md, figures and emissions.csv")
     rep.add_argument("store", help="an output folder or its wattcut.sqlite")
+    rep.add_argument(
+        "--requests-per-day", type=float, default=None, metavar="N", help="re-price payback for this traffic"
+    )
+    rep.add_argument(
+        "--grid", action="append", default=None, metavar="GRID", help="deployment grid (repeatable): DEU, WORLD..."
+    )
 
     cmp = sub.add_parser("compare", help="two studies side by side (e.g. the same study on two machines)")
     cmp.add_argument("store_a", help="an output folder or its wattcut.sqlite")
@@ -88,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "report":
             from wattcut.cli.report import report
 
-            report(args.store)
+            report(args.store, requests_per_day=args.requests_per_day, grids=args.grid)
         elif args.command == "compare":
             from wattcut.cli.compare import compare
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 
-def report(store: str) -> None:
-    """Rewrite every result file (results.json/.csv, report.html/.md, figures, emissions.csv) next to the store."""
+
+def report(store: str, requests_per_day: float | None = None, grids: Sequence[str] | None = None) -> None:
+    """Rewrite every result file (results.json/.csv, report.html/.md, figures, emissions.csv) next to the store.
+
+    ``requests_per_day`` and ``grids`` re-price payback and deployment carbon without
+    re-running anything; the files say where the values came from.
+    """
+    from wattcut.config import DeployConfig
     from wattcut.report.build import write_reports
     from wattcut.store import Store
     from wattcut.ui import console
 
     s = Store.open_study(store)
     try:
-        for p in write_reports(s, s.path.parent):
+        deploy = None
+        if requests_per_day is not None or grids:
+            stored = (s.study() or {})["config"].get("deploy") or asdict(DeployConfig())
+            cfg = DeployConfig(
+                requests_per_day=stored["requests_per_day"] if requests_per_day is None else requests_per_day,
+                grids=tuple(grids) if grids else tuple(stored["grids"]),
+            )  # validates: a bad grid or rate is exit 2 before anything is written
+            deploy = {**asdict(cfg), "requests_per_day_source": "wattcut report --requests-per-day (an assumption)"}
+            if requests_per_day is None:
+                deploy["requests_per_day_source"] = "[deploy] requests_per_day (an assumption)"
+        for p in write_reports(s, s.path.parent, deploy):
             console.print(f"wrote {p}")
     finally:
         s.close()

@@ -99,8 +99,14 @@ def quality_gate(summary: list[dict[str, Any]], margin: float) -> None:
         }
 
 
-def build_results(store: Store) -> dict[str, Any]:
-    """The ``results.json`` document."""
+def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``results.json`` document.
+
+    Args:
+        store: The study's store.
+        deploy: Re-price payback and deployment carbon for another request rate or grid
+            list (``wattcut report --requests-per-day/--grid``) instead of the stored ``[deploy]``.
+    """
     study = store.study()
     if study is None:
         raise ValueError("empty store")
@@ -118,7 +124,9 @@ def build_results(store: Store) -> dict[str, Any]:
         "complete": not missing,
         "missing_trials": missing,
         "summary": summary,
-        "statistics": study_statistics(study["config"], trials),
+        "statistics": study_statistics(
+            study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials
+        ),
         "trials": trials,
     }
 
@@ -171,13 +179,13 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_reports(store: Store, out: Path) -> list[Path]:
+def write_reports(store: Store, out: Path, deploy: dict[str, Any] | None = None) -> list[Path]:
     """Write results.json, results.csv, report.html, report.md (+ figures/*.png) and emissions.csv."""
     from wattcut.report import emissions, markdown
     from wattcut.report.figures import render_all
     from wattcut.report.html import render
 
-    results = build_results(store)
+    results = build_results(store, deploy)
     figs = render_all(results, png_dir=out / "figures")
     paths = [out / "results.json", out / "results.csv", out / "report.html", out / "report.md"]
     paths[0].write_text(json.dumps(results, indent=2), encoding="utf-8")
