@@ -130,3 +130,16 @@ def test_old_store_without_deploy_is_priced_at_defaults_and_labelled():
     pb = payback(config, _study(3))
     assert pb["requests_per_day"] == 100_000 and "default" in pb["requests_per_day_source"]
     assert [g["grid"] for g in pb["grids"]][-1] == "WORLD" and len(pb["grids"]) == 5
+
+
+def test_payback_built_on_estimated_energy_says_so_and_by_which_method():
+    trials = _study(3)
+    assert not payback(CONFIG, trials)["estimated"]  # no phase is an estimate here
+    for t in trials:
+        for p in t["phases"]:
+            if p["phase"] == "infer" and t["variant"] == "int8":
+                p["estimated"] = True
+                p["energy"] = {"cpu": {"method": "cpu-time-model"}, "ram": None}
+    pb = payback(CONFIG, trials)
+    assert pb["estimated"] and pb["variants"]["int8"]["estimated"]
+    assert pb["variants"]["int8"]["methods"] == ["cpu-time-model"] and not pb["variants"]["pruned"]["estimated"]

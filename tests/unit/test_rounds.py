@@ -44,19 +44,19 @@ def _cfg(**infer):
 
 
 def test_stable_baseline_runs_one_round():
-    cfg = _cfg(sentinel_requests=3)
-    base = Model([0.002] * 100)
+    cfg = _cfg(sentinel_requests=3, drift_threshold=0.5)  # wide: sleep jitter on a busy CI box must not flip it
+    base = Model([0.01] * 100)
     ready = {"baseline": (Model([]), [], {}, None, "", None), "v": (Model([]), [], {}, None, "", None)}
     results, contention = _inference_round(cfg, Session(), loops, base, [REQ] * 6, ready)
-    assert contention["rounds"] == 1 and not contention["flagged"] and abs(contention["drift_rel"]) < 0.15
+    assert contention["rounds"] == 1 and not contention["flagged"] and abs(contention["drift_rel"]) < 0.5
     phases, latencies = results["v"]
     assert [p.phase for p in phases] == ["infer"] and phases[0].requests == 5 and len(latencies) == 5
 
 
 def test_drifting_baseline_repeats_the_round_then_flags_it():
     cfg = _cfg(sentinel_requests=3, max_repeats=2)
-    # before/after sentinels of each round: 2 ms, then 8 ms (another tenant arrived): drift +300% every round
-    base = Model(([0.002] * 3 + [0.008] * 3) * 3)
+    # before/after sentinels of each round: 2 ms, then 30 ms (another tenant arrived): drift ~+1400% every round
+    base = Model(([0.002] * 3 + [0.03] * 3) * 3)
     ready = {"baseline": (Model([]), [], {}, None, "", None)}
     _, contention = _inference_round(cfg, Session(), loops, base, [REQ] * 6, ready)
     assert contention["rounds"] == 3 and contention["flagged"] and contention["drift_rel"] > 1.0

@@ -136,7 +136,8 @@ def co2e_per_grid(results: dict[str, Any]) -> Any:
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(grids))])
     ax.set_xticklabels([f"{g['location']}\n{g['g_per_kwh']:.0f} g/kWh ({g['year']})" for g in grids], fontsize=7)
     ax.set_ylabel("gCO2e per 1,000 requests")
-    ax.set_title(f"Deployment CO2e per grid (PUE {pb['pue']:g})")
+    est = ", estimated energy" if pb.get("estimated") else ""
+    ax.set_title(f"Deployment CO2e per grid (PUE {pb['pue']:g}{est})")
     ax.legend(fontsize=7)
     return fig
 
@@ -218,7 +219,8 @@ def payback_chart(results: dict[str, Any]) -> Any:
             ax.axvline(r["break_even_requests"], ls=":", lw=0.8, color="grey")
     ax.set_xlabel("requests served")
     ax.set_ylabel("cumulative energy (Wh)")
-    ax.set_title("Payback: compression energy vs inference savings (dotted = break-even)")
+    est = " — estimated energy" if pb.get("estimated") else ""
+    ax.set_title(f"Payback: compression energy vs inference savings (dotted = break-even){est}")
     ax.legend(fontsize=7)
     return fig
 

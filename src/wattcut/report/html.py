@@ -214,7 +214,7 @@ def _payback(statistics: dict[str, Any]) -> str:
         days = r.get("break_even_days")
         saved = r.get("saving_per_year_kg_co2e") or {}
         rows.append(
-            f"<tr><td>{escape(name)}</td><td>{_f(r.get('one_off_energy_j'), '.1f')}</td>"
+            f"<tr><td>{escape(name)}{_est(r)}</td><td>{_f(r.get('one_off_energy_j'), '.1f')}</td>"
             f"<td>{_f(r.get('saving_per_request_j'), '.4f', 1000.0)}</td>"
             f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{'—' if days is None else f'{days:.3g}'}</td>"
             f"<td>{_f(r.get('saving_per_year_kwh'), '.2f')}</td>"
@@ -250,12 +250,19 @@ def _deployment(statistics: dict[str, Any]) -> str:
         cells = "".join(
             f"<td>{d['co2e_per_1k_requests_g']:.4f} · {d['co2e_per_year_kg']:.2f}</td>" for d in r["deployment"]
         )
-        rows.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{escape(name)}{_est(r)}</td>{cells}</tr>")
     sources = "".join(
         f"<li>{escape(g['location'])}: {g['g_per_kwh']:.2f} gCO2e/kWh ({g['year']}) — {escape(g['source'])}</li>"
         for g in grids
     )
     return f'<table>{head}{"".join(rows)}</table><ul class="note">{sources}</ul>'
+
+
+def _est(row: dict[str, Any]) -> str:
+    if not row.get("estimated"):
+        return ""
+    methods = escape(", ".join(row.get("methods", [])))
+    return f' <span class="est" title="built on estimated energy: {methods}">est.</span>'
 
 
 def _f(x: float | None, fmt: str, scale: float = 1.0) -> str:

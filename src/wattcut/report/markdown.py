@@ -58,7 +58,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             be, days = r.get("break_even_requests"), r.get("break_even_days")
             saving = r.get("saving_per_request_j")
             lines.append(
-                f"| {_cell(n)} | {_opt(r.get('one_off_energy_j'), '.1f')} | "
+                f"| {_cell(n)}{' (est.)' if r.get('estimated') else ''} | {_opt(r.get('one_off_energy_j'), '.1f')} | "
                 f"{'n/a' if saving is None else f'{1000 * saving:.4f}'} | {'never' if be is None else f'{be:,.0f}'} | "
                 f"{'—' if days is None else f'{days:.3g}'} | {_opt(r.get('saving_per_year_kwh'), '.2f')} | "
                 f"{_cell('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))} |"

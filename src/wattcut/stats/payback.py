@@ -39,6 +39,11 @@ def per_request_j(trial: dict[str, Any]) -> float | None:
     return float(p["energy_j"] / p["requests"])
 
 
+def _used_phases(trial: dict[str, Any]) -> list[dict[str, Any]]:
+    """The phases a variant's payback and deployment figures are computed from."""
+    return [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ("evaluate", "train")]
+
+
 def _mean(values: list[float | None]) -> float | None:
     xs = [v for v in values if v is not None]
     return statistics.fmean(xs) if xs else None
@@ -76,8 +81,12 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
         e = per_req[n]
         if not mine or e is None:
             continue
+        used = [p for t in mine for p in _used_phases(t)]
         row: dict[str, Any] = {
             "energy_per_request_j": e,
+            # A figure built on any estimated reading is itself an estimate, and says by which methods.
+            "estimated": any(p.get("estimated") for p in used),
+            "methods": sorted({c["method"] for p in used for c in (p.get("energy") or {}).values() if c}),
             "deployment": [
                 {
                     "grid": g["grid"],
@@ -114,5 +123,6 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
         "pue": pue,
         "grids": grid_rows,
         "energy_basis": "gross energy as measured or estimated, means over trials",
+        "estimated": any(r["estimated"] for r in variants.values()),
         "variants": variants,
     }
