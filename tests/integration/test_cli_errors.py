@@ -52,6 +52,17 @@ def test_model_folder_that_does_not_exist(tmp_path):
     assert_user_error(r, "no/such/model", "does not exist", "config.json")
 
 
+def test_layer_amounts_that_do_not_fit_the_model_fail_before_training(tmp_path):
+    text = SMOKE + (
+        '\n[[variants]]\nname = "heads-per-layer"\ntechniques = [{ name = "prune_layers", keep = [0, 2, 4] }, '
+        '{ name = "prune_heads", layer_amounts = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5] }]\n'
+    )
+    out = tmp_path / "o"
+    r = wattcut("run", experiment(tmp_path, text), "--out", str(out))
+    assert_user_error(r, 'Variant "heads-per-layer"', "has 6 layer_amounts, but the model has 3 layers", "3 values")
+    assert not (out / "wattcut.sqlite").exists()  # refused before the store, let alone the first fine-tune
+
+
 def test_subset_larger_than_dataset(tmp_path):
     text = SMOKE.replace("eval_size = 64", "eval_size = 5000")
     r = wattcut("run", experiment(tmp_path, text), "--out", str(tmp_path / "o"))

@@ -90,6 +90,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     prepare_out(out)
     source = resolve_model_source(cfg.model)
     train, evals = load_splits(cfg.data, seed=cfg.seed)
+    _check_layer_counts(cfg, source)
     threads = _threads(cfg)
     torch.set_num_threads(threads)
     console.rule(f"wattcut run: {cfg.name}")
@@ -196,6 +197,34 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
         write_reports(store, out)
         store.close()
     return out / STORE_NAME
+
+
+def _check_layer_counts(cfg: StudyConfig, source: str) -> None:
+    """Refuse per-layer settings that do not fit the model, before any training.
+
+    ``layer_amounts`` needs one value per encoder layer at its step of the pipeline
+    (after any ``prune_layers`` before it); the count comes from the model's config.
+    """
+    from transformers import AutoConfig
+
+    from wattcut.compress.prune_layers import layers_to_keep
+
+    try:
+        layers = int(AutoConfig.from_pretrained(source, revision=cfg.model.revision).num_hidden_layers)
+    except (OSError, AttributeError, TypeError, ValueError):
+        return  # no readable layer count here: the technique checks it when it runs
+    for variant in cfg.variants:
+        n = layers
+        for step in variant.techniques:
+            amounts = getattr(step.config, "layer_amounts", None)
+            if amounts is not None and len(amounts) != n:
+                raise UserInputError(
+                    f'Variant "{variant.name}": technique "{step.name}" has {len(amounts)} layer_amounts, but the '
+                    f"model has {n} layers at that step.",
+                    f"Give one fraction per layer ({n} values), or use amount for the same fraction everywhere.",
+                )
+            if step.name == "prune_layers":
+                n = len(layers_to_keep(n, step.config))
 
 
 def _inference_round(
