@@ -66,13 +66,13 @@ def main() -> None:
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
-    from wattcut.config import DataConfig, EvaluateConfig, ModelConfig, TrainConfig
     from wattcut.data import load_splits
     from wattcut.measure.base import PhaseRecord
     from wattcut.models.handles import OpenVinoClassifier, to_openvino
     from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
     from wattcut.runner import loops
     from wattcut.runner.provenance import cpu_info
+    from wattcut.settings import DataConfig, EvaluateConfig, ModelConfig, TrainConfig
 
     torch.manual_seed(0)
     threads = 2

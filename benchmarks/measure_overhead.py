@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
 from tests.fakes.powercap import FakePowercap  # noqa: E402
 from tests.fakes.pynvml import FakeNvml  # noqa: E402
 
-from wattcut.config import MeasureConfig  # noqa: E402
 from wattcut.measure import rapl  # noqa: E402
 from wattcut.measure.nvml import NvmlMeter  # noqa: E402
 from wattcut.measure.select import select_meters  # noqa: E402
 from wattcut.measure.session import EnergySession  # noqa: E402
+from wattcut.settings import MeasureConfig  # noqa: E402
 
 WINDOWS = 2000
 IDLE_S = 30.0

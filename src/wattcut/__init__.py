@@ -3,7 +3,7 @@
 Importing this package is deliberately cheap: no torch, transformers or runtimes are
 imported until a study actually runs. Public entry points:
 
-- ``wattcut.config.load_experiment``: read and validate an experiment file.
+- ``wattcut.experiment.load_experiment``: read and validate an experiment file.
 - ``wattcut.runner.execute.run_study``: run a study into an output folder.
 - ``wattcut.report.build.write_reports``: rebuild results files from a store.
 """

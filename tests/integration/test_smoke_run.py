@@ -117,7 +117,7 @@ def test_csv_has_one_row_per_trial_and_phase(smoke):
 
 def test_resolved_config_is_echoed_and_reloads(smoke):
     out, r = smoke
-    from wattcut.config import load_experiment
+    from wattcut.experiment import load_experiment
 
     cfg = load_experiment(out / "config.resolved.toml")
     assert cfg.name == "smoke" and cfg.out == str(out)

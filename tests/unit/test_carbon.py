@@ -1,8 +1,8 @@
 import pytest
 
-from wattcut.config import CarbonConfig
 from wattcut.errors import UserInputError
 from wattcut.measure import carbon
+from wattcut.settings import CarbonConfig
 
 
 def test_country_conversion_is_energy_times_intensity_times_pue():

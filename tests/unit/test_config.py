@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from wattcut.config import BASELINE, load_experiment, parse_experiment, quick, to_toml
 from wattcut.errors import UserInputError
+from wattcut.experiment import load_experiment, parse_experiment
+from wattcut.settings import BASELINE, quick, to_toml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from wattcut.config import DataConfig
 from wattcut.data import load_splits
 from wattcut.errors import UserInputError
+from wattcut.settings import DataConfig
 
 
 def write(path, text):

@@ -4,8 +4,8 @@ import sys
 
 def test_cli_import_and_config_validation_do_not_import_torch():
     code = (
-        "import sys, wattcut.cli, wattcut.config, wattcut.compress;"
-        "wattcut.config.load_experiment('examples/default.toml');"
+        "import sys, wattcut.cli, wattcut.experiment, wattcut.compress;"
+        "wattcut.experiment.load_experiment('examples/default.toml');"
         "heavy = [m for m in ('torch', 'transformers', 'onnxruntime', 'openvino') if m in sys.modules];"
         "print(heavy); sys.exit(bool(heavy))"
     )

@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from wattcut.config import ModelConfig
 from wattcut.errors import UserInputError
 from wattcut.models.loading import resolve_model_source
+from wattcut.settings import ModelConfig
 
 
 def _install_parts(site, model_dir, n=3, skip=()):

@@ -1,9 +1,9 @@
 import pytest
 
 from tests.fakes.powercap import FakePowercap
-from wattcut.config import MeasureConfig
 from wattcut.measure import rapl
 from wattcut.measure.select import select_meters
+from wattcut.settings import MeasureConfig
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from wattcut.config import InferConfig, load_experiment, with_overrides
+from wattcut.experiment import load_experiment
 from wattcut.measure.base import PhaseRecord
 from wattcut.runner import loops
 from wattcut.runner.execute import _inference_round
+from wattcut.settings import InferConfig, with_overrides
 
 
 class Model:

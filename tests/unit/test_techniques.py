@@ -242,9 +242,9 @@ def _polarity_data():
 
 @pytest.fixture
 def trained_teacher(model, ctx):
-    from wattcut.config import TrainConfig
     from wattcut.measure.base import PhaseRecord
     from wattcut.runner.loops import fine_tune
+    from wattcut.settings import TrainConfig
 
     cfg = TrainConfig(epochs=10, batch_size=8, learning_rate=3e-3, warmup_ratio=0.0)
     fine_tune(model.module, ctx.tokenizer, _polarity_data(), cfg, 32, 0, PhaseRecord("train", 0.0))

@@ -17,10 +17,11 @@ def env(experiment: str | None = None, countries: bool = False) -> None:
     """
     import psutil
 
-    from wattcut.config import CarbonConfig, MeasureConfig, load_experiment
+    from wattcut.experiment import load_experiment
     from wattcut.measure import carbon
     from wattcut.measure.select import select_meters
     from wattcut.runner.provenance import cpu_info
+    from wattcut.settings import CarbonConfig, MeasureConfig
     from wattcut.ui import out as console
 
     if countries:

@@ -57,7 +57,6 @@ def measure(
         interval_s: Sampling period for meters that need a thread.
         crosscheck: ``codecarbon`` to run CodeCarbon's offline tracker alongside.
     """
-    from wattcut.config import CarbonConfig, MeasureConfig
     from wattcut.errors import UserInputError
     from wattcut.measure import carbon
     from wattcut.measure.select import select_meters
@@ -65,6 +64,7 @@ def measure(
     from wattcut.report import emissions
     from wattcut.runner.execute import prepare_out
     from wattcut.runner.provenance import collect
+    from wattcut.settings import CarbonConfig, MeasureConfig
 
     if not command:
         raise UserInputError(

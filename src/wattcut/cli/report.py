@@ -12,8 +12,8 @@ def report(store: str, requests_per_day: float | None = None, grids: Sequence[st
     ``requests_per_day`` and ``grids`` re-price payback and deployment carbon without
     re-running anything; the files say where the values came from.
     """
-    from wattcut.config import DeployConfig
     from wattcut.report.build import write_reports
+    from wattcut.settings import DeployConfig
     from wattcut.store import Store
     from wattcut.ui import console
 

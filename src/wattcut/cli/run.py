@@ -24,12 +24,13 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     Returns:
         The output folder.
     """
-    from wattcut import config as cfgmod
+    from wattcut import settings as cfgmod
     from wattcut.errors import UserInputError
+    from wattcut.experiment import load_experiment
     from wattcut.ui import console
 
     path = Path(experiment) if experiment else default_experiment()
-    cfg = cfgmod.load_experiment(path)
+    cfg = load_experiment(path)
     if trials is not None:
         if trials < 1:
             raise UserInputError(f"--trials {trials} is not valid.", "Give 1 or more.")

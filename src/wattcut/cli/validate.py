@@ -5,8 +5,8 @@ from __future__ import annotations
 
 def validate(experiment: str) -> None:
     """Validate the file, the model source and the dataset (no training)."""
-    from wattcut.config import load_experiment
     from wattcut.data import load_splits
+    from wattcut.experiment import load_experiment
     from wattcut.models.loading import resolve_model_source
     from wattcut.ui import console
 

@@ -23,7 +23,7 @@ from wattcut.errors import UserInputError
 from wattcut.registry import Registry
 
 if TYPE_CHECKING:
-    from wattcut.config import TechniqueStep
+    from wattcut.settings import TechniqueStep
 
 Runtime = Literal["pytorch", "onnxruntime", "openvino"]
 

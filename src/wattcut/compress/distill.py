@@ -78,9 +78,9 @@ class DistillConfig:
 def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
     from transformers import AutoTokenizer
 
-    from wattcut.config import ModelConfig
     from wattcut.models import structure
     from wattcut.models.loading import resolve_model_source
+    from wattcut.settings import ModelConfig
 
     source = resolve_model_source(ModelConfig(name_or_path=name))
     model, info = structure.load(source, output_loading_info=True)  # a wattcut-pruned teacher too

@@ -48,9 +48,9 @@ class FinetuneConfig:
 )
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     """Fine-tune ``model.module`` in place; returns the handle."""
-    from wattcut.config import TrainConfig
     from wattcut.data import TextDataset
     from wattcut.runner.loops import fine_tune
+    from wattcut.settings import TrainConfig
 
     data = ctx.train_data
     if data is None or len(data) == 0:

@@ -6,10 +6,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from wattcut.config import DataConfig
 from wattcut.data.catalog import DATASETS, DatasetSpec, data_dirs
 from wattcut.data.files import detect_format, read_table
 from wattcut.errors import UserInputError
+from wattcut.settings import DataConfig
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wattcut.config import MeasureConfig
 from wattcut.measure.base import Meter
+from wattcut.settings import MeasureConfig
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from wattcut.config import ModelConfig
 from wattcut.errors import UserInputError
+from wattcut.settings import ModelConfig
 
 
 def _looks_like_path(s: str) -> bool:

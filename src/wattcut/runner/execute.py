@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wattcut.config import BASELINE, StudyConfig, VariantConfig
 from wattcut.errors import UserInputError
+from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
 from wattcut.ui import console
 
@@ -75,7 +75,6 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
-    from wattcut.config import to_toml
     from wattcut.data import load_splits
     from wattcut.measure import EnergySession
     from wattcut.measure.select import select_meters
@@ -85,6 +84,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     from wattcut.runner import loops
     from wattcut.runner.plan import plan_trials
     from wattcut.runner.provenance import collect
+    from wattcut.settings import to_toml
 
     # Check every input before the first expensive step, so bad input costs seconds.
     prepare_out(out)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from wattcut.config import EvaluateConfig, InferConfig, TrainConfig
 from wattcut.data import TextDataset
 from wattcut.measure.base import PhaseRecord
+from wattcut.settings import EvaluateConfig, InferConfig, TrainConfig
 from wattcut.tasks import classification
 from wattcut.ui import bar
 

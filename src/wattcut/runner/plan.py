@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wattcut.config import StudyConfig
+from wattcut.settings import StudyConfig
 
 
 @dataclass(frozen=True)

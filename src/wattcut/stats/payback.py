@@ -66,7 +66,7 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
     if deploy is None:  # a store written before [deploy] existed: price it at the defaults, and say so
         from dataclasses import asdict
 
-        from wattcut.config import DeployConfig
+        from wattcut.settings import DeployConfig
 
         deploy = {**asdict(DeployConfig()), "requests_per_day_source": "default (not stored with this study)"}
     rpd = float(deploy.get("requests_per_day", 0.0))

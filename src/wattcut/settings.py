@@ -1,9 +1,9 @@
-"""The experiment file: frozen, versioned config dataclasses and their loader.
+"""Settings: the frozen, versioned config tables of a study.
 
-An experiment is a TOML file with the tables ``[study]``, ``[model]``, ``[data]``,
-``[train]``, ``[evaluate]``, ``[infer]``, ``[measure]`` and a list ``[[variants]]``.
-``load_experiment(path)`` validates it and returns a :class:`StudyConfig`; the resolved
-config is stored with every result (``to_dict``) and echoed by ``wattcut run``.
+These plain dataclasses sit at the bottom of the stack, so any layer may read them.
+The experiment loader that fills them from a TOML file (and needs the registries of
+tasks and techniques) is :mod:`wattcut.experiment`, higher up. The resolved config is
+stored with every result (``to_dict``) and echoed by ``wattcut run``.
 
 The baseline (the fine-tuned, uncompressed model) is always part of a study, under the
 name ``baseline``; ``[[variants]]`` lists the compressed variants derived from it.
@@ -12,20 +12,18 @@ name ``baseline``; ``[[variants]]`` lists the compressed variants derived from i
 from __future__ import annotations
 
 import dataclasses
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from wattcut._fields import build, to_dict
-from wattcut.errors import UserInputError, did_you_mean
+from wattcut._fields import to_dict
+from wattcut.errors import UserInputError
 
 CONFIG_VERSION = 1
 BASELINE = "baseline"
 
 
-def _positive(where: str, name: str, value: float | None, allow_zero: bool = False) -> None:
+def positive(where: str, name: str, value: float | None, allow_zero: bool = False) -> None:
+    """Refuse a negative (or zero, unless ``allow_zero``) setting with a clear message."""
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):
@@ -97,9 +95,9 @@ class DataConfig:
             )
         if self.train_file is not None and self.eval_file is None:
             raise UserInputError("[data] train_file is set but eval_file is not.", "Add eval_file = ... .")
-        _positive("[data]", "train_size", self.train_size)
-        _positive("[data]", "eval_size", self.eval_size)
-        _positive("[data]", "max_length", self.max_length)
+        positive("[data]", "train_size", self.train_size)
+        positive("[data]", "eval_size", self.eval_size)
+        positive("[data]", "max_length", self.max_length)
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "learning_rate"):
-            _positive("[train]", name, getattr(self, name))
+            positive("[train]", name, getattr(self, name))
         if not 0 <= self.warmup_ratio < 1:
             raise UserInputError(f"[train] warmup_ratio = {self.warmup_ratio} must be in [0, 1).", "Correct it.")
 
@@ -136,7 +134,7 @@ class EvaluateConfig:
     version: int = 2
 
     def __post_init__(self) -> None:
-        _positive("[evaluate]", "batch_size", self.batch_size)
+        positive("[evaluate]", "batch_size", self.batch_size)
         if not 0 <= self.quality_margin < 1:
             raise UserInputError(
                 f"[evaluate] quality_margin = {self.quality_margin} must be in [0, 1) (0.01 = one accuracy point).",
@@ -166,13 +164,13 @@ class InferConfig:
     version: int = 2
 
     def __post_init__(self) -> None:
-        _positive("[infer]", "requests", self.requests)
-        _positive("[infer]", "batch_size", self.batch_size)
-        _positive("[infer]", "warmup_requests", self.warmup_requests, allow_zero=True)
-        _positive("[infer]", "cooldown_s", self.cooldown_s, allow_zero=True)
-        _positive("[infer]", "sentinel_requests", self.sentinel_requests, allow_zero=True)
-        _positive("[infer]", "drift_threshold", self.drift_threshold)
-        _positive("[infer]", "max_repeats", self.max_repeats, allow_zero=True)
+        positive("[infer]", "requests", self.requests)
+        positive("[infer]", "batch_size", self.batch_size)
+        positive("[infer]", "warmup_requests", self.warmup_requests, allow_zero=True)
+        positive("[infer]", "cooldown_s", self.cooldown_s, allow_zero=True)
+        positive("[infer]", "sentinel_requests", self.sentinel_requests, allow_zero=True)
+        positive("[infer]", "drift_threshold", self.drift_threshold)
+        positive("[infer]", "max_repeats", self.max_repeats, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -202,10 +200,10 @@ class MeasureConfig:
     version: int = 2
 
     def __post_init__(self) -> None:
-        _positive("[measure]", "cpu_w_per_core", self.cpu_w_per_core)
-        _positive("[measure]", "ram_w_per_gb", self.ram_w_per_gb, allow_zero=True)
-        _positive("[measure]", "interval_s", self.interval_s)
-        _positive("[measure]", "idle_s", self.idle_s, allow_zero=True)
+        positive("[measure]", "cpu_w_per_core", self.cpu_w_per_core)
+        positive("[measure]", "ram_w_per_gb", self.ram_w_per_gb, allow_zero=True)
+        positive("[measure]", "interval_s", self.interval_s)
+        positive("[measure]", "idle_s", self.idle_s, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -230,8 +228,8 @@ class CarbonConfig:
     def __post_init__(self) -> None:
         if self.pue < 1.0:
             raise UserInputError(f"[carbon] pue = {self.pue} is below 1.0, which is impossible.", "Use 1.0 or more.")
-        _positive("[carbon]", "intensity_g_per_kwh", self.intensity_g_per_kwh, allow_zero=True)
-        _positive("[carbon]", "lifetime_years", self.lifetime_years)
+        positive("[carbon]", "intensity_g_per_kwh", self.intensity_g_per_kwh, allow_zero=True)
+        positive("[carbon]", "lifetime_years", self.lifetime_years)
         if not 0 < self.use_share <= 1:
             raise UserInputError(f"[carbon] use_share = {self.use_share} must be in (0, 1].", "Correct it.")
         if self.region is not None and self.country is None:
@@ -268,7 +266,7 @@ class DeployConfig:
     version: int = 1
 
     def __post_init__(self) -> None:
-        _positive("[deploy]", "requests_per_day", self.requests_per_day)
+        positive("[deploy]", "requests_per_day", self.requests_per_day)
         from wattcut.measure.carbon import grid
 
         for spec in self.grids:
@@ -329,124 +327,6 @@ class StudyConfig:
             for v in self.variants
         ]
         return d
-
-
-@dataclass(frozen=True)
-class _StudyTable:
-    name: str = "study"
-    trials: int = 3
-    seed: int = 0
-    threads: int = 0
-    out: str = "runs/default"
-    save_variants: bool = False
-
-
-_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "variants")
-
-
-def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
-    from wattcut.compress import TECHNIQUES
-
-    where = f"[[variants]] #{index + 1}"
-    if not isinstance(table, Mapping):
-        raise UserInputError(f"{where} must be a table.", "See examples/default.toml.")
-    unknown = set(table) - {"name", "techniques"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise UserInputError(
-            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques"])}',
-            "A variant has a name and a list of techniques.",
-        )
-    name = table.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise UserInputError(f"{where} needs a name.", 'Add name = "my-variant".')
-    if name == BASELINE:
-        raise UserInputError(
-            f'{where} is named "{BASELINE}", which wattcut reserves for the fine-tuned, uncompressed model.',
-            "Pick another name; the baseline is always part of the study.",
-        )
-    steps_in = table.get("techniques")
-    if not isinstance(steps_in, list) or not steps_in:
-        raise UserInputError(
-            f'Variant "{name}" needs a non-empty techniques list.',
-            'For example techniques = [{ name = "ort_int8_dynamic" }].',
-        )
-    steps = []
-    for j, step in enumerate(steps_in):
-        if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
-            raise UserInputError(
-                f'Variant "{name}" technique #{j + 1} must be a table with a name.',
-                'For example { name = "prune_ffn_neurons", amount = 0.5 }.',
-            )
-        tech = TECHNIQUES.get(step["name"])
-        params = {k: v for k, v in step.items() if k != "name"}
-        config: Any = build(tech.config_cls, params, f'variant "{name}" technique "{step["name"]}"')
-        steps.append(TechniqueStep(step["name"], config))
-    from wattcut.compress import check_pipeline
-
-    check_pipeline(name, tuple(steps))
-    return VariantConfig(name=name, techniques=tuple(steps))
-
-
-def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> StudyConfig:
-    """Validate a parsed experiment document and build a :class:`StudyConfig`."""
-    for key in doc:
-        if key not in _TABLES:
-            raise UserInputError(
-                f'Unknown table "[{key}]" in {source}.{did_you_mean(key, _TABLES)}',
-                f"Tables allowed: {', '.join(_TABLES)}.",
-            )
-    for key in ("model", "data"):
-        if key not in doc:
-            raise UserInputError(f"{source} has no [{key}] table.", "See examples/default.toml for a complete file.")
-    study = build(_StudyTable, doc.get("study", {}), "[study]")
-    _positive("[study]", "trials", study.trials)
-    _positive("[study]", "threads", study.threads, allow_zero=True)
-    variants_in = doc.get("variants", [])
-    if not isinstance(variants_in, list):
-        raise UserInputError("variants must be a list of [[variants]] tables.", "See examples/default.toml.")
-    variants = tuple(_variant(t, i) for i, t in enumerate(variants_in))
-    names = [v.name for v in variants]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UserInputError(f"Variant name(s) used twice: {', '.join(dupes)}.", "Give each variant its own name.")
-    return StudyConfig(
-        name=study.name,
-        trials=study.trials,
-        seed=study.seed,
-        threads=study.threads,
-        out=study.out,
-        save_variants=study.save_variants,
-        model=build(ModelConfig, doc["model"], "[model]"),
-        data=build(DataConfig, doc["data"], "[data]"),
-        train=build(TrainConfig, doc.get("train", {}), "[train]"),
-        evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
-        infer=build(InferConfig, doc.get("infer", {}), "[infer]"),
-        measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
-        carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
-        deploy=build(DeployConfig, doc.get("deploy", {}), "[deploy]"),
-        variants=variants,
-    )
-
-
-def load_experiment(path: str | Path) -> StudyConfig:
-    """Read and validate an experiment TOML file.
-
-    Raises:
-        UserInputError: If the file is missing, not TOML, or not a valid experiment.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise UserInputError(
-            f'The experiment file "{p}" does not exist.',
-            "Check the path, or run `wattcut run` with no argument for the default study "
-            "(examples/default.toml) or `wattcut run examples/smoke.toml` for a tiny one.",
-        )
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UserInputError(f'The experiment file "{p}" is not valid TOML: {e}.', "Fix the syntax there.") from None
-    return parse_experiment(doc, source=f'"{p}"')
 
 
 def with_overrides(cfg: StudyConfig, **changes: Any) -> StudyConfig:

@@ -1,0 +1,152 @@
+"""The experiment file loader: TOML in, a validated :class:`StudyConfig` out.
+
+An experiment is a TOML file with the tables ``[study]``, ``[model]``, ``[data]``,
+``[train]``, ``[evaluate]``, ``[infer]``, ``[measure]``, ``[carbon]``, ``[deploy]``, a
+list ``[[tasks]]`` (default: one sequence-classification task) and a list
+``[[variants]]``. It needs the registries of tasks and techniques, so it sits above
+``tasks/`` and ``compress/``; the tables it fills live low, in :mod:`wattcut.settings`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wattcut._fields import build
+from wattcut.errors import UserInputError, did_you_mean
+from wattcut.settings import (
+    BASELINE,
+    CarbonConfig,
+    DataConfig,
+    DeployConfig,
+    EvaluateConfig,
+    InferConfig,
+    MeasureConfig,
+    ModelConfig,
+    StudyConfig,
+    TechniqueStep,
+    TrainConfig,
+    VariantConfig,
+    positive,
+)
+
+
+@dataclass(frozen=True)
+class _StudyTable:
+    name: str = "study"
+    trials: int = 3
+    seed: int = 0
+    threads: int = 0
+    out: str = "runs/default"
+    save_variants: bool = False
+
+
+_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "variants")
+
+
+def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
+    from wattcut.compress import TECHNIQUES
+
+    where = f"[[variants]] #{index + 1}"
+    if not isinstance(table, Mapping):
+        raise UserInputError(f"{where} must be a table.", "See examples/default.toml.")
+    unknown = set(table) - {"name", "techniques"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise UserInputError(
+            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques"])}',
+            "A variant has a name and a list of techniques.",
+        )
+    name = table.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise UserInputError(f"{where} needs a name.", 'Add name = "my-variant".')
+    if name == BASELINE:
+        raise UserInputError(
+            f'{where} is named "{BASELINE}", which wattcut reserves for the fine-tuned, uncompressed model.',
+            "Pick another name; the baseline is always part of the study.",
+        )
+    steps_in = table.get("techniques")
+    if not isinstance(steps_in, list) or not steps_in:
+        raise UserInputError(
+            f'Variant "{name}" needs a non-empty techniques list.',
+            'For example techniques = [{ name = "ort_int8_dynamic" }].',
+        )
+    steps = []
+    for j, step in enumerate(steps_in):
+        if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
+            raise UserInputError(
+                f'Variant "{name}" technique #{j + 1} must be a table with a name.',
+                'For example { name = "prune_ffn_neurons", amount = 0.5 }.',
+            )
+        tech = TECHNIQUES.get(step["name"])
+        params = {k: v for k, v in step.items() if k != "name"}
+        config: Any = build(tech.config_cls, params, f'variant "{name}" technique "{step["name"]}"')
+        steps.append(TechniqueStep(step["name"], config))
+    from wattcut.compress import check_pipeline
+
+    check_pipeline(name, tuple(steps))
+    return VariantConfig(name=name, techniques=tuple(steps))
+
+
+def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> StudyConfig:
+    """Validate a parsed experiment document and build a :class:`StudyConfig`."""
+    for key in doc:
+        if key not in _TABLES:
+            raise UserInputError(
+                f'Unknown table "[{key}]" in {source}.{did_you_mean(key, _TABLES)}',
+                f"Tables allowed: {', '.join(_TABLES)}.",
+            )
+    for key in ("model", "data"):
+        if key not in doc:
+            raise UserInputError(f"{source} has no [{key}] table.", "See examples/default.toml for a complete file.")
+    study = build(_StudyTable, doc.get("study", {}), "[study]")
+    positive("[study]", "trials", study.trials)
+    positive("[study]", "threads", study.threads, allow_zero=True)
+    variants_in = doc.get("variants", [])
+    if not isinstance(variants_in, list):
+        raise UserInputError("variants must be a list of [[variants]] tables.", "See examples/default.toml.")
+    variants = tuple(_variant(t, i) for i, t in enumerate(variants_in))
+    names = [v.name for v in variants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserInputError(f"Variant name(s) used twice: {', '.join(dupes)}.", "Give each variant its own name.")
+    return StudyConfig(
+        name=study.name,
+        trials=study.trials,
+        seed=study.seed,
+        threads=study.threads,
+        out=study.out,
+        save_variants=study.save_variants,
+        model=build(ModelConfig, doc["model"], "[model]"),
+        data=build(DataConfig, doc["data"], "[data]"),
+        train=build(TrainConfig, doc.get("train", {}), "[train]"),
+        evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
+        infer=build(InferConfig, doc.get("infer", {}), "[infer]"),
+        measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
+        carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
+        deploy=build(DeployConfig, doc.get("deploy", {}), "[deploy]"),
+        variants=variants,
+    )
+
+
+def load_experiment(path: str | Path) -> StudyConfig:
+    """Read and validate an experiment TOML file.
+
+    Raises:
+        UserInputError: If the file is missing, not TOML, or not a valid experiment.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(
+            f'The experiment file "{p}" does not exist.',
+            "Check the path, or run `wattcut run` with no argument for the default study "
+            "(examples/default.toml) or `wattcut run examples/smoke.toml` for a tiny one.",
+        )
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f'The experiment file "{p}" is not valid TOML: {e}.', "Fix the syntax there.") from None
+    return parse_experiment(doc, source=f'"{p}"')
