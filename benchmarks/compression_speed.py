@@ -68,11 +68,12 @@ def main() -> None:
     from wattcut.compress import TECHNIQUES, CompressContext
     from wattcut.data import load_splits
     from wattcut.measure.base import PhaseRecord
-    from wattcut.models.handles import OpenVinoClassifier, to_openvino
-    from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
-    from wattcut.runner import loops
+    from wattcut.models.loading import load_classifier_module, load_tokenizer, resolve_model_source
     from wattcut.runner.provenance import cpu_info
+    from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
+    from wattcut.runtimes.pytorch import TorchClassifier
     from wattcut.settings import DataConfig, EvaluateConfig, ModelConfig, TrainConfig
+    from wattcut.tasks import sequence_classification as loops
 
     torch.manual_seed(0)
     threads = 2
@@ -87,7 +88,7 @@ def main() -> None:
     source = resolve_model_source(model_cfg)
     tok = load_tokenizer(source, model_cfg)
     train, dev = load_splits(DataConfig(name="sst2", train_size=4000, max_length=64))
-    base = load_classifier(source, model_cfg, train.label_names)
+    base = TorchClassifier(load_classifier_module(source, model_cfg, train.label_names))
     t0 = time.perf_counter()
     loops.fine_tune(base.module, tok, train, TrainConfig(), 64, 0, PhaseRecord("train", 0.0))
     print(f"baseline fine-tuned in {time.perf_counter() - t0:.0f} s")

@@ -52,6 +52,12 @@ def _describe(hint: Any) -> str:
     )
 
 
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass type a field holds (``DataConfig`` or ``DataConfig | None``), if any."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return next((h for h in options if isinstance(h, type) and dataclasses.is_dataclass(h)), None)
+
+
 def build(cls: type[C], table: Mapping[str, Any], where: str, fixed: Mapping[str, Any] = {}) -> C:  # noqa: B006
     """Create ``cls`` from ``table``, validating keys and types.
 
@@ -82,6 +88,10 @@ def build(cls: type[C], table: Mapping[str, Any], where: str, fixed: Mapping[str
                 raise UserInputError(f'{where} is missing the required setting "{name}".', f"Add {name} = ... there.")
             continue
         value = table[name]
+        nested = _dataclass_in(hints[name])
+        if nested is not None and isinstance(value, Mapping):  # a sub-table, e.g. a task's data
+            kwargs[name] = build(nested, value, f"{where} {name}")
+            continue
         if not _type_ok(value, hints[name]):
             raise UserInputError(
                 f"{where} {name} = {value!r} is not valid: it must be {_describe(hints[name])}.",

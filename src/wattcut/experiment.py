@@ -27,6 +27,7 @@ from wattcut.settings import (
     MeasureConfig,
     ModelConfig,
     StudyConfig,
+    TaskStep,
     TechniqueStep,
     TrainConfig,
     VariantConfig,
@@ -42,9 +43,50 @@ class _StudyTable:
     threads: int = 0
     out: str = "runs/default"
     save_variants: bool = False
+    primary_task: str | None = None
 
 
-_TABLES = ("study", "model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "variants")
+_TABLES = (
+    "study",
+    "model",
+    "data",
+    "train",
+    "evaluate",
+    "infer",
+    "measure",
+    "carbon",
+    "deploy",
+    "tasks",
+    "variants",
+)
+
+
+def _tasks(items: Any) -> tuple[TaskStep, ...]:
+    """Build the ``[[tasks]]`` list: each a registered task name, an optional id, and its settings."""
+    from wattcut.tasks.catalog import TASKS, load_registry
+
+    if not isinstance(items, list) or not items:
+        raise UserInputError("tasks must be a non-empty list of [[tasks]] tables.", "See examples/llm.toml.")
+    load_registry()
+    steps = []
+    for i, table in enumerate(items):
+        where = f"[[tasks]] #{i + 1}"
+        if not isinstance(table, Mapping) or not isinstance(table.get("name"), str):
+            raise UserInputError(f"{where} must be a table with a name.", 'For example name = "perplexity".')
+        cls = TASKS.get(table["name"])
+        key = table.get("id", "")
+        if not isinstance(key, str):
+            raise UserInputError(f"{where} id = {key!r} must be a string.", 'For example id = "sst2-4shot".')
+        params = {k: v for k, v in table.items() if k not in ("name", "id")}
+        steps.append(TaskStep(cls.name, build(cls.config_cls, params, f'{where} ("{table["name"]}")'), key))
+    keys = [s.key for s in steps]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise UserInputError(
+            f"Task {', '.join(dupes)} appears twice in [[tasks]].",
+            'Give each a distinct id, e.g. id = "sst2-0shot" and id = "sst2-4shot".',
+        )
+    return tuple(steps)
 
 
 def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
@@ -99,10 +141,22 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
                 f'Unknown table "[{key}]" in {source}.{did_you_mean(key, _TABLES)}',
                 f"Tables allowed: {', '.join(_TABLES)}.",
             )
-    for key in ("model", "data"):
-        if key not in doc:
-            raise UserInputError(f"{source} has no [{key}] table.", "See examples/default.toml for a complete file.")
+    if "model" not in doc:
+        raise UserInputError(f"{source} has no [model] table.", "See examples/default.toml for a complete file.")
+    tasks = _tasks(doc["tasks"]) if "tasks" in doc else ()
+    if "data" not in doc and (not tasks or any(t.name == "sequence_classification" for t in tasks)):
+        raise UserInputError(
+            f"{source} has no [data] table, which the sequence_classification task needs.",
+            "See examples/default.toml for a complete file (or examples/llm.toml for language-model tasks, "
+            "which name their data in [[tasks]]).",
+        )
     study = build(_StudyTable, doc.get("study", {}), "[study]")
+    if study.primary_task is not None and study.primary_task not in [t.key for t in tasks]:
+        raise UserInputError(
+            f'[study] primary_task = "{study.primary_task}" is not one of the study\'s [[tasks]]'
+            f"{did_you_mean(study.primary_task, [t.key for t in tasks])}",
+            f"Use one of: {', '.join(t.key for t in tasks) or '(no [[tasks]] given)'}.",
+        )
     positive("[study]", "trials", study.trials)
     positive("[study]", "threads", study.threads, allow_zero=True)
     variants_in = doc.get("variants", [])
@@ -121,7 +175,9 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         out=study.out,
         save_variants=study.save_variants,
         model=build(ModelConfig, doc["model"], "[model]"),
-        data=build(DataConfig, doc["data"], "[data]"),
+        data=build(DataConfig, doc["data"], "[data]") if "data" in doc else None,
+        tasks=tasks,
+        primary_task=study.primary_task,
         train=build(TrainConfig, doc.get("train", {}), "[train]"),
         evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
         infer=build(InferConfig, doc.get("infer", {}), "[infer]"),

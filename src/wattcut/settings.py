@@ -124,20 +124,26 @@ class EvaluateConfig:
 
     Attributes:
         batch_size: Rows per evaluation batch.
-        quality_margin: Accuracy a variant may lose against the baseline (0.01 = 1 point)
-            before it is flagged as failing the quality gate; a flagged variant is never
-            presented as a candidate to deploy.
+        quality_margin: How much worse than the baseline a variant's primary metric may be
+            (0.01 = 1 accuracy point, or a 1% rise in perplexity) before it fails the
+            quality gate; the non-inferiority margin. A failing variant is never presented
+            as a candidate to deploy.
+        margin_type: ``absolute`` (in the metric's units), ``relative`` (a share of the
+            baseline's mean) or ``auto``: absolute for bounded metrics such as accuracy,
+            relative for unbounded ones such as perplexity.
     """
 
     batch_size: int = 64
     quality_margin: float = 0.01
-    version: int = 2
+    margin_type: Literal["auto", "absolute", "relative"] = "auto"
+    version: int = 3
 
     def __post_init__(self) -> None:
         positive("[evaluate]", "batch_size", self.batch_size)
         if not 0 <= self.quality_margin < 1:
             raise UserInputError(
-                f"[evaluate] quality_margin = {self.quality_margin} must be in [0, 1) (0.01 = one accuracy point).",
+                f"[evaluate] quality_margin = {self.quality_margin} must be in [0, 1) "
+                "(0.01 = one accuracy point, or a 1% relative rise in perplexity).",
                 "Correct it.",
             )
 
@@ -286,6 +292,24 @@ class TechniqueStep:
 
 
 @dataclass(frozen=True)
+class TaskStep:
+    """One task of a study: its registry name, its id (unique in the study) and its config."""
+
+    name: str
+    config: Any  # a frozen <Task>Config dataclass
+    id: str = ""
+
+    @property
+    def key(self) -> str:
+        """The id if given, else the task's name."""
+        return self.id or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise as ``{"name": ..., "id": ..., **config}``."""
+        return {"name": self.name, **({"id": self.id} if self.id else {}), **to_dict(self.config)}
+
+
+@dataclass(frozen=True)
 class VariantConfig:
     """A compressed variant: the techniques applied, in order, to the fine-tuned baseline."""
 
@@ -300,8 +324,10 @@ class StudyConfig:
 
     name: str
     model: ModelConfig
-    data: DataConfig
+    data: DataConfig | None
     variants: tuple[VariantConfig, ...]
+    tasks: tuple[TaskStep, ...] = ()  # () = one sequence_classification task on [data]
+    primary_task: str | None = None  # the task whose primary metric drives decisions; None = the first
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     infer: InferConfig = field(default_factory=InferConfig)
@@ -326,6 +352,7 @@ class StudyConfig:
             {"name": v.name, "version": v.version, "techniques": [t.to_dict() for t in v.techniques]}
             for v in self.variants
         ]
+        d["tasks"] = [t.to_dict() for t in self.tasks]
         return d
 
 
@@ -339,9 +366,14 @@ def quick(cfg: StudyConfig) -> StudyConfig:
 
     Numbers from a quick run are indicative; the run is for trying wattcut out.
     """
-    data = dataclasses.replace(cfg.data, train_size=min(cfg.data.train_size or 2000, 2000))
+    data = cfg.data and dataclasses.replace(cfg.data, train_size=min(cfg.data.train_size or 2000, 2000))
     infer = dataclasses.replace(cfg.infer, requests=min(cfg.infer.requests, 100))
     return dataclasses.replace(cfg, trials=1, data=data, infer=infer)
+
+
+def _plain(table: dict[str, Any]) -> dict[str, Any]:
+    """A table without ``version`` keys and unset (None) values, sub-tables included."""
+    return {k: _plain(v) if isinstance(v, dict) else v for k, v in table.items() if v is not None and k != "version"}
 
 
 def to_toml(cfg: StudyConfig) -> str:
@@ -352,8 +384,13 @@ def to_toml(cfg: StudyConfig) -> str:
     doc: dict[str, Any] = {
         "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants")},
     }
+    if d["primary_task"] is not None:
+        doc["study"]["primary_task"] = d["primary_task"]
     for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy"):
-        doc[table] = {k: v for k, v in d[table].items() if v is not None and k != "version"}
+        if d[table] is not None:
+            doc[table] = _plain(d[table])
+    if d["tasks"]:
+        doc["tasks"] = [_plain(t) for t in d["tasks"]]
     doc["variants"] = [
         {
             "name": v["name"],

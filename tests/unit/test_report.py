@@ -5,8 +5,11 @@ import re
 import pytest
 
 from tests.unit.test_store import record
+from wattcut.metric import ACCURACY, MetricSpec
 from wattcut.report.build import build_results, write_reports
 from wattcut.store import STORE_NAME, Store
+
+PERPLEXITY = MetricSpec("perplexity", "perplexity", higher_is_better=False, bounded=False)
 
 CONFIG = {
     "name": "r",
@@ -116,10 +119,26 @@ def test_quality_gate_flags_variants_below_the_margin():
         {"variant": "close", "accuracy": {"mean": 0.845}},
         {"variant": "far", "accuracy": {"mean": 0.80}},
     ]
-    quality_gate(summary, margin=0.01)
+    quality_gate(summary, margin=0.01, spec=ACCURACY)
     assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "fail"]
-    assert summary[2]["accuracy_delta"] == pytest.approx(-0.05)
+    assert summary[2]["quality_delta"] == pytest.approx(-0.05)
     assert "not a deployment candidate" in summary[2]["quality_gate"]["reason"]
+
+
+def test_quality_gate_for_a_lower_is_better_metric_uses_a_relative_margin():
+    from wattcut.report.build import quality_gate
+
+    summary = [
+        {"variant": "baseline", "perplexity": {"mean": 20.0}},
+        {"variant": "better", "perplexity": {"mean": 18.0}},
+        {"variant": "close", "perplexity": {"mean": 20.3}},  # +1.5%, inside a 2% relative margin
+        {"variant": "far", "perplexity": {"mean": 20.5}},  # +2.5%
+    ]
+    quality_gate(summary, margin=0.02, spec=PERPLEXITY)
+    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "pass", "fail"]
+    assert "2% rise in perplexity" in summary[3]["quality_gate"]["reason"]
+    quality_gate(summary, margin=0.4, spec=PERPLEXITY, margin_type="absolute")  # +0.5 > 0.4 fails, +0.3 passes
+    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "pass", "fail"]
 
 
 def test_compare_two_stores_side_by_side(tmp_path, capsys):

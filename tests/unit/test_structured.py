@@ -14,8 +14,8 @@ from wattcut.data import TextDataset
 from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.models import structure
-from wattcut.models.handles import TorchClassifier
-from wattcut.runner.loops import encode
+from wattcut.runtimes.pytorch import TorchClassifier
+from wattcut.tasks.sequence_classification import encode
 
 TEXTS = ["a charming and often affecting journey", "bleak", "uneasy mishmash of styles and genres ."]
 HEAD = 8  # tiny BERT: hidden 32, 4 heads of 8
@@ -172,7 +172,7 @@ def test_flops_per_sequence_counts_what_runs(model, ctx):
 
 def test_sparse_storage_halves_the_pruned_weights_on_disk_and_reloads_exactly(model, ctx, tmp_path):
     from wattcut.compress.prune_l1 import L1UnstructuredConfig
-    from wattcut.models import sparse
+    from wattcut.models import folders, sparse
 
     dense = TECHNIQUES.get("prune_l1_unstructured").apply(model.clone(), L1UnstructuredConfig(0.5), ctx)
     packed = TECHNIQUES.get("prune_l1_unstructured").apply(
@@ -190,4 +190,4 @@ def test_sparse_storage_halves_the_pruned_weights_on_disk_and_reloads_exactly(mo
     assert not [k for k in info["missing_keys"] if "weight" in k]
     batch = encode(ctx.tokenizer, TEXTS, 32)
     np.testing.assert_array_equal(TorchClassifier(again).logits(batch), packed.logits(batch))
-    assert TorchClassifier(structure.load(tmp_path / "saved")).logits(batch).shape == (3, 2)
+    assert TorchClassifier(folders.load(tmp_path / "saved")).logits(batch).shape == (3, 2)

@@ -6,8 +6,9 @@ from wattcut.compress import TECHNIQUES, CompressContext
 from wattcut.compress.ort_int8 import OrtInt8DynamicConfig
 from wattcut.compress.prune_ffn import FfnNeuronsConfig
 from wattcut.compress.prune_l1 import L1UnstructuredConfig
-from wattcut.models.handles import OnnxClassifier, TorchClassifier, export_onnx
-from wattcut.runner.loops import encode
+from wattcut.runtimes.ort import OnnxClassifier, export_onnx
+from wattcut.runtimes.pytorch import TorchClassifier
+from wattcut.tasks.sequence_classification import encode
 
 TEXTS = ["a charming and often affecting journey", "bleak", "uneasy mishmash of styles and genres ."]
 
@@ -177,7 +178,7 @@ def test_finetune_trains_inside_a_nested_window(model, ctx):
 
 
 def test_openvino_fp32_matches_pytorch(model, ctx):
-    from wattcut.models.handles import OpenVinoClassifier, to_openvino
+    from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
 
     ov_model = OpenVinoClassifier(to_openvino(model), model.input_names, threads=1, weights="fp32", hint="f32")
     assert ov_model.precision == "fp32 (compute f32)"
@@ -243,8 +244,8 @@ def _polarity_data():
 @pytest.fixture
 def trained_teacher(model, ctx):
     from wattcut.measure.base import PhaseRecord
-    from wattcut.runner.loops import fine_tune
     from wattcut.settings import TrainConfig
+    from wattcut.tasks.sequence_classification import fine_tune
 
     cfg = TrainConfig(epochs=10, batch_size=8, learning_rate=3e-3, warmup_ratio=0.0)
     fine_tune(model.module, ctx.tokenizer, _polarity_data(), cfg, 32, 0, PhaseRecord("train", 0.0))
@@ -334,7 +335,7 @@ def test_every_runtime_saves_an_artifact_that_loads(model, ctx, tmp_path, techni
     else:
         import openvino as ov
 
-        from wattcut.models.handles import OpenVinoClassifier
+        from wattcut.runtimes.ov import OpenVinoClassifier
 
         again = OpenVinoClassifier(ov.Core().read_model(folder / "model.xml"), model.input_names, 1, "int8", "f32")
     np.testing.assert_allclose(again.logits(batch), out.logits(batch), atol=1e-5)

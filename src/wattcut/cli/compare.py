@@ -6,11 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-METRICS = (
-    ("accuracy", "accuracy", ".4f", 1.0),
+COST_METRICS = (
     ("energy_per_request_j", "mJ / request", ".2f", 1000.0),
     ("latency_p50_ms", "p50 ms", ".2f", 1.0),
 )
+
+
+def _metrics(results: dict[str, Any]) -> tuple[tuple[str, str, str, float], ...]:
+    """The study's primary quality metric (from its records' spec), then energy and latency."""
+    from wattcut.metric import MetricSpec
+
+    spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
+    return ((spec.key, spec.label, spec.format, 1.0), *COST_METRICS)
 
 
 def _load(store: str) -> dict[str, Any]:
@@ -25,9 +32,11 @@ def _load(store: str) -> dict[str, Any]:
 
 
 def _values(results: dict[str, Any], variant: str, metric: str) -> list[float]:
-    from wattcut.stats.decide import METRICS as EXTRACT
+    from wattcut.metric import MetricSpec
+    from wattcut.stats.decide import metric_functions
 
-    return [v for t in results["trials"] if t["variant"] == variant and (v := EXTRACT[metric](t)) is not None]
+    extract = metric_functions(MetricSpec.from_dict(results["statistics"].get("metric_spec")))[metric]
+    return [v for t in results["trials"] if t["variant"] == variant and (v := extract(t)) is not None]
 
 
 def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +46,16 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     names_a = [r["variant"] for r in a["summary"]]
     shared = [n for n in names_a if n in {r["variant"] for r in b["summary"]}]
     rows = []
+    metrics = _metrics(a)
+    if metrics[0][0] != _metrics(b)[0][0]:
+        from wattcut.errors import UserInputError
+
+        raise UserInputError(
+            f"The two studies score different quality metrics ({metrics[0][0]} vs {_metrics(b)[0][0]}).",
+            "Compare studies of the same task.",
+        )
     for name in shared:
-        for metric, *_ in METRICS:
+        for metric, *_ in metrics:
             xa, xb = _values(a, name, metric), _values(b, name, metric)
             da, db = describe(xa), describe(xb)
             ratio = db["mean"] / da["mean"] if da["mean"] and db["mean"] is not None else None
@@ -65,6 +82,7 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         },
         "only_in_a": [n for n in names_a if n not in shared],
         "only_in_b": [r["variant"] for r in b["summary"] if r["variant"] not in shared],
+        "metrics": [m[:2] for m in metrics],
         "rows": rows,
     }
 
@@ -88,7 +106,7 @@ def compare(store_a: str, store_b: str, out: str | None = None) -> None:
     table = Table(title="B vs A (means over trials; Welch t-test, the studies are independent)")
     for col in ("variant", "metric", "A", "B", "B / A", "p"):
         table.add_column(col, justify="left" if col in ("variant", "metric") else "right")
-    fmt = {m: (label, f, scale) for m, label, f, scale in METRICS}
+    fmt = {m: (label, f, scale) for m, label, f, scale in _metrics(a)}
 
     def cell(d: dict[str, Any], f: str, scale: float) -> str:
         return "n/a" if d["mean"] is None else format(d["mean"] * scale, f)

@@ -58,19 +58,22 @@ def _print_summary(out_dir: Path) -> None:
 
     from rich.table import Table
 
+    from wattcut.metric import MetricSpec
     from wattcut.ui import out
 
     results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
     table = Table(title=f"{results['study']}: mean over trials (energy: see method in results.json)")
-    for col in ("variant", "accuracy", "gate", "p50 ms/request", "J / 1k requests", "MB", "runtime"):
+    arrow = "↑" if spec.higher_is_better else "↓"
+    for col in ("variant", f"{spec.label} {arrow}", "gate", "p50 ms/request", "J / 1k requests", "MB", "runtime"):
         table.add_column(col, justify="left" if col in ("variant", "gate", "runtime") else "right")
     for r in results["summary"]:
         energy = r["infer_energy_per_1k_requests_j"]["mean"]
         table.add_row(
             r["variant"],
-            f"{r['accuracy']['mean']:.4f}",
+            "n/a" if r[spec.key]["mean"] is None else format(r[spec.key]["mean"], spec.format),
             r.get("quality_gate", {}).get("status", ""),
-            f"{r['latency_p50_ms']['mean']:.2f}",
+            "n/a" if r["latency_p50_ms"]["mean"] is None else f"{r['latency_p50_ms']['mean']:.2f}",
             "n/a" if energy is None else f"{energy:.1f}{' (est.)' if r['infer_estimated'] else ''}",
             f"{r['file_size_bytes'] / 1e6:.1f}",
             f"{r['runtime']} · {r['precision']}",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 
 def validate(experiment: str) -> None:
-    """Validate the file, the model source and the dataset (no training)."""
-    from wattcut.data import load_splits
+    """Validate the file, the model source, every task's data and the techniques' settings (no training)."""
     from wattcut.experiment import load_experiment
-    from wattcut.models.loading import resolve_model_source
+    from wattcut.runner.execute import check_inputs
     from wattcut.ui import console
 
     cfg = load_experiment(experiment)
-    source = resolve_model_source(cfg.model)
-    train, evals = load_splits(cfg.data, seed=cfg.seed)
+    source, tasks = check_inputs(cfg)
     console.print(
-        f"[green]ok[/]: {cfg.name}: model {source}; {len(train)} training and {len(evals)} evaluation rows; "
-        f"variants: {', '.join(cfg.variant_names())}; {cfg.trials} trial(s)."
+        f"[green]ok[/]: {cfg.name}: model {source}; "
+        + "; ".join(f"task {t.key}: {t.describe_data()}" for t in tasks)
+        + f"; variants: {', '.join(cfg.variant_names())}; {cfg.trials} trial(s).",
+        soft_wrap=True,
     )

@@ -74,16 +74,39 @@ class Technique:
     takes: Runtime
     returns: Runtime
     summary: str
+    layers_after: Callable[[Any, int], int] | None = None  # a step that changes the layer count says how
+
+    def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
+        """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
+
+        Called by the runner before any training. The generic check is ``layer_amounts``
+        (one fraction per layer); a technique that removes layers registers ``layers_after``.
+        """
+        amounts = getattr(step.config, "layer_amounts", None)
+        if amounts is not None and len(amounts) != layers:
+            raise UserInputError(
+                f'Variant "{variant}": technique "{step.name}" has {len(amounts)} layer_amounts, but the '
+                f"model has {layers} layers at that step.",
+                f"Give one fraction per layer ({layers} values), or use amount for the same fraction everywhere.",
+            )
+        return self.layers_after(step.config, layers) if self.layers_after else layers
 
 
 TECHNIQUES: Registry[Technique] = Registry("technique", "variants[].techniques[].name")
 
 
-def technique(name: str, config_cls: type, takes: Runtime, returns: Runtime, summary: str) -> Callable:
+def technique(
+    name: str,
+    config_cls: type,
+    takes: Runtime,
+    returns: Runtime,
+    summary: str,
+    layers_after: Callable[[Any, int], int] | None = None,
+) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
-        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary))
+        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary, layers_after))
         return apply
 
     return deco

@@ -78,12 +78,12 @@ class DistillConfig:
 def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
     from transformers import AutoTokenizer
 
-    from wattcut.models import structure
+    from wattcut.models import folders
     from wattcut.models.loading import resolve_model_source
     from wattcut.settings import ModelConfig
 
     source = resolve_model_source(ModelConfig(name_or_path=name))
-    model, info = structure.load(source, output_loading_info=True)  # a wattcut-pruned teacher too
+    model, info = folders.load(source, output_loading_info=True)  # a wattcut-pruned teacher too
     head_missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
     if head_missing:
         raise UserInputError(
@@ -106,7 +106,7 @@ def _check_teacher(teacher: Any, tokenizer: Any, data: Any, max_length: int, mar
     import numpy as np
     import torch
 
-    from wattcut.runner.loops import encode
+    from wattcut.tasks.sequence_classification import encode
 
     texts, labels = data.texts[-CHECK_ROWS:], data.labels[-CHECK_ROWS:]
     correct = 0
@@ -148,7 +148,7 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     import torch.nn.functional as F  # noqa: N812
 
     from wattcut.data import TextDataset
-    from wattcut.runner.loops import encode, length_grouped_batches
+    from wattcut.tasks.sequence_classification import encode, length_grouped_batches
     from wattcut.ui import bar
 
     data = ctx.train_data

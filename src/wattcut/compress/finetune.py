@@ -49,8 +49,8 @@ class FinetuneConfig:
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     """Fine-tune ``model.module`` in place; returns the handle."""
     from wattcut.data import TextDataset
-    from wattcut.runner.loops import fine_tune
     from wattcut.settings import TrainConfig
+    from wattcut.tasks.sequence_classification import fine_tune
 
     data = ctx.train_data
     if data is None or len(data) == 0:

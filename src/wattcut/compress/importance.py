@@ -42,7 +42,7 @@ def taylor_products(module: Any, ctx: CompressContext, samples: int, technique: 
     """
     import torch
 
-    from wattcut.runner.loops import encode
+    from wattcut.tasks.sequence_classification import encode
 
     data = ctx.train_data
     if data is None or len(data) == 0:

@@ -42,7 +42,7 @@ def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any
     """Export, quantize and open an ONNX Runtime session; returns an ``OnnxClassifier``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from wattcut.models.handles import OnnxClassifier, export_onnx
+    from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 
     fp32 = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
     int8 = ctx.workdir / "model.int8.onnx"

@@ -55,8 +55,8 @@ def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
     """Convert, calibrate and quantize; returns an ``OpenVinoClassifier``."""
     import nncf
 
-    from wattcut.models.handles import OpenVinoClassifier, to_openvino
-    from wattcut.runner.loops import encode
+    from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
+    from wattcut.tasks.sequence_classification import encode
 
     texts = list(ctx.calibration_texts)[: config.calibration_samples]
     if not texts:

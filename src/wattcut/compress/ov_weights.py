@@ -42,7 +42,7 @@ def apply(model: Any, config: OvWeightsConfig, ctx: CompressContext) -> Any:
     """Convert and compress weights; returns an ``OpenVinoClassifier``."""
     import nncf
 
-    from wattcut.models.handles import OpenVinoClassifier, to_openvino
+    from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
 
     ov_model = to_openvino(model)
     with nncf_to_stderr():

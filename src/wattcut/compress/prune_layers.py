@@ -70,6 +70,7 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
     takes="pytorch",
     returns="pytorch",
     summary="remove whole encoder layers (smaller, faster model; reloads with transformers)",
+    layers_after=lambda config, n: len(layers_to_keep(n, config)),
 )
 def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
     """Drop layers from ``model.module`` and rewrite its config."""

@@ -33,7 +33,7 @@ def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
 
     import torch
 
-    from wattcut.models.handles import TorchClassifier
+    from wattcut.runtimes.pytorch import TorchClassifier
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the deprecation notice of torch.ao; documented above

@@ -66,6 +66,17 @@ class EnergySession:
         return replace(reading, net_energy_j=reading.energy_j - watts * duration_s)
 
     @contextmanager
+    def window(self, name: str) -> Iterator[PhaseRecord]:
+        """A metered window that is not stored as a phase (per-request energy inside a phase).
+
+        The caller reads the yielded record after the ``with`` block; its energy is part
+        of the enclosing phase's, so it must never be added to it.
+        """
+        with self.phase(name) as rec:
+            yield rec
+        self.records.remove(rec)
+
+    @contextmanager
     def phase(self, name: str, step: str | None = None) -> Iterator[PhaseRecord]:
         """Measure the body as phase ``name``; the body fills in samples/tokens/requests.
 

@@ -1,4 +1,4 @@
-"""Locate and load a pretrained model for sequence classification."""
+"""Locate a pretrained model (hub id, folder or package) and load its tokenizer or classifier module."""
 
 from __future__ import annotations
 
@@ -70,23 +70,21 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     return _hub_errors(lambda: AutoTokenizer.from_pretrained(source, revision=cfg.revision), source)
 
 
-def load_classifier(source: str, cfg: ModelConfig, label_names: list[str]) -> Any:
-    """Load ``source`` with a fresh classification head for ``label_names``.
+def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]) -> Any:
+    """Load ``source`` with a fresh classification head for ``label_names``, in eval mode.
 
-    Returns:
-        A ``TorchClassifier`` in eval mode.
+    Returns the ``transformers`` module; the task wraps it in a runtime handle.
     """
     import transformers
 
-    from wattcut.models import structure
-    from wattcut.models.handles import TorchClassifier
+    from wattcut.models import folders
 
     # The head is new by design (it is fine-tuned next); transformers' load report and
     # weight-loading bar would only add noise to wattcut's own progress output.
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     module = _hub_errors(
-        lambda: structure.load(  # plain from_pretrained, or a wattcut-saved pruned/low-rank folder
+        lambda: folders.load(  # plain from_pretrained, or a wattcut-saved pruned/low-rank/sparse folder
             source,
             revision=cfg.revision,
             num_labels=len(label_names),
@@ -95,7 +93,7 @@ def load_classifier(source: str, cfg: ModelConfig, label_names: list[str]) -> An
         ),
         source,
     )
-    return TorchClassifier(module.eval())
+    return module.eval()
 
 
 def _hub_errors(load: Any, source: str) -> Any:

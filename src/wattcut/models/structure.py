@@ -127,16 +127,14 @@ def structured_class(base: str) -> Any:
 
 
 def load(folder: Path | str, **kwargs: Any) -> Any:
-    """Load a sequence classifier saved by :func:`save` (or any plain HF folder)."""
+    """Load a sequence classifier saved by :func:`save` (or any plain HF folder), never running its code.
+
+    Sparse-stored folders are read by :func:`wattcut.models.folders.load`, which dispatches here.
+    """
     from transformers import AutoModelForSequenceClassification
 
     config_file = Path(folder) / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    if config.get("wattcut_storage") == "sparse-bitmask":
-        from wattcut.models import sparse
-
-        model, info = sparse.load(folder)
-        return (model, info) if kwargs.get("output_loading_info") else model
     if "wattcut_structure" not in config:
         return AutoModelForSequenceClassification.from_pretrained(folder, **kwargs)
     return structured_class(config["wattcut_base"]).from_pretrained(folder, **kwargs)

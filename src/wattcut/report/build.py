@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from wattcut.metric import MetricSpec, describe_margin, infer_phase, margin_in_units, oriented, primary_spec, quality
 from wattcut.stats.decide import study_statistics
 from wattcut.store import SCHEMA_VERSION, Store
 
@@ -26,41 +27,38 @@ def _expected(config: dict[str, Any]) -> list[tuple[str, int]]:
     return [(v, t) for t in range(config["trials"]) for v in names]
 
 
-def _mean_sd(values: list[float]) -> dict[str, float | int | None]:
-    values = [v for v in values if v is not None]
-    if not values:
+def _mean_sd(values: list[float | None]) -> dict[str, float | int | None]:
+    xs = [v for v in values if v is not None]
+    if not xs:
         return {"n": 0, "mean": None, "sd": None}
-    return {
-        "n": len(values),
-        "mean": statistics.fmean(values),
-        "sd": statistics.stdev(values) if len(values) > 1 else None,
-    }
+    return {"n": len(xs), "mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else None}
 
 
 def _has_co2e(p: dict[str, Any]) -> bool:
     return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
 
 
-def _phase(trial: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((p for p in trial["phases"] if p["phase"] == name), None)
-
-
 def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-variant mean and SD of the headline numbers, in study order."""
+    """Per-variant mean and SD of the headline numbers, in study order.
+
+    The quality column is the primary metric of the records' spec, under its own key
+    (``accuracy``, ``perplexity``...); the report reads the key from ``metric_spec``.
+    """
+    spec = primary_spec(trials)
     rows = []
     for name in ["baseline", *(v["name"] for v in config["variants"])]:
         mine = [t for t in trials if t["variant"] == name]
         if not mine:
             continue
-        infer = [p for p in (_phase(t, "infer") for t in mine) if p is not None]
+        infer = [p for p in (infer_phase(t) for t in mine) if p is not None]
         compress = [sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine]
         rows.append(
             {
                 "variant": name,
                 "techniques": " → ".join(s["name"] for s in mine[0]["techniques"]) or "(fine-tuned, uncompressed)",
                 "trials": len(mine),
-                "accuracy": _mean_sd([t["metrics"]["accuracy"] for t in mine]),
-                "f1_macro": _mean_sd([t["metrics"]["f1_macro"] for t in mine]),
+                spec.key: _mean_sd([quality(t, spec) for t in mine]),
+                "f1_macro": _mean_sd([t["metrics"].get("f1_macro") for t in mine]),
                 "latency_p50_ms": _mean_sd([t["latency"]["p50_ms"] for t in mine]),
                 "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer]),
                 "infer_estimated": any(p["estimated"] for p in infer),
@@ -79,23 +77,26 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
     return rows
 
 
-def quality_gate(summary: list[dict[str, Any]], margin: float) -> None:
-    """Flag, in place, variants whose mean accuracy is more than ``margin`` below the baseline's."""
+def quality_gate(summary: list[dict[str, Any]], margin: float, spec: MetricSpec, margin_type: str = "auto") -> None:
+    """Flag, in place, variants whose mean primary metric is worse than the baseline's by more than the margin."""
     base = next((r for r in summary if r["variant"] == "baseline"), None)
+    q = spec.key
     for r in summary:
         if r["variant"] == "baseline":
             r["quality_gate"] = {"status": "baseline", "reason": "the reference"}
             continue
-        if base is None or base["accuracy"]["mean"] is None:
+        if base is None or base[q]["mean"] is None or r[q]["mean"] is None:
             r["quality_gate"] = {"status": "unknown", "reason": "no baseline trial stored yet"}
             continue
-        delta = r["accuracy"]["mean"] - base["accuracy"]["mean"]
-        ok = delta >= -margin
-        r["accuracy_delta"] = delta
+        delta = r[q]["mean"] - base[q]["mean"]
+        allowed = margin_in_units(spec, margin, margin_type, base[q]["mean"]) or 0.0
+        ok = (oriented(delta, spec) or 0.0) >= -allowed
+        r["quality_delta"] = delta
+        shown = f"{100 * delta:+.2f} points" if spec.bounded else f"{delta:+.4g}{spec.unit and ' ' + spec.unit}"
         r["quality_gate"] = {
             "status": "pass" if ok else "fail",
-            "reason": f"mean accuracy {100 * delta:+.2f} points vs the baseline; margin {100 * margin:.2f} points"
-            + ("" if ok else ": flagged, not a deployment candidate"),
+            "reason": f"mean {spec.label} {shown} vs the baseline ({spec.direction}); margin "
+            f"{describe_margin(spec, margin, margin_type)}" + ("" if ok else ": flagged, not a deployment candidate"),
         }
 
 
@@ -114,7 +115,9 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
     have = {(t["variant"], t["trial_index"]) for t in trials}
     missing = [{"variant": v, "trial_index": i} for v, i in _expected(study["config"]) if (v, i) not in have]
     summary = summarise(study["config"], trials)
-    quality_gate(summary, study["config"].get("evaluate", {}).get("quality_margin", 0.01))
+    evaluate = study["config"].get("evaluate", {})
+    spec = primary_spec(trials)
+    quality_gate(summary, evaluate.get("quality_margin", 0.01), spec, evaluate.get("margin_type", "auto"))
     return {
         "schema_version": SCHEMA_VERSION,
         "study": study["name"],
@@ -123,6 +126,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
         "provenance": study["provenance"],
         "complete": not missing,
         "missing_trials": missing,
+        "metric_spec": spec.to_dict(),
         "summary": summary,
         "statistics": study_statistics(
             study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials
@@ -164,10 +168,14 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 row[f"{c}_energy_j"] = None if e is None else e["energy_j"]
                 row[f"{c}_method"] = "" if e is None else e["method"]
                 row[f"{c}_estimated"] = "" if e is None else e["estimated"]
+            spec = MetricSpec.from_dict(t.get("metric_spec"))
             row |= {
-                "accuracy": t["metrics"]["accuracy"],
-                "f1_macro": t["metrics"]["f1_macro"],
-                "roc_auc": t["metrics"]["roc_auc"],
+                "task": t.get("task", "sequence_classification"),
+                "metric": spec.key,
+                "metric_value": quality(t, spec),
+                "higher_is_better": spec.higher_is_better,
+                "f1_macro": t["metrics"].get("f1_macro"),
+                "roc_auc": t["metrics"].get("roc_auc"),
                 "runtime": t["model"]["runtime"],
                 "precision": t["model"]["precision"],
                 "parameters": t["model"]["parameters"],

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wattcut.metric import infer_phase
+
 COMPONENTS = ("cpu", "gpu", "ram")
 PHASES = ("train", "compress", "evaluate", "infer")
 COLORS = {"cpu": "#4c72b0", "gpu": "#dd8452", "ram": "#55a868"}
@@ -41,10 +43,13 @@ def _stats(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def quality_vs_energy(results: dict[str, Any]) -> Any:
-    """Accuracy vs inference energy per request, with 95% CIs and the Pareto front."""
+    """The primary quality metric vs inference energy per request, with 95% CIs and the Pareto front."""
+    from wattcut.metric import MetricSpec
+
+    spec = MetricSpec.from_dict(_stats(results).get("metric_spec"))
     per = _stats(results).get("per_variant", {})
     pts = {
-        n: (s["energy_per_request_j"], s["accuracy"])
+        n: (s["energy_per_request_j"], s[spec.key])
         for n, s in per.items()
         if s["energy_per_request_j"]["mean"] is not None
     }
@@ -75,7 +80,8 @@ def quality_vs_energy(results: dict[str, Any]) -> Any:
         ax.plot(*zip(*line, strict=True), "--", color="#c44e52", lw=1, label="Pareto front")
         ax.legend(loc="lower right")
     ax.set_xlabel("inference energy per request (J)")
-    ax.set_ylabel("accuracy")
+    arrow = "↑" if spec.higher_is_better else "↓"
+    ax.set_ylabel(f"{spec.label}{' (' + spec.unit + ')' if spec.unit else ''} — {spec.direction} {arrow}")
     ax.set_title("Quality vs energy (mean, 95% CI; red = Pareto front, ★ = recommended)")
     return fig
 
@@ -148,8 +154,7 @@ def runtime_vs_energy(results: dict[str, Any]) -> Any:
     pts = [
         (t["variant"], p["duration_s"], p["energy_j"])
         for t in results["trials"]
-        for p in t["phases"]
-        if p["phase"] == "infer" and p["energy_j"] is not None
+        if (p := infer_phase(t)) is not None and p["energy_j"] is not None
     ]
     if not pts:
         return None

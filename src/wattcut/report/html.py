@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from wattcut.metric import MetricSpec
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
 line-height:1.45;padding:0 1rem}
@@ -60,11 +62,20 @@ def _mark(comparison: dict[str, Any] | None) -> str:
     return f' <span title="{escape(comparison["test"])}, Holm-adjusted p = {p:.3g}">{stars or "n.s."}</span>'
 
 
+def _spec(statistics: dict[str, Any] | None) -> MetricSpec:
+    return MetricSpec.from_dict((statistics or {}).get("metric_spec"))
+
+
 def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | None = None) -> str:
+    spec = _spec(statistics)
+    q, label = spec.key, escape(spec.label)
+    arrow = "↑" if spec.higher_is_better else "↓"
+    efficiency = f"<th>{label} per J (efficiency)</th>" if spec.higher_is_better else ""
     head = (
-        "<tr><th>variant</th><th>techniques</th><th>trials</th><th>accuracy</th><th>quality gate</th><th>F1 macro</th>"
+        f'<tr><th>variant</th><th>techniques</th><th>trials</th><th title="{spec.direction}">{label} {arrow}</th>'
+        "<th>quality gate</th><th>F1 macro</th>"
         "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
-        "<th>accuracy per J (efficiency)</th><th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th>"
+        f"{efficiency}<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th>"
         "<th>size (MB)</th>"
         "<th>non-zero params</th><th>GFLOPs / sequence</th><th>runtime · precision</th></tr>"
     )
@@ -77,13 +88,13 @@ def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | N
         body.append(
             "<tr>"
             f"<td>{escape(r['variant'])}</td><td>{escape(r['techniques'])}</td><td>{r['trials']}</td>"
-            f"<td>{_num(r['accuracy'], '.4f')}{_mark(cmp.get('accuracy'))}{_ci(st.get('accuracy'), '.4f')}</td>"
+            f"<td>{_num(r[q], spec.format)}{_mark(cmp.get(q))}{_ci(st.get(q), spec.format)}</td>"
             f"{_gate(r)}<td>{_num(r['f1_macro'], '.4f')}</td>"
             f"<td>{_num(r['latency_p50_ms'], '.2f')}{_mark(cmp.get('latency_p50_ms'))}</td>"
             f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}{_mark(cmp.get('energy_per_request_j'))}"
             f"{_ci(st.get('energy_per_request_j'), '.1f', 1000.0)}</td>"
-            f"<td>{_num(st.get('accuracy_per_j'), '.2f')}</td>"
-            f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
+            + (f"<td>{_num(st.get(f'{q}_per_j'), '.2f')}</td>" if spec.higher_is_better else "")
+            + f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
             f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
             f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
             f"<td>{r['nonzero_parameters'] / 1e6:.2f} M of {r['parameters'] / 1e6:.2f} M</td>"
@@ -133,7 +144,9 @@ def _recommendation(results: dict[str, Any]) -> str:
     front = ", ".join(escape(n) for n in results["statistics"]["pareto_front"])
     return (
         f'<div class="rec"><h2>Recommendation: {name}</h2><p>{escape(rec["reason"])}</p>'
-        f'<p class="note">Pareto front (accuracy vs inference energy per request): {front or "n/a"}.</p></div>'
+        f'<p class="note">Pareto front ({escape(_spec(results.get("statistics")).label)}, '
+        f"{escape(_spec(results.get('statistics')).direction)}, vs inference energy per request): "
+        f"{front or 'n/a'}.</p></div>"
     )
 
 
@@ -168,8 +181,9 @@ def _carbon(results: dict[str, Any]) -> str:
 
 def _tests_table(statistics: dict[str, Any]) -> str:
     rows = []
+    spec = _spec(statistics)
     for name, comps in statistics.get("vs_baseline", {}).items():
-        for metric in ("accuracy", "energy_per_request_j", "latency_p50_ms"):
+        for metric in (spec.key, "energy_per_request_j", "latency_p50_ms"):
             c = comps.get(metric) or {}
             diff = c.get("mean_diff")
             effect = c.get("effect_size_dz", c.get("effect_size_hedges_g"))
@@ -178,10 +192,12 @@ def _tests_table(statistics: dict[str, Any]) -> str:
                 f"<td>{escape(c.get('test', ''))}</td><td>{_p(c.get('p_value'))}</td><td>{_p(c.get('p_holm'))}</td>"
                 f"<td>{'n/a' if effect is None else f'{effect:+.2f}'}</td><td>{escape(c.get('note', ''))}</td></tr>"
             )
-        ni = comps.get("accuracy_non_inferiority") or {}
+        ni = comps.get(f"{spec.key}_non_inferiority") or {}
         lb = ni.get("lower_bound")
+        turned = "" if spec.higher_is_better else " (on −value: higher is better)"
         rows.append(
-            f"<tr><td>{escape(name)}</td><td>accuracy non-inferiority (margin {100 * ni.get('margin', 0):g} pt)</td>"
+            f"<tr><td>{escape(name)}</td><td>{escape(spec.label)} non-inferiority (margin "
+            f"{escape(statistics.get('margin_text', ''))} = {ni.get('margin', 0):.4g}){turned}</td>"
             f"<td>{'n/a' if lb is None else f'lower bound {lb:+.4f}'}</td><td>one-sided paired t, alpha "
             f"{ni.get('alpha', 0.05)}</td><td>{_p(ni.get('p_value'))}</td><td></td>"
             f"<td>{'non-inferior' if ni.get('non_inferior') else 'not shown'}</td>"

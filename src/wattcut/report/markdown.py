@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattcut.metric import MetricSpec
+
 
 def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
@@ -30,15 +32,18 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         lines += [f"> **Incomplete study**: {len(results['missing_trials'])} trial(s) missing ({missing}).", ""]
     if rec:
         lines += [f"**Recommendation: {_cell(rec.get('variant') or 'none')}**. {_cell(rec.get('reason', ''))}", ""]
+    spec = MetricSpec.from_dict(st.get("metric_spec"))
+    arrow = "↑" if spec.higher_is_better else "↓"
     lines += [
-        "| variant | techniques | trials | accuracy | J / 1,000 requests | p50 ms | quality gate | size MB |",
+        f"| variant | techniques | trials | {spec.label} {arrow} | J / 1,000 requests | p50 ms | quality gate "
+        "| size MB |",
         "|---|---|---:|---:|---:|---:|---|---:|",
     ]
     for r in results["summary"]:
         gate = (r.get("quality_gate") or {}).get("status", "")
         est = " (est.)" if r["infer_estimated"] else ""
         lines.append(
-            f"| {_cell(r['variant'])} | {_cell(r['techniques'])} | {r['trials']} | {_ms(r['accuracy'], '.4f')} | "
+            f"| {_cell(r['variant'])} | {_cell(r['techniques'])} | {r['trials']} | {_ms(r[spec.key], spec.format)} | "
             f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
             f"{r['file_size_bytes'] / 1e6:.1f} |"
         )

@@ -28,7 +28,7 @@ from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
 from wattcut.ui import console
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: task, metric_spec and per-task results
 
 
 def prepare_out(out: Path) -> None:
@@ -69,28 +69,24 @@ def _now() -> str:
 def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     """Run ``cfg`` into ``out`` and write the reports; returns the store path.
 
-    Inputs (output folder, model, data) are checked first, so bad input fails in
-    seconds with nothing half-written; then ``header`` and the resolved config are echoed.
+    Inputs (output folder, model, every task's data, per-technique model checks) are
+    checked first, so bad input fails in seconds with nothing half-written; then
+    ``header`` and the resolved config are echoed.
     """
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
-    from wattcut.data import load_splits
     from wattcut.measure import EnergySession
     from wattcut.measure.select import select_meters
-    from wattcut.models.handles import TorchClassifier
-    from wattcut.models.loading import load_classifier, load_tokenizer, resolve_model_source
     from wattcut.report.build import write_reports
-    from wattcut.runner import loops
     from wattcut.runner.plan import plan_trials
     from wattcut.runner.provenance import collect
     from wattcut.settings import to_toml
 
     # Check every input before the first expensive step, so bad input costs seconds.
     prepare_out(out)
-    source = resolve_model_source(cfg.model)
-    train, evals = load_splits(cfg.data, seed=cfg.seed)
-    _check_layer_counts(cfg, source)
+    source, tasks = check_inputs(cfg)
+    primary = tasks[0]
     threads = _threads(cfg)
     torch.set_num_threads(threads)
     console.rule(f"wattcut run: {cfg.name}")
@@ -102,13 +98,9 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     done = store.done()
     if resumed:
         console.print(f"[yellow]Resuming[/]: {len(done)} finished trial(s) already in {store.path} are kept.")
-    console.print(
-        f"data: {len(train)} training rows from {train.source}; {len(evals)} evaluation rows from {evals.source}; "
-        f"labels {train.label_names}",
-        soft_wrap=True,
-        markup=False,
-    )
-    tokenizer = load_tokenizer(source, cfg.model)
+    for t in tasks:
+        console.print(f"task {_key(t)}: {t.describe_data()}", soft_wrap=True, markup=False, highlight=False)
+    tokenizer = primary.load_tokenizer(source)
     variants = {v.name: v for v in cfg.variants}
     meters, probes = select_meters(cfg.measure)
     for p in probes:
@@ -131,12 +123,15 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
             console.rule(f"trial {trial.index + 1}/{cfg.trials} (seed {trial.seed})")
             _seed_everything(trial.seed)
 
-            # Phase "train": fine-tune the baseline that every variant of this trial derives from.
-            base = load_classifier(source, cfg.model, train.label_names)
-            with session.phase("train") as rec:
-                loops.fine_tune(base.module, tokenizer, train, cfg.train, cfg.data.max_length, trial.seed, rec)
-            train_phase = session.take()
-            requests = loops.make_requests(tokenizer, evals, cfg.infer, cfg.data.max_length, trial.seed)
+            # Phase "train": fine-tune the baseline that every variant of this trial derives from
+            # (tasks that score a pretrained model as it is have no train phase).
+            base = primary.load_model(source)
+            train_phase = []
+            if primary.trains:
+                with session.phase("train", step=_key(primary)) as rec:
+                    primary.fine_tune(base, tokenizer, trial.seed, rec)
+                train_phase = session.take()
+            requests = {_key(t): t.make_requests(tokenizer, trial.seed) for t in tasks}
 
             # Compress and evaluate every variant of this trial; keep the models for the inference round.
             ready: dict[str, tuple[Any, list[Any], dict[str, Any], Any, str, Path]] = {}
@@ -148,40 +143,41 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 model = base.clone()
                 ctx = CompressContext(
                     tokenizer=tokenizer,
-                    max_length=cfg.data.max_length,
+                    max_length=primary.max_length(),
                     threads=threads,
                     workdir=vdir,
-                    calibration_texts=train.texts,
-                    train_data=train,
+                    calibration_texts=primary.calibration_texts(),
+                    train_data=primary.train_data(),
                     teacher=base,
                     seed=trial.seed,
                     phase=session.phase,
                 )
                 # Phase "compress": one window per technique in the pipeline.
-                flops = model.flops_per_sequence(cfg.data.max_length)
+                flops = model.flops_per_sequence(primary.max_length())
                 for i, step in enumerate(variant.techniques if variant else ()):
                     with session.phase("compress", step=f"{i + 1}:{step.name}"):
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
-                    if isinstance(model, TorchClassifier) and model.precision == "fp32":
-                        flops = model.flops_per_sequence(cfg.data.max_length)  # outside the window
-                # Phase "evaluate": quality on the evaluation split.
-                with session.phase("evaluate") as rec:
-                    metrics = loops.evaluate(model, tokenizer, evals, cfg.evaluate, cfg.data.max_length, rec)
+                    if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
+                        flops = model.flops_per_sequence(primary.max_length())  # outside the window
+                # Phase "evaluate": quality on each task's evaluation data.
+                metrics: dict[str, Any] = {}
+                for t in tasks:
+                    with session.phase("evaluate", step=_key(t)) as rec:
+                        metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 phases = (train_phase if name == BASELINE else []) + session.take()
                 ready[name] = (model, phases, metrics, facts, started, vdir)
 
-            # Phase "infer": one interleaved round, repeated while the baseline sentinel drifts.
-            infer, contention = _inference_round(cfg, session, loops, base, requests, ready)
+            # Phase "infer": one interleaved round per task, repeated while the baseline sentinel drifts.
+            infer, contention = _inference_round(cfg, session, tasks, base, requests, ready)
             for name, (model, phases, metrics, facts, started, vdir) in ready.items():
                 artifact = None
                 if cfg.save_variants:
                     artifact = model.save(out / "artifacts" / vdir.name)
                     tokenizer.save_pretrained(artifact)
-                infer_phases, latencies = infer[name]
                 variant = variants.get(name)
                 record = _record(
-                    cfg, name, variant, trial.index, trial.seed, phases + infer_phases, metrics, facts, latencies
+                    cfg, tasks, name, variant, trial.index, trial.seed, phases, metrics, facts, infer[name]
                 )
                 record["idle_baseline"] = idle
                 record["contention"] = contention
@@ -199,59 +195,93 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     return out / STORE_NAME
 
 
-def _check_layer_counts(cfg: StudyConfig, source: str) -> None:
-    """Refuse per-layer settings that do not fit the model, before any training.
+def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
+    """Resolve the model and check it, every task's data and every technique's settings, before any work.
 
-    ``layer_amounts`` needs one value per encoder layer at its step of the pipeline
-    (after any ``prune_layers`` before it); the count comes from the model's config.
+    Returns the model source and the study's tasks (primary first), data loaded. Used by
+    ``wattcut run`` and ``wattcut validate`` alike.
+    """
+    from wattcut.errors import UserInputError
+    from wattcut.models.loading import resolve_model_source
+    from wattcut.tasks.catalog import build_tasks
+
+    source = resolve_model_source(cfg.model)
+    tasks = build_tasks(cfg)
+    kinds = sorted({t.model_kind for t in tasks})
+    if len(kinds) > 1:
+        raise UserInputError(
+            f"The tasks of this study need different kinds of model ({', '.join(kinds)}): "
+            f"{', '.join(f'{t.key} ({t.model_kind})' for t in tasks)}.",
+            "Put tasks for an encoder classifier and for a causal language model in separate studies.",
+        )
+    for t in tasks:
+        t.prepare()
+    for t in tasks:
+        t.check_model(source)
+    _check_techniques(cfg, source)
+    return source, tasks
+
+
+def _key(t: Any) -> str:
+    """A task's key in records: its ``[[tasks]]`` id, else its name."""
+    return getattr(t, "key", None) or t.name
+
+
+def _check_techniques(cfg: StudyConfig, source: str) -> None:
+    """Run each technique's model check (e.g. per-layer settings vs the layer count) before any training.
+
+    The layer count comes from the model's config and is threaded through the pipeline,
+    because a step such as ``prune_layers`` changes it for the steps after it.
     """
     from transformers import AutoConfig
 
-    from wattcut.compress.prune_layers import layers_to_keep
+    from wattcut.compress import TECHNIQUES
 
     try:
         layers = int(AutoConfig.from_pretrained(source, revision=cfg.model.revision).num_hidden_layers)
     except (OSError, AttributeError, TypeError, ValueError):
-        return  # no readable layer count here: the technique checks it when it runs
+        return  # no readable layer count here: each technique checks it when it runs
     for variant in cfg.variants:
         n = layers
         for step in variant.techniques:
-            amounts = getattr(step.config, "layer_amounts", None)
-            if amounts is not None and len(amounts) != n:
-                raise UserInputError(
-                    f'Variant "{variant.name}": technique "{step.name}" has {len(amounts)} layer_amounts, but the '
-                    f"model has {n} layers at that step.",
-                    f"Give one fraction per layer ({n} values), or use amount for the same fraction everywhere.",
-                )
-            if step.name == "prune_layers":
-                n = len(layers_to_keep(n, step.config))
+            n = TECHNIQUES.get(step.name).check_model(variant.name, step, n)
 
 
 def _inference_round(
-    cfg: StudyConfig, session: Any, loops: Any, base: Any, requests: list[Any], ready: dict[str, Any]
-) -> tuple[dict[str, tuple[list[Any], list[float]]], dict[str, Any]]:
-    """Serve every variant's workload back to back, bracketed by a baseline latency sentinel.
+    cfg: StudyConfig, session: Any, tasks: list[Any], base: Any, requests: dict[str, list[Any]], ready: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Serve every variant's workloads back to back, bracketed by a baseline latency sentinel.
 
-    Returns each variant's infer phase records and latencies, and the contention check:
-    the sentinel's relative drift, how many rounds ran, and whether the last one was
-    still drifting (then it is kept, and flagged).
+    Returns, per variant and task, the infer phase records, latencies and per-request
+    details; and the contention check: the sentinel's relative drift (on the primary
+    task's requests), how many rounds ran, and whether the last one was still drifting
+    (then it is kept, and flagged).
     """
     import statistics as st
 
     ic = cfg.infer
     warm = ic.warmup_requests
-    sentinel = requests[warm : warm + ic.sentinel_requests]
+    primary = tasks[0]
+    first = requests[_key(primary)]
+    sentinel = first[warm : warm + ic.sentinel_requests]
     drifts: list[float] = []
     for attempt in range(ic.max_repeats + 1):
-        before = st.median(loops.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
-        results: dict[str, tuple[list[Any], list[float]]] = {}
+        before = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+        results: dict[str, dict[str, Any]] = {}
         for name, (model, *_) in ready.items():
-            loops.serve(model, requests[:warm], _scratch(), desc=f"warm-up {name}")
-            time.sleep(ic.cooldown_s)  # rest between variants; also lets runtime worker threads settle
-            with session.phase("infer") as rec:
-                latencies = loops.serve(model, requests[warm:], rec, desc=f"infer {name}")
-            results[name] = (session.take(), latencies)
-        after = st.median(loops.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+            results[name] = {}
+            for t in tasks:
+                reqs = requests[_key(t)]
+                t.serve(model, reqs[:warm], _scratch(), desc=f"warm-up {name}")
+                time.sleep(ic.cooldown_s)  # rest between variants; also lets runtime worker threads settle
+                with session.phase("infer", step=_key(t)) as rec:
+                    latencies = t.serve(model, reqs[warm:], rec, desc=f"infer {name}", window=session.window)
+                results[name][_key(t)] = {
+                    "phases": session.take(),
+                    "latencies": latencies,
+                    "details": t.request_details(),
+                }
+        after = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
         drift = None if before is None or after is None else after / before - 1
         drifts.append(drift if drift is not None else 0.0)
         if drift is None or abs(drift) <= ic.drift_threshold:
@@ -279,22 +309,51 @@ def _scratch() -> Any:
     return PhaseRecord(phase="warmup", duration_s=0.0)
 
 
+def _latency(latencies: list[float], batch_size: int) -> dict[str, Any]:
+    lat_ms = sorted(1000 * x for x in latencies)
+    if not lat_ms:
+        return {"requests": 0, "batch_size": batch_size, "mean_ms": None, "p50_ms": None, "p90_ms": None}
+    return {
+        "requests": len(lat_ms),
+        "batch_size": batch_size,
+        "mean_ms": statistics.fmean(lat_ms),
+        "p50_ms": statistics.median(lat_ms),
+        "p90_ms": lat_ms[int(0.9 * (len(lat_ms) - 1))],
+        "per_request_ms": lat_ms if len(lat_ms) <= 5000 else None,
+    }
+
+
 def _record(
     cfg: StudyConfig,
+    tasks: list[Any],
     name: str,
     variant: VariantConfig | None,
     index: int,
     seed: int,
     phases: list[Any],
-    metrics: dict[str, Any],
+    metrics: dict[str, dict[str, Any]],
     facts: Any,
-    latencies: list[float],
+    infer: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
+    """One trial's record: ``metrics``, ``metric_spec`` and ``latency`` of the primary task; ``tasks``: all."""
     from dataclasses import asdict
 
     from wattcut.store import SCHEMA_VERSION
 
-    lat_ms = sorted(1000 * x for x in latencies)
+    primary = _key(tasks[0])
+    all_phases = list(phases) + [p for t in tasks for p in infer[_key(t)]["phases"]]
+    per_task: dict[str, Any] = {}
+    for t in tasks:
+        k = _key(t)
+        spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
+        entry: dict[str, Any] = {"task": t.name, "metrics": metrics[k], "metric_spec": spec}
+        entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
+        details = infer[k]["details"]
+        if details is not None:
+            entry["requests"] = details
+            infer_phase = next(p for p in infer[k]["phases"] if p.phase == "infer")
+            entry["workload"] = t.workload_summary(details, infer_phase.to_dict())
+        per_task[k] = entry
     return {
         "schema_version": SCHEMA_VERSION,
         "record_version": RECORD_VERSION,
@@ -303,16 +362,12 @@ def _record(
         "seed": seed,
         "derived_from": None if name == BASELINE else {"variant": BASELINE, "trial_index": index},
         "techniques": [t.to_dict() for t in variant.techniques] if variant else [],
-        "phases": [_with_carbon(p, cfg) for p in phases],
-        "metrics": metrics,
-        "latency": {
-            "requests": len(lat_ms),
-            "batch_size": cfg.infer.batch_size,
-            "mean_ms": statistics.fmean(lat_ms),
-            "p50_ms": statistics.median(lat_ms),
-            "p90_ms": lat_ms[int(0.9 * (len(lat_ms) - 1))],
-            "per_request_ms": lat_ms if len(lat_ms) <= 5000 else None,
-        },
+        "task": primary,
+        "metric_spec": per_task[primary]["metric_spec"],
+        "phases": [_with_carbon(p, cfg) for p in all_phases],
+        "metrics": metrics[primary],
+        "tasks": per_task,
+        "latency": per_task[primary]["latency"],
         "model": asdict(facts),
     }
 
@@ -330,13 +385,19 @@ def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
 
 
 def _echo(record: dict[str, Any]) -> None:
-    infer = next(p for p in record["phases"] if p["phase"] == "infer")
-    per_k = infer["energy_per_1k_requests_j"]
+    from wattcut.metric import MetricSpec, infer_phase
+
+    spec = MetricSpec.from_dict(record.get("metric_spec"))
+    value = record["metrics"].get(spec.key)
+    infer = infer_phase(record)
+    per_k = None if infer is None else infer["energy_per_1k_requests_j"]
+    p50 = record["latency"]["p50_ms"]
     console.print(
-        f"  [bold]{record['variant']}[/] trial {record['trial_index']}: accuracy {record['metrics']['accuracy']:.4f}, "
-        f"p50 {record['latency']['p50_ms']:.2f} ms/request, "
+        f"  [bold]{record['variant']}[/] trial {record['trial_index']}: "
+        f"{spec.label} {'n/a' if value is None else f'{value:.4g}'}, "
+        f"p50 {'n/a' if p50 is None else f'{p50:.2f}'} ms/request, "
         f"{'n/a' if per_k is None else f'{per_k:.1f}'} J per 1,000 requests "
-        f"({'estimated' if infer['estimated'] else 'measured'}), "
+        f"({'estimated' if infer and infer['estimated'] else 'measured'}), "
         f"{record['model']['file_size_bytes'] / 1e6:.1f} MB  [green]stored[/]",
         soft_wrap=True,
     )

@@ -33,7 +33,9 @@ def one_off_energy_j(trial: dict[str, Any]) -> float | None:
 
 def per_request_j(trial: dict[str, Any]) -> float | None:
     """Inference energy per request of one trial."""
-    p = next((p for p in trial["phases"] if p["phase"] == "infer"), None)
+    from wattcut.metric import infer_phase
+
+    p = infer_phase(trial)
     if p is None or p["energy_j"] is None or not p["requests"]:
         return None
     return float(p["energy_j"] / p["requests"])

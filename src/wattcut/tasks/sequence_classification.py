@@ -1,22 +1,27 @@
-"""The explicit loops of a trial: fine-tune, evaluate, serve inference requests.
+"""Sequence classification: an encoder with a fresh head, fine-tuned, scored on labelled texts.
 
-Written out top to bottom on purpose (torchtune-style), so that what is measured in
-each phase window is exactly what you read here.
+The study's ``[data]`` gives the labelled training and evaluation splits, ``[train]``
+the fine-tuning of the baseline, ``[evaluate]`` and ``[infer]`` the evaluation and the
+timed request workload. The loops are written out top to bottom on purpose
+(torchtune-style), so that what is measured in each phase window is exactly what you
+read here. Techniques use :func:`encode`, :func:`fine_tune` and
+:func:`length_grouped_batches` from this module (never from the runner).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from wattcut.data import TextDataset
 from wattcut.measure.base import PhaseRecord
-from wattcut.settings import EvaluateConfig, InferConfig, TrainConfig
+from wattcut.settings import DataConfig, EvaluateConfig, InferConfig, TrainConfig
 from wattcut.tasks import classification
+from wattcut.tasks.base import ACCURACY, Task, task
 from wattcut.ui import bar
 
 
@@ -54,6 +59,8 @@ def fine_tune(
     rec: PhaseRecord,
 ) -> None:
     """Fine-tune ``module`` for classification with AdamW and linear warmup/decay."""
+    import torch
+
     lengths = [len(t.split()) for t in data.texts]  # word count: a cheap proxy to group by length
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -98,7 +105,9 @@ def predict(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, 
     return np.stack(out)  # type: ignore[arg-type]
 
 
-def evaluate(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int, rec: PhaseRecord):
+def evaluate(
+    model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int, rec: PhaseRecord
+) -> dict[str, Any]:
     """Quality metrics of ``model`` on ``data``."""
     logits = predict(model, tokenizer, data, cfg, max_length, rec)
     return classification.score(logits, data.labels, data.label_names)
@@ -139,3 +148,80 @@ def serve(model: Any, requests: list[dict[str, np.ndarray]], rec: PhaseRecord, d
             rec.tokens += int(req["attention_mask"].sum())
             advance(1)
     return latencies
+
+
+@dataclass(frozen=True)
+class SequenceClassificationConfig:
+    """The task's own table: empty, because it reads ``[data]``, ``[train]``, ``[evaluate]`` and ``[infer]``."""
+
+    version: int = 1
+
+
+@task
+class SequenceClassification(Task):
+    """Fine-tune a pretrained encoder with a new classification head; accuracy, P/R/F1, AUC."""
+
+    name = "sequence_classification"
+    config_cls = SequenceClassificationConfig
+    summary = "encoder + new head fine-tuned on [data]; accuracy, precision/recall/F1, ROC AUC, confusion matrix"
+    trains = True
+    model_kind = "sequence-classifier"
+    metric_spec = ACCURACY
+
+    def _data(self) -> DataConfig:
+        if self.study.data is None:
+            from wattcut.errors import UserInputError
+
+            raise UserInputError(
+                "The sequence_classification task needs a [data] table (the labelled texts to fine-tune and score on).",
+                'Add [data] with name = "sst2" (or train_file and eval_file).',
+            )
+        return self.study.data
+
+    def prepare(self) -> None:
+        """Load the training and evaluation splits (subsets seeded with the study's seed)."""
+        from wattcut.data import load_splits
+
+        self.train, self.evals = load_splits(self._data(), seed=self.study.seed)
+
+    def describe_data(self) -> str:
+        """Rows and labels read."""
+        return (
+            f"{len(self.train)} training rows from {self.train.source}; {len(self.evals)} evaluation rows from "
+            f"{self.evals.source}; labels {self.train.label_names}"
+        )
+
+    def calibration_texts(self) -> list[str]:
+        """Training texts."""
+        return self.train.texts
+
+    def train_data(self) -> TextDataset:
+        """The labelled training split."""
+        return self.train
+
+    def max_length(self) -> int:
+        """``[data] max_length``."""
+        return self._data().max_length
+
+    def load_model(self, source: str) -> Any:
+        """The pretrained encoder with a fresh head for the training labels."""
+        from wattcut.models.loading import load_classifier_module
+        from wattcut.runtimes.pytorch import TorchClassifier
+
+        return TorchClassifier(load_classifier_module(source, self.study.model, self.train.label_names))
+
+    def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: PhaseRecord) -> None:
+        """Cross-entropy fine-tuning of the whole model (``[train]``)."""
+        fine_tune(model.module, tokenizer, self.train, self.study.train, self.max_length(), seed, rec)
+
+    def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
+        """Classification metrics on the evaluation split."""
+        return evaluate(model, tokenizer, self.evals, self.study.evaluate, self.max_length(), rec)
+
+    def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
+        """``[infer]`` requests drawn from the evaluation split."""
+        return make_requests(tokenizer, self.evals, self.study.infer, self.max_length(), seed)
+
+    def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
+        """Each request through ``model.logits``; latencies in seconds."""
+        return serve(model, requests, rec, desc)

@@ -1,0 +1,83 @@
+"""ONNX Runtime CPU runtime: classifiers exported from PyTorch, run in an InferenceSession."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wattcut.runtimes.base import ModelFacts
+from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+
+
+def export_onnx(model: TorchClassifier, path: Path, opset: int = 17) -> Path:
+    """Export a ``TorchClassifier`` to ONNX with dynamic batch and sequence axes."""
+    import warnings
+
+    names = model.input_names
+    # The wrapper must be in eval mode too: the legacy exporter traces the wrapper's own
+    # training flag, and dropout in the trace would make ONNX disagree with PyTorch.
+    wrapper = LogitsOnly(model.module, names).eval()
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter; export is checked by tests
+        torch.onnx.export(
+            wrapper,
+            example,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,  # the dynamo exporter needs onnxscript; TorchScript export is enough here
+        )
+    return path
+
+
+class OnnxClassifier:
+    """A classifier running in an ONNX Runtime CPU session."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, input_names: list[str], threads: int, precision: str) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.input_names = input_names
+        self.precision = precision
+        opts = ort.SessionOptions()
+        if threads > 0:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Class logits, shape ``[batch, num_labels]``."""
+        feed = {k: batch[k].astype(np.int64) for k in self.input_names}
+        return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
+
+    def save(self, folder: Path) -> Path:
+        """Copy the ``.onnx`` file into ``folder``."""
+        import shutil
+
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.path, folder / "model.onnx")
+        return folder
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Count initializer elements and measure the ``.onnx`` file."""
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(self.path)).graph
+        total = nonzero = 0
+        for init in graph.initializer:
+            arr = numpy_helper.to_array(init)
+            if arr.ndim == 0:
+                continue  # scalars are scales and zero points, not parameters
+            total += arr.size
+            nonzero += int(np.count_nonzero(arr))
+        return ModelFacts(total, nonzero, self.path.stat().st_size, self.runtime, self.precision, "onnx file")

@@ -1,0 +1,87 @@
+"""OpenVINO CPU runtime: classifiers converted from PyTorch and compiled by the CPU plugin."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+
+
+def to_openvino(model: TorchClassifier) -> Any:
+    """Convert a ``TorchClassifier`` to an OpenVINO model with dynamic batch and sequence axes."""
+    import warnings
+
+    import openvino as ov
+
+    names = model.input_names
+    wrapper = LogitsOnly(model.module, names).eval()
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        ov_model = ov.convert_model(wrapper, example_input=example)
+    for port, name in zip(ov_model.inputs, names, strict=True):
+        port.get_tensor().set_names({name})
+        ov_model.reshape({port: ov.PartialShape([-1, -1])})
+    return ov_model
+
+
+class OpenVinoClassifier:
+    """A classifier compiled by the OpenVINO CPU plugin.
+
+    The inference precision is always set explicitly and recorded: OpenVINO silently runs
+    bf16 on CPUs with AMX or AVX-512 BF16 when left to its default.
+    """
+
+    runtime = "openvino"
+
+    def __init__(self, ov_model: Any, input_names: list[str], threads: int, weights: str, hint: str = "f32") -> None:
+        import openvino as ov
+
+        self.ov_model = ov_model
+        self.input_names = input_names
+        self.hint = hint
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+        if hint != "default":
+            config["INFERENCE_PRECISION_HINT"] = hint
+        if threads > 0:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = ov.Core().compile_model(ov_model, "CPU", config)
+        hinted = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # what the plugin really uses
+        actual = hinted.get_type_name() if hasattr(hinted, "get_type_name") else str(hinted)
+        self.precision = f"{weights} (compute {actual})"
+        self._request = self.compiled.create_infer_request()
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Class logits, shape ``[batch, num_labels]``."""
+        result = self._request.infer({k: batch[k].astype(np.int64) for k in self.input_names})
+        return np.asarray(result[self.compiled.output(0)], dtype=np.float32)
+
+    def save(self, folder: Path) -> Path:
+        """Save the OpenVINO IR (``model.xml`` + ``model.bin``, weights as they are)."""
+        import openvino as ov
+
+        folder.mkdir(parents=True, exist_ok=True)
+        ov.save_model(self.ov_model, folder / "model.xml", compress_to_fp16=False)
+        return folder
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Count constant elements and measure the saved IR (``.xml`` + ``.bin``, no fp16 compression)."""
+        import openvino as ov
+
+        total = nonzero = 0
+        for op in self.ov_model.get_ops():
+            if op.get_type_name() == "Constant":
+                data = op.get_data()
+                if data.ndim >= 2:  # weight matrices and embeddings; scales and shapes are not parameters
+                    total += data.size
+                    nonzero += int(np.count_nonzero(data))
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            ov.save_model(self.ov_model, Path(tmp) / "model.xml", compress_to_fp16=False)
+            size = folder_bytes(Path(tmp))
+        return ModelFacts(total, nonzero, size, self.runtime, self.precision, "OpenVINO IR (xml + bin)")

@@ -1,0 +1,142 @@
+"""The task contract and its registry.
+
+A task owns what is specific to a kind of problem, so that the runner, the statistics
+and the report never name one:
+
+- the data it reads (``prepare``, called before any expensive step, so bad input costs
+  seconds), and what it can lend techniques (calibration texts, a labelled training set);
+- how its model is loaded, and its head if any (``load_model``, ``load_tokenizer``);
+- its training loss, for tasks that fine-tune a baseline (``fine_tune``);
+- ``evaluate``, returning metrics, and the :class:`MetricSpec` that says which metric is
+  primary, whether higher or lower is better, whether it is bounded, and its unit;
+- its inference workload (``make_requests``, ``serve``): how requests are built and
+  served, and what they count (requests, input tokens, output tokens).
+
+A task class is registered under its name in :data:`TASKS` with a frozen config
+dataclass (its ``[[tasks]]`` table); a new task is one module and its test. Task modules
+import torch and transformers inside methods only: reading an experiment file stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from wattcut.metric import ACCURACY, MetricSpec
+from wattcut.registry import Registry
+from wattcut.settings import StudyConfig
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one served request counted."""
+
+    samples: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Task:
+    """Base class of every task: one instance per study and ``[[tasks]]`` entry.
+
+    Subclasses set the class attributes and override the methods they need. ``study`` is
+    the whole study config; ``config`` the task's own frozen settings table.
+    """
+
+    name: ClassVar[str]
+    config_cls: ClassVar[type]
+    summary: ClassVar[str]
+    trains: ClassVar[bool] = False  # fine-tunes the pretrained model into this study's baseline
+    model_kind: ClassVar[str]  # "sequence-classifier" or "causal-lm": tasks of one study share a model
+    metric_spec: ClassVar[MetricSpec | None]  # None: the task measures cost only (no quality metric)
+
+    def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
+        self.study = study
+        self.config = config
+        self.key = key or self.name  # the task's id in records (two prompted tasks may differ in shots)
+
+    # --- inputs, checked before work starts -------------------------------------------
+    def prepare(self) -> None:
+        """Load and check this task's data; raise ``UserInputError`` on bad input."""
+
+    def describe_data(self) -> str:
+        """One line on the data this task read, for the console."""
+        return ""
+
+    def calibration_texts(self) -> list[str]:
+        """Texts a data-driven technique may calibrate on (never the evaluation items)."""
+        return []
+
+    def train_data(self) -> Any:
+        """A labelled training set for techniques that fine-tune (None if the task has none)."""
+        return None
+
+    def max_length(self) -> int:
+        """Tokens per sequence for techniques that tokenize (calibration, export)."""
+        return 128
+
+    # --- model ------------------------------------------------------------------------
+    def load_tokenizer(self, source: str) -> Any:
+        """The tokenizer of ``source``."""
+        from wattcut.models.loading import load_tokenizer
+
+        return load_tokenizer(source, self.study.model)
+
+    def load_model(self, source: str) -> Any:
+        """A runtime handle on the pretrained model, with this task's head if any."""
+        raise NotImplementedError
+
+    def check_model(self, source: str) -> None:
+        """Refuse a model this task cannot use (e.g. not a causal LM), before any work."""
+
+    def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: Any) -> None:
+        """Train ``model`` into the study's baseline (tasks with ``trains = True``)."""
+        raise NotImplementedError
+
+    # --- quality and workload -----------------------------------------------------------
+    def evaluate(self, model: Any, tokenizer: Any, rec: Any) -> dict[str, Any]:
+        """Quality metrics of ``model`` (the primary one under ``metric_spec.key``)."""
+        return {}
+
+    def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
+        """The inference workload, identical for every variant of a trial."""
+        raise NotImplementedError
+
+    def serve(
+        self,
+        model: Any,
+        requests: list[Any],
+        rec: Any,
+        desc: str = "infer",
+        window: Callable[[str], AbstractContextManager[Any]] | None = None,
+    ) -> list[float]:
+        """Serve ``requests``; fill ``rec``'s counts; return per-request latencies in seconds.
+
+        ``window`` opens a nested, metered window that is not stored as a phase (for
+        per-request energy); tasks that do not need it ignore it.
+        """
+        raise NotImplementedError
+
+    def request_details(self) -> list[dict[str, Any]] | None:
+        """Per-request facts of the last ``serve`` (TTFT, tokens, energy), if the task keeps them."""
+        return None
+
+    def workload_summary(self, details: list[dict[str, Any]], phase: dict[str, Any]) -> dict[str, Any]:
+        """Study-level figures derived from a served workload (tokens per joule...)."""
+        return {}
+
+
+TASKS: Registry[type[Task]] = Registry("task", "[[tasks]] name")
+
+DEFAULT_TASK = "sequence_classification"
+
+
+def task(cls: type[Task]) -> type[Task]:
+    """Class decorator: register ``cls`` under ``cls.name``."""
+    TASKS.add(cls.name, cls)
+    return cls
+
+
+__all__ = ["ACCURACY", "DEFAULT_TASK", "TASKS", "MetricSpec", "Task", "task"]
