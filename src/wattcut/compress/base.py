@@ -75,6 +75,7 @@ class Technique:
     returns: Runtime
     summary: str
     layers_after: Callable[[Any, int], int] | None = None  # a step that changes the layer count says how
+    kinds: tuple[str, ...] = ("sequence-classifier",)  # model kinds it works on (a task's model_kind)
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -102,11 +103,12 @@ def technique(
     returns: Runtime,
     summary: str,
     layers_after: Callable[[Any, int], int] | None = None,
+    kinds: tuple[str, ...] = ("sequence-classifier",),
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
-        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary, layers_after))
+        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary, layers_after, kinds))
         return apply
 
     return deco

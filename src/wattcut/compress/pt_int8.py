@@ -26,16 +26,15 @@ class PtInt8DynamicConfig:
     takes="pytorch",
     returns="pytorch",
     summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
+    kinds=("sequence-classifier", "causal-lm"),
 )
 def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
-    """Quantize ``model.module``'s Linear layers; returns a ``TorchClassifier``."""
+    """Quantize ``model.module``'s Linear layers; returns a handle of the same kind."""
     import warnings
 
     import torch
 
-    from wattcut.runtimes.pytorch import TorchClassifier
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the deprecation notice of torch.ao; documented above
         quantized = torch.ao.quantization.quantize_dynamic(model.module, {torch.nn.Linear}, dtype=torch.qint8)
-    return TorchClassifier(quantized, precision="int8-dynamic (fbgemm)")
+    return type(model)(quantized, precision="int8-dynamic (fbgemm)")

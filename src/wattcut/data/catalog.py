@@ -40,6 +40,7 @@ class DatasetSpec:
     encoding: str = "utf-8"
     hub: str = ""
     labels: tuple[str, ...] = field(default=())  # fixed label order, when names are not sortable numbers
+    meanings: tuple[str, ...] = field(default=())  # what coded labels mean, in label order (default verbalizers)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", "[data] name")
@@ -53,6 +54,7 @@ DATASETS.add(
         text_column="sentence",
         quoting=csv.QUOTE_NONE,
         hub='hub = "stanfordnlp/sst2" (text_column = "sentence", eval_split = "validation")',
+        meanings=("negative", "positive"),
     ),
 )
 for _name in ("imdb", "yelp", "amazon"):
@@ -63,6 +65,7 @@ for _name in ("imdb", "yelp", "amazon"):
             {"train": f"{_name}_train.csv", "dev": f"{_name}_test.csv"},
             "csv",
             text_column="content" if _name == "amazon" else "text",
+            meanings=("negative", "positive"),
         ),
     )
 DATASETS.add(
@@ -79,12 +82,20 @@ DATASETS.add(
 )
 DATASETS.add(
     "amazon_polarity_sample",
-    DatasetSpec("amazon_polarity_sample", {"all": "test_head6459.ft.txt"}, "fasttext"),
+    DatasetSpec(
+        "amazon_polarity_sample", {"all": "test_head6459.ft.txt"}, "fasttext", meanings=("negative", "positive")
+    ),
 )
 for _dom in ("books", "dvd", "electronics", "kitchen"):
     DATASETS.add(
         f"amazon_{_dom}",
-        DatasetSpec(f"amazon_multidomain/{_dom}", {"train": "train.tsv", "dev": "dev.tsv"}, "tsv", "sentence"),
+        DatasetSpec(
+            f"amazon_multidomain/{_dom}",
+            {"train": "train.tsv", "dev": "dev.tsv"},
+            "tsv",
+            "sentence",
+            meanings=("negative", "positive"),
+        ),
     )
 
 

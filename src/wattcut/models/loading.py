@@ -40,12 +40,31 @@ def resolve_model_source(cfg: ModelConfig) -> str:
                 "model), or set name_or_path to a hub id or a local model folder instead.",
             )
         folder = Path(list(spec.submodule_search_locations)[0]) / cfg.subdir
-        return _check_folder(folder, f'[model] package = "{cfg.package}", subdir = "{cfg.subdir}"')
+        where = f'[model] package = "{cfg.package}", subdir = "{cfg.subdir}"'
+        return _gguf(folder, cfg, where) if cfg.gguf_file else _check_folder(folder, where)
     assert cfg.name_or_path is not None
     p = Path(cfg.name_or_path).expanduser()
+    where = f'[model] name_or_path = "{cfg.name_or_path}"'
+    if cfg.gguf_file:
+        if not p.is_dir():
+            raise UserInputError(
+                f"{where} with gguf_file needs a local folder that holds the .gguf file.",
+                "Download the file first, or name a hub repository of the model in safetensors form instead.",
+            )
+        return _gguf(p, cfg, where)
     if p.exists() or _looks_like_path(cfg.name_or_path):
-        return _check_folder(p, f'[model] name_or_path = "{cfg.name_or_path}"')
+        return _check_folder(p, where)
     return cfg.name_or_path
+
+
+def _gguf(folder: Path, cfg: ModelConfig, where: str) -> str:
+    """The de-quantized HF folder of ``cfg.gguf_file`` (converted once, then cached)."""
+    from wattcut.models.gguf import dequantized_folder
+
+    if not folder.is_dir():
+        raise UserInputError(f'{where} points to "{folder}", which does not exist.', "Check the path.")
+    assert cfg.gguf_file is not None
+    return str(dequantized_folder(folder, cfg.gguf_file))
 
 
 def _check_folder(folder: Path, where: str) -> str:

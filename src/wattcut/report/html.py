@@ -131,6 +131,10 @@ def _train_table(results: dict[str, Any]) -> str:
                     f"<td>{p['samples']}</td><td>{energy}{est}</td></tr>"
                 )
     if not rows:
+        if results["config"].get("tasks") and not any(
+            t["name"] == "sequence_classification" for t in results["config"]["tasks"]
+        ):
+            return "<p>None: the baseline is the pretrained model as it is (these tasks score it without training).</p>"
         return "<p>No training phase stored yet.</p>"
     head = "<tr><th>trial</th><th>seed</th><th>duration (s)</th><th>samples</th><th>energy (J)</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
@@ -311,6 +315,57 @@ def _figures(figs: dict[str, dict[str, str]]) -> str:
     )
 
 
+def _gguf_note(cfg: dict[str, Any]) -> str:
+    if not cfg["model"].get("gguf_file"):
+        return ""
+    return (
+        '<p class="warn">The baseline was read from a GGUF file and de-quantized to fp32: its weights already '
+        'carry the GGUF\'s quantization rounding (e.g. 4-bit Q4_1), so this "fp32 baseline" is not the original '
+        "full-precision model, and every variant is compared with that rounded model.</p>"
+    )
+
+
+def _workload_note(cfg: dict[str, Any]) -> str:
+    infer, data = cfg["infer"], cfg.get("data") or {}
+    if not cfg.get("tasks"):
+        return (
+            f"Inference: {infer['requests']} requests of batch {infer['batch_size']}, sequence length up to "
+            f"{data.get('max_length')} tokens, after {infer['warmup_requests']} warm-up requests; the model forward "
+            "only (tokenization excluded)."
+        )
+    return (
+        "Inference energy and latency are those of the primary task's request workload (first task, or "
+        "[study] primary_task); each task's workload is described under Tasks. Tokenization is excluded."
+    )
+
+
+def _tasks(results: dict[str, Any]) -> str:
+    from wattcut.report.tasks import fmt, task_tables
+
+    parts = []
+    for tb in task_tables(results):
+        spec = tb["metric_spec"]
+        role = " (primary: drives the recommendation)" if tb["primary"] else ""
+        direction = (
+            ""
+            if not spec
+            else f"; {escape(spec['label'])}: {'higher' if spec['higher_is_better'] else 'lower'} is better"
+        )
+        head = "".join(f"<th>{escape(c['label'])}</th>" for c in tb["columns"])
+        body = "".join(
+            f"<tr><td>{escape(r['variant'])}</td><td>{r['trials']}</td>"
+            + "".join(f"<td>{fmt(r['values'][c['key']], c['format'])}</td>" for c in tb["columns"])
+            + "</tr>"
+            for r in tb["rows"]
+        )
+        parts.append(
+            f"<h3>{escape(tb['key'])} <small>({escape(tb['task'])}){role}</small></h3>"
+            f'<p class="note">{escape(tb["data"])}{direction}. Means over trials.</p>'
+            f"<table><tr><th>variant</th><th>trials</th>{head}</tr>{body}</table>"
+        )
+    return "".join(parts) or "<p>No per-task results stored.</p>"
+
+
 def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = None) -> str:
     """The HTML page for a ``results.json`` document (figures drawn here unless given)."""
     if figs is None:
@@ -319,8 +374,10 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
         figs = render_all(results)
     statistics = results.get("statistics") or {}
     cfg, prov = results["config"], results["provenance"]
-    data = cfg["data"]
+    data = cfg.get("data") or {}
     dataset = data.get("name") or data.get("hub") or data.get("train_file")
+    if cfg.get("tasks"):
+        dataset = ", ".join(t.get("id") or t["name"] for t in cfg["tasks"])
     missing = ""
     if results["missing_trials"]:
         items = ", ".join(f"{escape(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
@@ -333,19 +390,21 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>wattcut report: {escape(results["study"])}</title><style>{_CSS}</style></head><body>
 <h1>wattcut report: {escape(results["study"])}</h1>
-<p class="note">Model {escape(str(cfg["model"].get("name_or_path") or cfg["model"].get("package")))} · dataset
+<p class="note">Model {escape(str(cfg["model"].get("name_or_path") or cfg["model"].get("package")))}
+{escape(cfg["model"].get("gguf_file") or "")} · {"tasks" if cfg.get("tasks") else "dataset"}
 {escape(str(dataset))} · {cfg["trials"]} trial(s) · started {escape(results["started_at"])} · wattcut
 {escape(prov["wattcut_version"])}</p>
 {missing}
+{_gguf_note(cfg)}
 {_recommendation(results)}
 <h2>Variants</h2>
-<p class="note">Mean ± SD over trials. Inference: {cfg["infer"]["requests"]} requests of batch
-{cfg["infer"]["batch_size"]}, sequence length up to {data["max_length"]} tokens, after
-{cfg["infer"]["warmup_requests"]} warm-up requests; the model forward only (tokenization excluded).</p>
+<p class="note">Mean ± SD over trials. {_workload_note(cfg)}</p>
 {_variant_table(results["summary"], statistics)}
 {_contention(results)}
 <p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not
 significant); hover for the test. CI: t-based 95% interval of the mean over trials.</p>
+<h2>Tasks</h2>
+{_tasks(results)}
 <h2>Figures</h2>
 {_figures(figs)}
 <h2>Tests against the baseline</h2>

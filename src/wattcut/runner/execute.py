@@ -162,6 +162,9 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
                 # Phase "evaluate": quality on each task's evaluation data.
                 metrics: dict[str, Any] = {}
                 for t in tasks:
+                    if t.metric_spec is None:
+                        metrics[_key(t)] = {}  # a cost-only workload (chat replay): measured in "infer"
+                        continue
                     with session.phase("evaluate", step=_key(t)) as rec:
                         metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
@@ -216,9 +219,22 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
         )
     for t in tasks:
         t.prepare()
+    for variant in cfg.variants:
+        from wattcut.compress import TECHNIQUES
+
+        for step in variant.techniques:
+            works_on = TECHNIQUES.get(step.name).kinds
+            if tasks[0].model_kind not in works_on:
+                usable = [n for n in TECHNIQUES.names() if tasks[0].model_kind in TECHNIQUES.get(n).kinds]
+                raise UserInputError(
+                    f'Variant "{variant.name}": technique "{step.name}" works on {" and ".join(works_on)} models, but '
+                    f"this study's tasks use a {tasks[0].model_kind}.",
+                    f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
+                )
     for t in tasks:
         t.check_model(source)
-    _check_techniques(cfg, source)
+    if tasks[0].model_kind == "sequence-classifier":
+        _check_techniques(cfg, source)
     return source, tasks
 
 
@@ -260,10 +276,10 @@ def _inference_round(
     import statistics as st
 
     ic = cfg.infer
-    warm = ic.warmup_requests
     primary = tasks[0]
     first = requests[_key(primary)]
-    sentinel = first[warm : warm + ic.sentinel_requests]
+    warm0 = primary.warmup_requests()
+    sentinel = first[warm0 : warm0 + ic.sentinel_requests]
     drifts: list[float] = []
     for attempt in range(ic.max_repeats + 1):
         before = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
@@ -271,7 +287,9 @@ def _inference_round(
         for name, (model, *_) in ready.items():
             results[name] = {}
             for t in tasks:
-                reqs = requests[_key(t)]
+                reqs, warm = requests[_key(t)], t.warmup_requests()
+                if not reqs:
+                    continue  # a task with no request workload (lm_eval): its energy is in "evaluate"
                 t.serve(model, reqs[:warm], _scratch(), desc=f"warm-up {name}")
                 time.sleep(ic.cooldown_s)  # rest between variants; also lets runtime worker threads settle
                 with session.phase("infer", step=_key(t)) as rec:
@@ -341,12 +359,14 @@ def _record(
     from wattcut.store import SCHEMA_VERSION
 
     primary = _key(tasks[0])
+    none: dict[str, Any] = {"phases": [], "latencies": [], "details": None}  # a task with no request workload
+    infer = {_key(t): infer.get(_key(t), none) for t in tasks}
     all_phases = list(phases) + [p for t in tasks for p in infer[_key(t)]["phases"]]
     per_task: dict[str, Any] = {}
     for t in tasks:
         k = _key(t)
         spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
-        entry: dict[str, Any] = {"task": t.name, "metrics": metrics[k], "metric_spec": spec}
+        entry: dict[str, Any] = {"task": t.name, "data": t.describe_data(), "metrics": metrics[k], "metric_spec": spec}
         entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
         details = infer[k]["details"]
         if details is not None:

@@ -50,7 +50,7 @@ class Task:
     summary: ClassVar[str]
     trains: ClassVar[bool] = False  # fine-tunes the pretrained model into this study's baseline
     model_kind: ClassVar[str]  # "sequence-classifier" or "causal-lm": tasks of one study share a model
-    metric_spec: ClassVar[MetricSpec | None]  # None: the task measures cost only (no quality metric)
+    metric_spec: MetricSpec | None = None  # None: the task measures cost only (no quality metric)
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study
@@ -76,6 +76,10 @@ class Task:
     def max_length(self) -> int:
         """Tokens per sequence for techniques that tokenize (calibration, export)."""
         return 128
+
+    def warmup_requests(self) -> int:
+        """Requests of the workload served untimed before each variant's window."""
+        return self.study.infer.warmup_requests
 
     # --- model ------------------------------------------------------------------------
     def load_tokenizer(self, source: str) -> Any:

@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 def load_registry() -> None:
     """Import every task module so that its decorator runs."""
-    from wattcut.tasks import sequence_classification  # noqa: F401
+    from wattcut.tasks import (  # noqa: F401
+        chat_replay,
+        lm_eval_task,
+        perplexity,
+        prompted_classification,
+        sequence_classification,
+    )
 
 
 def build_tasks(study: StudyConfig) -> list[Task]:
@@ -30,4 +36,15 @@ def build_tasks(study: StudyConfig) -> list[Task]:
     tasks = [TASKS.get(s.name)(study, s.config, s.key) for s in steps]
     primary = study.primary_task or steps[0].name
     tasks.sort(key=lambda t: t.key != primary)  # stable: the others keep file order
+    if tasks[0].metric_spec is None:
+        from wattcut.errors import UserInputError
+
+        scored = [t.key for t in tasks if t.metric_spec is not None]
+        raise UserInputError(
+            f'The primary task "{tasks[0].key}" ({tasks[0].name}) measures serving cost only and has no quality '
+            "metric to decide non-inferiority on.",
+            f"List a task with a quality metric first, or set [study] primary_task to one of: {', '.join(scored)}."
+            if scored
+            else "Add a task with a quality metric (perplexity, prompted_classification, lm_eval) before it.",
+        )
     return tasks

@@ -1,0 +1,82 @@
+"""GGUF checkpoints, de-quantized once into a plain Hugging Face folder in wattcut's cache.
+
+transformers reads a GGUF file (``from_pretrained(folder, gguf_file=...)``, needs the
+``gguf`` and ``accelerate`` packages) by de-quantizing every tensor to fp32, which takes
+30-100 s on a small CPU; it also refuses ``save_pretrained`` on such a model. wattcut does
+the conversion once, writes an fp32 safetensors folder (config without the GGUF
+quantization entry, tokenizer with its chat template) under
+``~/.cache/wattcut/gguf/<name>-<size>-<mtime>/``, and loads that folder afterwards.
+
+The "fp32" model so obtained still carries the GGUF's 4-bit rounding error: reports say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from wattcut.errors import UserInputError
+
+
+def cache_root() -> Path:
+    """Where converted folders live (``$WATTCUT_CACHE`` or ``~/.cache/wattcut``)."""
+    return Path(os.environ.get("WATTCUT_CACHE") or Path.home() / ".cache" / "wattcut") / "gguf"
+
+
+def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
+    """An HF folder with ``gguf_file`` (inside ``folder``) de-quantized to fp32, converted on first use.
+
+    Raises:
+        UserInputError: The file is missing, or ``gguf``/``accelerate`` are not installed.
+    """
+    path = Path(folder) / gguf_file
+    if not path.is_file():
+        found = ", ".join(p.name for p in Path(folder).glob("*.gguf")) or "none"
+        raise UserInputError(
+            f'[model] gguf_file = "{gguf_file}" is not in "{folder}".',
+            f"Give the name of a .gguf file there (found: {found}).",
+        )
+    stat = path.stat()
+    target = cache_root() / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+    if (target / "config.json").is_file():
+        return target
+    for module in ("gguf", "accelerate"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise UserInputError(
+                f"Reading a GGUF checkpoint needs the {module} package, which is not installed.",
+                'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --all-models does).',
+            ) from None
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from wattcut.ui import console
+
+    console.print(f"converting {path.name} to an fp32 folder in {target.parent} (once; ~30-100 s)...")
+    transformers.logging.set_verbosity_error()
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # "gguf" would make save_pretrained refuse; the weights are fp32 now
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
+    try:
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "WATTCUT_SOURCE.txt").write_text(
+            f"De-quantized to fp32 by wattcut from {path} ({stat.st_size} bytes). The weights carry the GGUF's "
+            "quantization error.\n"
+        )
+        os.replace(tmp, target)  # atomic: a concurrent or interrupted conversion never leaves half a folder
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").is_file():
+            raise
+    return target

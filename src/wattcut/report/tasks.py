@@ -1,0 +1,101 @@
+"""Per-task results of a study: what each task measured, per variant, for every renderer.
+
+A study may run several tasks on the same variants (perplexity, prompted classification,
+chat replay, lm-eval); the records keep each task's metrics and, for served workloads,
+a summary (``tasks[key].workload``). This module turns them into rows once; the HTML and
+Markdown reports render the same rows.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+MAX_COLUMNS = 9
+# Shown first when present (label, key in metrics or workload, format); the rest follow in stored order.
+PREFERRED: tuple[tuple[str, str, str], ...] = (
+    ("perplexity", "perplexity", ".3f"),
+    ("word perplexity", "word_perplexity", ".3f"),
+    ("byte perplexity", "byte_perplexity", ".4f"),
+    ("tokens scored", "tokens_scored", ".0f"),
+    ("accuracy", "accuracy", ".4f"),
+    ("F1 macro", "f1_macro", ".4f"),
+    ("low-margin share", "low_margin_share", ".3f"),
+    ("TTFT p50 (s)", "ttft_p50_s", ".3f"),
+    ("time per output token (s)", "tpot_mean_s", ".4f"),
+    ("output tokens / J", "output_tokens_per_j", ".3f"),
+    ("J / output token", "energy_per_output_token_j", ".4f"),
+    ("output tokens", "output_tokens", ".0f"),
+    ("idle energy (J)", "idle_energy_j", ".2f"),
+    ("wall time accounted", "accounted_share", ".4f"),
+)
+SKIP = {"n", "nll_sum", "max_length", "stride", "low_margin", "shots", "windows", "tokens_in_file", "words", "bytes"}
+
+
+def _scalars(entry: dict[str, Any]) -> dict[str, float]:
+    merged = {**(entry.get("metrics") or {}), **(entry.get("workload") or {})}
+    return {
+        k: float(v)
+        for k, v in merged.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k not in SKIP
+    }
+
+
+def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table per task: its name, data, and per-variant means of its scalar metrics."""
+    trials = results["trials"]
+    keys: list[str] = []
+    for t in trials:
+        for k in t.get("tasks") or {}:
+            if k not in keys:
+                keys.append(k)
+    tables = []
+    variants = [r["variant"] for r in results["summary"]]
+    for key in keys:
+        entries = {
+            v: [t["tasks"][key] for t in trials if t["variant"] == v and key in (t.get("tasks") or {})]
+            for v in variants
+        }
+        first = next((e[0] for e in entries.values() if e), None)
+        if first is None:
+            continue
+        names: list[str] = []
+        for es in entries.values():
+            for e in es:
+                names += [k for k in _scalars(e) if k not in names]
+        preferred = [(label, k, f) for label, k, f in PREFERRED if k in names]
+        rest = [(k, k, ".4g") for k in names if k not in {p[1] for p in PREFERRED}]
+        columns = (preferred + rest)[:MAX_COLUMNS]
+        rows = []
+        for v, es in entries.items():
+            if not es:
+                continue
+            values = [_scalars(e) for e in es]
+            rows.append(
+                {
+                    "variant": v,
+                    "trials": len(es),
+                    "values": {
+                        k: statistics.fmean(xs) if (xs := [x[k] for x in values if k in x]) else None
+                        for _, k, _ in columns
+                    },
+                }
+            )
+        spec = first.get("metric_spec")
+        tables.append(
+            {
+                "key": key,
+                "task": first.get("task", key),
+                "data": first.get("data", ""),
+                "primary": bool(spec) and key == trials[0].get("task"),
+                "metric_spec": spec,
+                "columns": [{"label": label, "key": k, "format": f} for label, k, f in columns],
+                "rows": rows,
+            }
+        )
+    return tables
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """A table cell."""
+    return "n/a" if value is None else format(value, spec)

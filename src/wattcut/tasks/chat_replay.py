@@ -1,0 +1,274 @@
+"""Chat replay (seed 003): a fixed, timestamped sequence of prompts served by greedy generation.
+
+The workload is seeded and identical for every variant: by default the first utterance
+of the first ``prompts`` DailyDialog test dialogues, arriving as a Poisson process at
+``rate_per_s`` (seeded), or ``timestamp,prompt`` rows from a CSV. It is replayed either
+in ``realtime`` (the replay waits for each arrival, so the idle gaps a real deployment
+has are measured and billed, each in its own window) or ``back_to_back``.
+
+Every request runs in its own metered window: input and output tokens, time to first
+token and time per output token (observed token by token, not apportioned), queueing
+delay, energy per request and per output token. The task has no quality metric: it
+measures what serving costs, so it cannot be a study's primary task.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from wattcut.errors import UserInputError
+from wattcut.measure.base import PhaseRecord
+from wattcut.tasks.base import task
+from wattcut.tasks.lm import CausalLMTask, find_data_file, stop_ids
+from wattcut.ui import bar
+
+
+@dataclass(frozen=True)
+class ChatReplayConfig:
+    """``[[tasks]] name = "chat_replay"``.
+
+    Attributes:
+        file: DailyDialog dialogues file (``__eou__``-separated turns, one dialogue a line).
+        arrivals_csv: A CSV with ``timestamp,prompt`` rows instead (seconds from the start, or ISO 8601 times).
+        prompts: Requests replayed (the first N dialogues' first utterances, or the first N CSV rows).
+        rate_per_s: Mean arrival rate of the seeded Poisson process (ignored with ``arrivals_csv``).
+        seed: Seed of the arrival process.
+        mode: ``realtime`` (wait for each arrival; idle gaps measured) or ``back_to_back``.
+        max_new_tokens: Greedy generation budget per reply.
+        system: Optional system message.
+        warmup_requests: Prompts served untimed before the replay (from the end of the list).
+    """
+
+    file: str = "dailydialog/dialogues_test.txt"
+    arrivals_csv: str | None = None
+    prompts: int = 30
+    rate_per_s: float = 0.5
+    seed: int = 0
+    mode: Literal["realtime", "back_to_back"] = "realtime"
+    max_new_tokens: int = 32
+    system: str | None = None
+    warmup_requests: int = 1
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.prompts < 1 or self.max_new_tokens < 1 or self.rate_per_s <= 0 or self.warmup_requests < 0:
+            raise UserInputError(
+                '[[tasks]] "chat_replay": prompts and max_new_tokens must be 1 or more, rate_per_s above 0.',
+                "Correct them.",
+            )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request of the replay: its arrival time (seconds from the start) and its prompt."""
+
+    at_s: float
+    prompt: str
+
+
+def read_arrivals_csv(path: Path, limit: int) -> list[Arrival]:
+    """``timestamp,prompt`` rows: seconds (float) or ISO 8601 times, made relative to the first row."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"timestamp", "prompt"} <= set(rows[0]):
+        raise UserInputError(
+            f'The replay CSV "{path}" needs a header with the columns timestamp and prompt.',
+            "Write it as: timestamp,prompt then one row per request (seconds from the start, or ISO 8601 times).",
+        )
+    times: list[float] = []
+    for i, row in enumerate(rows[:limit], start=2):
+        raw = (row["timestamp"] or "").strip()
+        try:
+            times.append(float(raw))
+        except ValueError:
+            try:
+                times.append(datetime.fromisoformat(raw).timestamp())
+            except ValueError:
+                raise UserInputError(
+                    f'The replay CSV "{path}", line {i}: timestamp "{raw}" is neither seconds nor an ISO 8601 time.',
+                    'Use seconds from the start (e.g. 1.5) or times such as "2024-05-01T12:00:03".',
+                ) from None
+    if any(b < a for a, b in zip(times, times[1:], strict=False)):
+        raise UserInputError(
+            f'The replay CSV "{path}" has timestamps that go back in time.', "Sort the rows by timestamp."
+        )
+    prompts = [(row["prompt"] or "").strip() for row in rows[:limit]]
+    if any(not p for p in prompts):
+        raise UserInputError(f'The replay CSV "{path}" has an empty prompt.', "Give every row a prompt.")
+    return [Arrival(t - times[0], p) for t, p in zip(times, prompts, strict=True)]
+
+
+def dailydialog_openers(path: Path, limit: int) -> list[str]:
+    """The first utterance of the first ``limit`` dialogues (DailyDialog's spaced punctuation tidied)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        first = line.split("__eou__")[0].strip()
+        if first:
+            for a, b in ((" ’ ", "’"), (" ' ", "'"), (" ,", ","), (" .", "."), (" ?", "?"), (" !", "!")):
+                first = first.replace(a, b)
+            out.append(first)
+        if len(out) == limit:
+            break
+    return out
+
+
+def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> list[float]:
+    """``n`` arrival times (s) of a seeded Poisson process; the first request arrives at 0."""
+    rng = random.Random(seed)
+    t, out = 0.0, []
+    for i in range(n):
+        if i:
+            t += rng.expovariate(rate_per_s)
+        out.append(t)
+    return out
+
+
+@task
+class ChatReplay(CausalLMTask):
+    """Replay a timestamped prompt workload with greedy generation; per-request TTFT, TPOT, tokens, energy."""
+
+    name = "chat_replay"
+    config_cls = ChatReplayConfig
+    summary = "replay timestamped chat prompts (DailyDialog or a CSV), realtime or back to back; TTFT, J/token"
+    metric_spec = None
+
+    def prepare(self) -> None:
+        """Build the replay (prompts and arrival times) and check it."""
+        cfg = self.config
+        if cfg.arrivals_csv is not None:
+            path = find_data_file(cfg.arrivals_csv, '[[tasks]] "chat_replay" arrivals_csv')
+            self.arrivals = read_arrivals_csv(path, cfg.prompts)
+            self.source = str(path)
+        else:
+            path = find_data_file(cfg.file, '[[tasks]] "chat_replay" file')
+            prompts = dailydialog_openers(path, cfg.prompts)
+            times = poisson_arrivals(len(prompts), cfg.rate_per_s, cfg.seed)
+            self.arrivals = [Arrival(t, p) for t, p in zip(times, prompts, strict=True)]
+            self.source = f"{path} (Poisson arrivals at {cfg.rate_per_s:g}/s, seed {cfg.seed})"
+        if len(self.arrivals) < cfg.prompts:
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" asks for {cfg.prompts} prompts, but {self.source} has {len(self.arrivals)}.',
+                "Ask for fewer prompts, or give a longer file.",
+            )
+        self._details: list[dict[str, Any]] | None = None
+
+    def describe_data(self) -> str:
+        """Requests, span and mode."""
+        span = self.arrivals[-1].at_s if self.arrivals else 0.0
+        return (
+            f"{len(self.arrivals)} prompts from {self.source} over {span:.1f} s, {self.config.mode}, "
+            f"up to {self.config.max_new_tokens} new tokens each"
+        )
+
+    def calibration_texts(self) -> list[str]:
+        """The prompts (the workload has no held-out evaluation items)."""
+        return [a.prompt for a in self.arrivals]
+
+    def _ids(self, tokenizer: Any, prompt: str) -> list[int]:
+        messages = [{"role": "system", "content": self.config.system}] if self.config.system else []
+        messages.append({"role": "user", "content": prompt})
+        if getattr(tokenizer, "chat_template", None) is None:
+            return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+        if hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return [int(i) for i in ids]
+
+    def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
+        """Warm-up prompts (the last ones, served back to back), then the replay; tokenized here, untimed."""
+        self.stop = stop_ids(tokenizer)
+        replay = [(a.at_s, self._ids(tokenizer, a.prompt)) for a in self.arrivals]
+        warm = [(0.0, ids) for _, ids in replay[-self.config.warmup_requests :]] if self.config.warmup_requests else []
+        return warm + replay
+
+    def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
+        """Replay ``requests``; each request (and, in realtime mode, each idle gap) in its own metered window."""
+        from contextlib import nullcontext
+
+        def meter(name: str) -> Any:
+            return window(name) if window is not None else nullcontext(PhaseRecord(phase=name, duration_s=0.0))
+
+        realtime = self.config.mode == "realtime" and window is not None  # warm-ups run back to back
+        details: list[dict[str, Any]] = []
+        latencies = []
+        t0 = time.perf_counter()
+        with bar(desc, len(requests)) as advance:
+            for i, (at_s, ids) in enumerate(requests):
+                idle_j = idle_s = None
+                if realtime:
+                    wait = at_s - (time.perf_counter() - t0)
+                    if wait > 0:
+                        with meter("idle") as gap:
+                            time.sleep(wait)
+                        idle_j, idle_s = gap.energy_j, gap.duration_s
+                started = time.perf_counter() - t0
+                with meter("request") as w:
+                    out, ttft, token_s = model.generate(ids, self.config.max_new_tokens, self.stop)
+                latencies.append(w.duration_s)
+                rec.requests += 1
+                rec.samples += 1
+                rec.tokens += len(ids) + len(out)
+                details.append(
+                    {
+                        "index": i,
+                        "arrival_s": at_s,
+                        "started_s": started,
+                        "queue_delay_s": max(0.0, started - at_s) if realtime else None,
+                        "input_tokens": len(ids),
+                        "output_tokens": len(out),
+                        "duration_s": w.duration_s,
+                        "ttft_s": ttft,
+                        "tpot_s": statistics.fmean(token_s) if token_s else None,
+                        "energy_j": w.energy_j,
+                        "estimated": w.estimated,
+                        "energy_per_output_token_j": w.energy_j / len(out) if w.energy_j is not None and out else None,
+                        "idle_before_s": idle_s,
+                        "idle_before_energy_j": idle_j,
+                    }
+                )
+                advance(1)
+        self._details = details
+        return latencies
+
+    def request_details(self) -> list[dict[str, Any]] | None:
+        """Per-request facts of the last replay."""
+        return self._details
+
+    def workload_summary(self, details: list[dict[str, Any]], phase: dict[str, Any]) -> dict[str, Any]:
+        """Tokens per joule, energy per output token, idle energy and the wall-time accounting check."""
+
+        def total(key: str) -> float | None:
+            xs = [d[key] for d in details if d[key] is not None]
+            return float(sum(xs)) if xs else None
+
+        out_tokens = sum(d["output_tokens"] for d in details)
+        in_tokens = sum(d["input_tokens"] for d in details)
+        request_s, idle_s = total("duration_s") or 0.0, total("idle_before_s") or 0.0
+        energy = phase.get("energy_j")
+        ttfts = sorted(d["ttft_s"] for d in details)
+        tpots = [d["tpot_s"] for d in details if d["tpot_s"] is not None]
+        return {
+            "mode": self.config.mode,
+            "requests": len(details),
+            "input_tokens": in_tokens,
+            "output_tokens": out_tokens,
+            "phase_wall_s": phase["duration_s"],
+            "request_windows_s": request_s,
+            "idle_gaps_s": idle_s,
+            "accounted_share": (request_s + idle_s) / phase["duration_s"] if phase["duration_s"] else None,
+            "request_energy_j": total("energy_j"),
+            "idle_energy_j": total("idle_before_energy_j"),
+            "phase_energy_j": energy,
+            "output_tokens_per_j": out_tokens / energy if energy else None,
+            "energy_per_output_token_j": energy / out_tokens if energy and out_tokens else None,
+            "ttft_p50_s": statistics.median(ttfts) if ttfts else None,
+            "tpot_mean_s": statistics.fmean(tpots) if tpots else None,
+            "decode_tokens_per_s": 1 / statistics.fmean(tpots) if tpots else None,
+        }
