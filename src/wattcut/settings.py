@@ -44,8 +44,10 @@ class ModelConfig:
     package: str | None = None
     subdir: str = ""  # folder inside the package that holds config.json
     gguf_file: str | None = None  # a GGUF checkpoint in that folder, de-quantized once into wattcut's cache
+    trust_remote_code: bool = False  # run Python code shipped with the model (auto_map)? Only if you trust it
+    allow_pickle: bool = False  # load pickle weights (pytorch_model.bin), which can run code? Only if you trust it
     revision: str | None = None  # hub revision, for reproducible downloads
-    version: int = 1
+    version: int = 2
 
     def __post_init__(self) -> None:
         if (self.name_or_path is None) == (self.package is None):
@@ -78,14 +80,24 @@ class DataConfig:
     format: Literal["auto", "csv", "tsv", "jsonl", "fasttext"] = "auto"
     text_column: str = "text"
     label_column: str = "label"
+    encoding: str = "utf-8"  # of train_file/eval_file (named datasets know their own)
     train_split: str = "train"
     eval_split: str = "dev"
     train_size: int | None = None  # rows sampled from the training split; None = all
     eval_size: int | None = None  # rows sampled from the evaluation split; None = all
     max_length: int = 128  # tokens per sequence (truncation)
-    version: int = 1
+    version: int = 2
 
     def __post_init__(self) -> None:
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise UserInputError(
+                f'[data] encoding = "{self.encoding}" is not an encoding Python knows.',
+                'Use a name such as "utf-8", "latin-1" or "cp1252".',
+            ) from None
         sources = [s for s in ("name", "train_file", "hub") if getattr(self, s) is not None]
         if len(sources) != 1:
             raise UserInputError(
@@ -225,17 +237,20 @@ class CarbonConfig:
     dataset: str | None = None  # table in the data pack; None = the pack's default (owid)
     intensity_g_per_kwh: float | None = None
     timeseries_csv: str | None = None  # columns timestamp,g_per_kwh
+    max_gap_h: float = 3.0  # a series step longer than this (inside or after the series) is a gap
+    gap_fill: Literal["refuse", "previous"] = "refuse"  # refuse gaps, or hold the previous value (stated)
     pue: float = 1.0
     embodied_kg_co2e: float | None = None  # manufacturing emissions of the machine
     lifetime_years: float = 4.0
     use_share: float = 1.0  # share of the machine this workload uses
-    version: int = 1
+    version: int = 2
 
     def __post_init__(self) -> None:
         if self.pue < 1.0:
             raise UserInputError(f"[carbon] pue = {self.pue} is below 1.0, which is impossible.", "Use 1.0 or more.")
         positive("[carbon]", "intensity_g_per_kwh", self.intensity_g_per_kwh, allow_zero=True)
         positive("[carbon]", "lifetime_years", self.lifetime_years)
+        positive("[carbon]", "max_gap_h", self.max_gap_h)
         if not 0 < self.use_share <= 1:
             raise UserInputError(f"[carbon] use_share = {self.use_share} must be in (0, 1].", "Correct it.")
         if self.region is not None and self.country is None:

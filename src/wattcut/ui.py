@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,6 +16,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+__all__ = ["bar", "console", "escape", "out"]
 
 console = Console(stderr=True)  # progress, logs and errors
 # A command's primary output (env, ls, summaries). Piped output gets a wide fixed width
@@ -34,7 +37,7 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
     )
     # Bars only on a terminal: in logs and CI they would print a blank line per refresh.
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(description, total=total)
+        task = progress.add_task(escape(description), total=total)  # user names are text, not markup
 
         def advance(n: int = 1) -> None:
             progress.advance(task, n)

@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def escape_text(s: str) -> str:
+    """User text shown through rich: no markup is interpreted."""
+    from rich.markup import escape
+
+    return escape(s)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wattcut`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -125,6 +132,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rich.markup import escape
 
         console.print(f"[bold red]error:[/] {escape(e.problem)} {escape(e.fix)}", highlight=False, soft_wrap=True)
+        return UserInputError.exit_code
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOSPC:
+            console.print_exception(max_frames=8)
+            console.print("[bold red]internal error[/]: this is a wattcut bug; please report it with the trace above.")
+            return 1
+        console.print(
+            f"[bold red]error:[/] disk full ({escape_text(str(e.filename or ''))}): nothing more could be written. "
+            "Trials stored before this are kept. Free at least 100 MB there (more for large models) or choose "
+            "another folder with --out, then run the same command again to resume.",
+            highlight=False,
+            soft_wrap=True,
+        )
         return UserInputError.exit_code
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: trials that finished are kept in the store.")

@@ -26,6 +26,13 @@ def _load(store: str) -> dict[str, Any]:
 
     s = Store.open_study(store)
     try:
+        if not s.trials_count():
+            from wattcut.errors import UserInputError
+
+            raise UserInputError(
+                f'The study in "{store}" has no finished trial yet, so there is nothing to compare.',
+                "Compare it once `wattcut run` has stored at least one trial there.",
+            )
         return build_results(s)
     finally:
         s.close()
@@ -90,6 +97,7 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def compare(store_a: str, store_b: str, out: str | None = None) -> None:
     """Print the comparison table; with ``out``, also write compare.json there."""
     from rich.table import Table
+    from rich.text import Text
 
     from wattcut.ui import console
     from wattcut.ui import out as stdout
@@ -115,8 +123,8 @@ def compare(store_a: str, store_b: str, out: str | None = None) -> None:
         label, f, scale = fmt[r["metric"]]
         p = r["test"]["p_value"]
         table.add_row(
-            r["variant"],
-            label,
+            Text(r["variant"]),  # plain text, never markup
+            Text(label),
             cell(r["a"], f, scale),
             cell(r["b"], f, scale),
             "n/a" if r["ratio_b_over_a"] is None else f"{r['ratio_b_over_a']:.3f}",

@@ -105,6 +105,8 @@ def measure(
                 ) from None
             child["pid"] = proc.pid
             code = proc.wait()
+            if code < 0:  # killed by a signal: report it as shells do (128 + signal), not as 256 - signal
+                code = 128 - code
         cc: dict[str, Any] | None = None
         if tracker is not None:
             tracker.stop()

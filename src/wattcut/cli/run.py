@@ -27,7 +27,7 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     from wattcut import settings as cfgmod
     from wattcut.errors import UserInputError
     from wattcut.experiment import load_experiment
-    from wattcut.ui import console
+    from wattcut.ui import console, escape
 
     path = Path(experiment) if experiment else default_experiment()
     cfg = load_experiment(path)
@@ -46,8 +46,8 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     run_study(cfg, out_dir, header=header)
     _print_summary(out_dir)
     console.print(
-        f"\n[bold green]done[/]: {out_dir}/report.html (open it in a browser), report.md, figures/, results.json, "
-        "results.csv, emissions.csv, wattcut.sqlite, config.resolved.toml"
+        f"\n[bold green]done[/]: {escape(str(out_dir))}/report.html (open it in a browser), report.md, figures/, "
+        "results.json, results.csv, emissions.csv, wattcut.sqlite, config.resolved.toml"
     )
     return out_dir
 
@@ -57,25 +57,26 @@ def _print_summary(out_dir: Path) -> None:
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from wattcut.metric import MetricSpec
     from wattcut.ui import out
 
     results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
     spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
-    table = Table(title=f"{results['study']}: mean over trials (energy: see method in results.json)")
+    table = Table(title=Text(f"{results['study']}: mean over trials (energy: see method in results.json)"))
     arrow = "↑" if spec.higher_is_better else "↓"
     for col in ("variant", f"{spec.label} {arrow}", "gate", "p50 ms/request", "J / 1k requests", "MB", "runtime"):
         table.add_column(col, justify="left" if col in ("variant", "gate", "runtime") else "right")
     for r in results["summary"]:
         energy = r["infer_energy_per_1k_requests_j"]["mean"]
         table.add_row(
-            r["variant"],
+            Text(r["variant"]),  # plain text: a name like "[/]" is not markup
             "n/a" if r[spec.key]["mean"] is None else format(r[spec.key]["mean"], spec.format),
             r.get("quality_gate", {}).get("status", ""),
             "n/a" if r["latency_p50_ms"]["mean"] is None else f"{r['latency_p50_ms']['mean']:.2f}",
             "n/a" if energy is None else f"{energy:.1f}{' (est.)' if r['infer_estimated'] else ''}",
             f"{r['file_size_bytes'] / 1e6:.1f}",
-            f"{r['runtime']} · {r['precision']}",
+            Text(f"{r['runtime']} · {r['precision']}"),
         )
     out.print(table)

@@ -7,13 +7,16 @@ def validate(experiment: str) -> None:
     """Validate the file, the model source, every task's data and the techniques' settings (no training)."""
     from wattcut.experiment import load_experiment
     from wattcut.runner.execute import check_inputs
-    from wattcut.ui import console
+    from wattcut.ui import console, escape
 
     cfg = load_experiment(experiment)
     source, tasks = check_inputs(cfg)
     console.print(
-        f"[green]ok[/]: {cfg.name}: model {source}; "
-        + "; ".join(f"task {t.key}: {t.describe_data()}" for t in tasks)
-        + f"; variants: {', '.join(cfg.variant_names())}; {cfg.trials} trial(s).",
+        "[green]ok[/]: "
+        + escape(
+            f"{cfg.name}: model {source}; "
+            + "; ".join(f"task {t.key}: {t.describe_data()}" for t in tasks)
+            + f"; variants: {', '.join(cfg.variant_names())}; {cfg.trials} trial(s)."
+        ),
         soft_wrap=True,
     )

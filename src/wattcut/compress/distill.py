@@ -79,11 +79,14 @@ def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
     from transformers import AutoTokenizer
 
     from wattcut.models import folders
-    from wattcut.models.loading import resolve_model_source
+    from wattcut.models.loading import hf_call, hf_kwargs, resolve_model_source
     from wattcut.settings import ModelConfig
 
-    source = resolve_model_source(ModelConfig(name_or_path=name))
-    model, info = folders.load(source, output_loading_info=True)  # a wattcut-pruned teacher too
+    teacher_cfg = ModelConfig(name_or_path=name)  # never runs the teacher folder's code or unpickles it
+    source = resolve_model_source(teacher_cfg)
+    model, info = hf_call(  # a wattcut-pruned teacher too
+        lambda: folders.load(source, output_loading_info=True, **hf_kwargs(teacher_cfg)), source
+    )
     head_missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
     if head_missing:
         raise UserInputError(
@@ -98,7 +101,7 @@ def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
             f"{len(label_names)}.",
             "Use a teacher fine-tuned on the same labels.",
         )
-    return model.eval(), AutoTokenizer.from_pretrained(source)
+    return model.eval(), AutoTokenizer.from_pretrained(source, trust_remote_code=False)
 
 
 def _check_teacher(teacher: Any, tokenizer: Any, data: Any, max_length: int, margin: float, name: str) -> float:

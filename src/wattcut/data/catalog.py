@@ -103,6 +103,15 @@ def data_dirs() -> list[Path]:
     """Folders searched for named datasets, in order."""
     dirs = []
     if os.environ.get("WATTCUT_DATA_DIR"):
-        dirs.append(Path(os.environ["WATTCUT_DATA_DIR"]).expanduser())
+        chosen = Path(os.environ["WATTCUT_DATA_DIR"]).expanduser()
+        if not chosen.is_dir():
+            from wattcut.errors import UserInputError
+
+            raise UserInputError(
+                f'WATTCUT_DATA_DIR is set to "{chosen}", which is not a folder.',
+                "Point it at the folder that holds the datasets (e.g. ../shared/data), or unset it to use ./data "
+                "and ../shared/data.",
+            )
+        dirs.append(chosen)
     dirs += [Path("data"), Path("..") / "shared" / "data"]
     return dirs

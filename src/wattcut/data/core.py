@@ -164,7 +164,8 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> tuple[TextDataset, TextDatase
                 raise UserInputError(
                     f'The dataset file "{path}" does not exist.', "Check [data] train_file and eval_file."
                 )
-            splits[split] = read_table(path, detect_format(path, cfg.format), cfg.text_column, cfg.label_column)
+            fmt = detect_format(path, cfg.format)
+            splits[split] = read_table(path, fmt, cfg.text_column, cfg.label_column, encoding=cfg.encoding)
             sources[split] = str(path)
     for setting, split in (("train_split", cfg.train_split), ("eval_split", cfg.eval_split)):
         if split not in splits:
@@ -182,5 +183,10 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> tuple[TextDataset, TextDatase
             "Check [data] label_column.",
         )
     train = _encode(train_texts, train_raw, names, sources[cfg.train_split])
+    if not splits[cfg.eval_split][0]:
+        raise UserInputError(
+            f"The evaluation split ({sources[cfg.eval_split]}) has no rows (a header only?).",
+            "Use an evaluation file with labelled rows: nothing could be scored.",
+        )
     evals = _encode(*splits[cfg.eval_split], names, sources[cfg.eval_split])
     return _subset(train, cfg.train_size, seed, "train_size"), _subset(evals, cfg.eval_size, seed, "eval_size")

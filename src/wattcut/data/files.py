@@ -47,6 +47,9 @@ def _columns(path: Path, have: list[str], text_column: str, label_column: str) -
             )
 
 
+FIELD_LIMIT = 16 * 1024 * 1024  # Python's csv default (128 KiB) refuses long reviews and documents
+
+
 def read_table(
     path: Path,
     fmt: str,
@@ -55,7 +58,36 @@ def read_table(
     quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL,
     encoding: str = "utf-8",
 ) -> tuple[list[str], list[str]]:
-    """Read ``(texts, labels)`` from a CSV/TSV/JSONL/fastText file."""
+    """Read ``(texts, labels)`` from a CSV/TSV/JSONL/fastText file.
+
+    Raises:
+        UserInputError: The file is not in ``encoding``, a field is larger than 16 MiB, a
+            column is missing, or a row has no text or label.
+    """
+    try:
+        return _read_table(path, fmt, text_column, label_column, quoting, encoding)
+    except UnicodeDecodeError as e:
+        raise UserInputError(
+            f'"{path}" is not valid {encoding} (byte {e.object[e.start : e.start + 1]!r} at offset {e.start}).',
+            'Set [data] encoding to the file\'s encoding (for example encoding = "latin-1" or "cp1252"), or '
+            "convert the file to UTF-8.",
+        ) from None
+    except csv.Error as e:
+        raise UserInputError(
+            f'"{path}" could not be read as {fmt.upper()}: {e}.',
+            "Check the file's format (a field may be larger than 16 MiB, or a quote unclosed), or set [data] format.",
+        ) from None
+
+
+def _read_table(
+    path: Path,
+    fmt: str,
+    text_column: str,
+    label_column: str,
+    quoting: Literal[0, 1, 2, 3],
+    encoding: str,
+) -> tuple[list[str], list[str]]:
+    csv.field_size_limit(FIELD_LIMIT)
     if fmt == "fasttext":
         return _read_fasttext(path, encoding)
     if fmt == "jsonl":

@@ -148,6 +148,52 @@ class TimeSeries:
         self.times = [t for t, _ in rows]
         self.values = [v for _, v in rows]
 
+    def check(self, start: float, max_gap_s: float, fill: str) -> list[str]:
+        """Refuse a series that cannot price a run starting at ``start``; return warnings.
+
+        Refused: a series that starts after the run; a step longer than ``max_gap_s`` from
+        the run's start on (inside the series, or the last value held past its end) unless
+        ``fill = "previous"``. Warned: a series from another year than the run.
+        """
+        from datetime import datetime
+
+        if self.times[0] > start:
+            first = datetime.fromtimestamp(self.times[0], UTC).isoformat(timespec="minutes")
+            raise UserInputError(
+                f'The intensity series "{self.path}" starts at {first}, after this run starts: the first phases '
+                "would have no intensity.",
+                "Give a series that covers the run (from before it starts), or set [carbon] intensity_g_per_kwh.",
+            )
+        warnings = []
+        hours = max_gap_s / 3600
+        steps = [(a, b) for a, b in zip(self.times, self.times[1:], strict=False) if b > start and b - a > max_gap_s]
+        if start - self.times[-1] > max_gap_s:
+            steps.append((self.times[-1], start))
+        if steps:
+            a, b = steps[0]
+            span = f"{datetime.fromtimestamp(a, UTC):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(b, UTC):%Y-%m-%d %H:%M}"
+            if fill != "previous":
+                raise UserInputError(
+                    f'The intensity series "{self.path}" has a gap of {(b - a) / 3600:.1f} h ({span}, longer than '
+                    f"[carbon] max_gap_h = {hours:g}) where this run would be priced"
+                    + (" (it ends before the run starts)" if b == start else "")
+                    + ".",
+                    'Fill the gap (or extend the series), raise max_gap_h, or set gap_fill = "previous" to hold the '
+                    "last value across gaps (the report then says so).",
+                )
+            warnings.append(
+                f"gaps over {hours:g} h (first {span}) filled with the previous value ([carbon] gap_fill = previous)"
+            )
+        run_year = datetime.fromtimestamp(start, UTC).year
+        years = {datetime.fromtimestamp(t, UTC).year for t in self.times}
+        if run_year not in years:
+            warnings.append(
+                f"the series covers {min(years)}–{max(years)}, not {run_year}, the year of this run: "
+                "its values may not describe today's grid"
+            )
+        self.notes = warnings
+        return warnings
+
     def mean(self, start: float, end: float) -> float:
         """Time-weighted mean intensity over ``[start, end]`` (unix seconds)."""
         if start < self.times[0]:
@@ -192,6 +238,13 @@ def grid(spec: str) -> Intensity:
         ) from None
 
 
+def check_inputs(cfg: Any, now: float) -> list[str]:
+    """Check the carbon settings that read files, before any work; return warnings to show."""
+    if cfg.timeseries_csv is None or cfg.intensity_g_per_kwh is not None:
+        return []
+    return TimeSeries(Path(cfg.timeseries_csv)).check(now, cfg.max_gap_h * 3600, cfg.gap_fill)
+
+
 def resolve(cfg: Any, start: float = 0.0, end: float = 0.0) -> Intensity:
     """The intensity in force for a window, from a ``CarbonConfig``."""
     if cfg.intensity_g_per_kwh is not None:
@@ -200,10 +253,11 @@ def resolve(cfg: Any, start: float = 0.0, end: float = 0.0) -> Intensity:
         )
     if cfg.timeseries_csv is not None:
         series = TimeSeries(Path(cfg.timeseries_csv))
+        notes = series.check(start, cfg.max_gap_h * 3600, cfg.gap_fill) if start else []
         return Intensity(
             series.mean(start, end),
             "time series",
-            f"{cfg.timeseries_csv} (time-weighted mean)",
+            f"{cfg.timeseries_csv} (time-weighted mean" + "".join(f"; {n}" for n in notes) + ")",
             None,
             "user-supplied",
             "timeseries",

@@ -18,7 +18,7 @@ def load(folder: Path | str, **kwargs: Any) -> Any:
 
     config_file = Path(folder) / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    if config.get("wattcut_storage") == "sparse-bitmask":
+    if config.get("wattcut_storage") == "sparse-bitmask":  # wattcut's own format: safetensors, no code run
         model, info = sparse.load(folder)
         return (model, info) if kwargs.get("output_loading_info") else model
     return structure.load(folder, **kwargs)

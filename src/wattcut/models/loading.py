@@ -41,7 +41,7 @@ def resolve_model_source(cfg: ModelConfig) -> str:
             )
         folder = Path(list(spec.submodule_search_locations)[0]) / cfg.subdir
         where = f'[model] package = "{cfg.package}", subdir = "{cfg.subdir}"'
-        return _gguf(folder, cfg, where) if cfg.gguf_file else _check_folder(folder, where)
+        return _gguf(folder, cfg, where) if cfg.gguf_file else _check_folder(folder, where, cfg)
     assert cfg.name_or_path is not None
     p = Path(cfg.name_or_path).expanduser()
     where = f'[model] name_or_path = "{cfg.name_or_path}"'
@@ -53,7 +53,7 @@ def resolve_model_source(cfg: ModelConfig) -> str:
             )
         return _gguf(p, cfg, where)
     if p.exists() or _looks_like_path(cfg.name_or_path):
-        return _check_folder(p, where)
+        return _check_folder(p, where, cfg)
     return cfg.name_or_path
 
 
@@ -67,7 +67,61 @@ def _gguf(folder: Path, cfg: ModelConfig, where: str) -> str:
     return str(dequantized_folder(folder, cfg.gguf_file))
 
 
-def _check_folder(folder: Path, where: str) -> str:
+PICKLE_WEIGHTS = ("pytorch_model.bin", "*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt")
+
+
+def hf_kwargs(cfg: ModelConfig) -> dict[str, Any]:
+    """What every ``from_pretrained`` of the user's model gets: never run its code or unpickle it unasked.
+
+    ``trust_remote_code=False`` is passed explicitly, so transformers never asks on stdin
+    (and never runs a folder's module when someone answers "y"); ``use_safetensors=True``
+    refuses pickle weights unless ``[model] allow_pickle`` is set.
+    """
+    kwargs: dict[str, Any] = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
+    if not cfg.allow_pickle:
+        kwargs["use_safetensors"] = True
+    return kwargs
+
+
+def check_folder_safety(folder: Path, cfg: ModelConfig, where: str) -> None:
+    """Refuse, before anything is loaded, a folder that needs its own code or holds only pickle weights.
+
+    wattcut's own structure-aware folders carry an ``auto_map`` too, but wattcut loads them
+    with its own class and never imports their ``modeling_wattcut.py``: they pass.
+    """
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserInputError(
+            f'{where}: "{folder / "config.json"}" is not valid JSON.', "Restore the file save_pretrained wrote."
+        ) from None
+    ours = "wattcut_structure" in config or config.get("wattcut_storage") == "sparse-bitmask"
+    if config.get("auto_map") and not ours and not cfg.trust_remote_code:
+        from transformers import CONFIG_MAPPING
+
+        custom = config.get("model_type") not in CONFIG_MAPPING
+        files = sorted(p.name for p in folder.glob("*.py"))
+        if custom or files:
+            raise UserInputError(
+                f'{where}: the model folder "{folder}" ships its own Python code ({", ".join(files) or "auto_map"}'
+                f"{', model_type ' + repr(config.get('model_type')) if custom else ''}), which wattcut does not run.",
+                "If you trust that code, set [model] trust_remote_code = true; otherwise use a model that "
+                "transformers supports natively.",
+            )
+    has_safe = any(folder.glob("*.safetensors"))
+    pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern)})
+    if pickles and not has_safe and not cfg.allow_pickle:
+        raise UserInputError(
+            f'{where}: the model folder "{folder}" holds its weights only as pickle files ({", ".join(pickles)}); '
+            "loading a pickle can run arbitrary code.",
+            "If you trust the file, set [model] allow_pickle = true; better, convert it once to safetensors "
+            "(model.save_pretrained(folder) with safe_serialization) and point wattcut at that folder.",
+        )
+
+
+def _check_folder(folder: Path, where: str, cfg: ModelConfig | None = None) -> str:
     if not folder.is_dir():
         raise UserInputError(
             f'{where} points to the model folder "{folder}", which does not exist.',
@@ -79,14 +133,22 @@ def _check_folder(folder: Path, where: str) -> str:
             f'{where}: the folder "{folder}" has no config.json, so it is not a Hugging Face model folder.',
             "Point to the folder that save_pretrained wrote (config.json, model.safetensors, tokenizer files).",
         )
+    if cfg is not None:
+        check_folder_safety(folder, cfg, where)
     return str(folder)
+
+
+def hf_call(load: Any, source: str) -> Any:
+    """Run a ``from_pretrained`` call, turning hub, remote-code and pickle refusals into clear input errors."""
+    return _hub_errors(load, source)
 
 
 def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     """Load the tokenizer for ``source`` (a folder or hub id)."""
     from transformers import AutoTokenizer
 
-    return _hub_errors(lambda: AutoTokenizer.from_pretrained(source, revision=cfg.revision), source)
+    kwargs = {k: v for k, v in hf_kwargs(cfg).items() if k != "use_safetensors"}  # tokenizers are not pickles
+    return _hub_errors(lambda: AutoTokenizer.from_pretrained(source, **kwargs), source)
 
 
 def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]) -> Any:
@@ -105,7 +167,7 @@ def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]
     module = _hub_errors(
         lambda: folders.load(  # plain from_pretrained, or a wattcut-saved pruned/low-rank/sparse folder
             source,
-            revision=cfg.revision,
+            **hf_kwargs(cfg),
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
@@ -118,7 +180,22 @@ def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]
 def _hub_errors(load: Any, source: str) -> Any:
     try:
         return load()
+    except ValueError as e:
+        if "trust_remote_code" not in str(e):
+            raise
+        raise UserInputError(
+            f'The model "{source}" needs to run Python code it ships (custom architecture), which wattcut does not '
+            "run by default.",
+            "If you trust that code, set [model] trust_remote_code = true; otherwise use a model that transformers "
+            "supports natively.",
+        ) from None
     except OSError as e:
+        if "safetensors" in str(e) and ".bin" in str(e):
+            raise UserInputError(
+                f'The model "{source}" has no safetensors weights, only pickle files, and loading a pickle can run '
+                "arbitrary code.",
+                "If you trust the file, set [model] allow_pickle = true; better, use a safetensors copy.",
+            ) from None
         raise UserInputError(
             f'Could not load the model "{source}": {str(e).splitlines()[0]}',
             "If this is a hub id, check the spelling and your network (or set HF_HUB_OFFLINE=1 to use only the "

@@ -77,7 +77,7 @@ def load(folder: Path | str) -> tuple[Any, dict[str, list[str]]]:
     from wattcut.models import structure
 
     folder = Path(folder)
-    config = transformers.AutoConfig.from_pretrained(folder)
+    config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=False)
     cls = structure.structured_class(config.architectures[0])
     model = cls(config)
     result = model.load_state_dict(state_dict(folder), strict=False)  # buffers may be absent

@@ -33,6 +33,7 @@ def _plt() -> Any:
             "figure.dpi": 110,
             "axes.spines.top": False,
             "axes.spines.right": False,
+            "text.parse_math": False,  # user strings ("$x$" in a variant name) are text, never mathtext
         }
     )
     return plt

@@ -8,7 +8,14 @@ from wattcut.metric import MetricSpec
 
 
 def _cell(x: Any) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
+    """User text as inert Markdown: HTML escaped (renderers that allow raw HTML run it), pipes and emphasis too."""
+    from html import escape
+
+    text = escape(str(x), quote=False).replace("\n", " ")
+    for ch in "\\`*_[]|<>#!":
+        if ch not in "<>":  # already entities
+            text = text.replace(ch, "\\" + ch)
+    return text
 
 
 def _opt(x: float | None, fmt: str) -> str:

@@ -26,9 +26,25 @@ from typing import Any
 from wattcut.errors import UserInputError
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
-from wattcut.ui import console
+from wattcut.ui import console, escape
 
 RECORD_VERSION = 2  # 2: task, metric_spec and per-task results
+
+
+def check_free_space(out: Path, source: str) -> None:
+    """Refuse to start when the output folder's disk cannot hold a run's scratch files (and the model twice)."""
+    from wattcut.store.sqlite import SCRATCH_MB
+
+    model = Path(source)
+    model_mb = sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 1e6 if model.is_dir() else 0.0
+    need_mb = SCRATCH_MB + 2 * model_mb  # each variant is saved once to measure its size
+    free_mb = shutil.disk_usage(out).free / 1e6
+    if free_mb < need_mb:
+        raise UserInputError(
+            f'The disk under "{out}" has {free_mb:.0f} MB free; this run needs about {need_mb:.0f} MB '
+            f"(scratch files and a saved copy of each variant of a {model_mb:.0f} MB model).",
+            "Free some space there, or choose another folder with --out.",
+        )
 
 
 def prepare_out(out: Path) -> None:
@@ -71,8 +87,17 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
 
     Inputs (output folder, model, every task's data, per-technique model checks) are
     checked first, so bad input fails in seconds with nothing half-written; then
-    ``header`` and the resolved config are echoed.
+    ``header`` and the resolved config are echoed. The output folder is locked for the
+    whole run: a second run into it is refused.
     """
+    from wattcut.runner.lock import OutputLock
+
+    prepare_out(out)
+    with OutputLock(out):  # one run per output folder, for the whole run
+        return _run_locked(cfg, out, header)
+
+
+def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
@@ -84,8 +109,8 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     from wattcut.settings import to_toml
 
     # Check every input before the first expensive step, so bad input costs seconds.
-    prepare_out(out)
     source, tasks = check_inputs(cfg)
+    check_free_space(out, source)
     primary = tasks[0]
     threads = _threads(cfg)
     torch.set_num_threads(threads)
@@ -97,7 +122,9 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     (out / "config.resolved.toml").write_text(to_toml(cfg), encoding="utf-8")
     done = store.done()
     if resumed:
-        console.print(f"[yellow]Resuming[/]: {len(done)} finished trial(s) already in {store.path} are kept.")
+        console.print(
+            f"[yellow]Resuming[/]: {len(done)} finished trial(s) already in {escape(str(store.path))} are kept."
+        )
     for t in tasks:
         console.print(f"task {_key(t)}: {t.describe_data()}", soft_wrap=True, markup=False, highlight=False)
     tokenizer = primary.load_tokenizer(source)
@@ -138,7 +165,7 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
             for name in todo:
                 started = _now()
                 variant = variants.get(name)
-                vdir = work / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-t{trial.index}"  # names may hold "/"
+                vdir = work / f"{_folder_name(name)}-t{trial.index}"
                 vdir.mkdir(parents=True, exist_ok=True)
                 model = base.clone()
                 ctx = CompressContext(
@@ -198,6 +225,14 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
     return out / STORE_NAME
 
 
+def _folder_name(name: str) -> str:
+    """A file-system-safe folder name for a variant, distinct for distinct names ("x/y" vs "x_y")."""
+    import hashlib
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+    return safe if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
     """Resolve the model and check it, every task's data and every technique's settings, before any work.
 
@@ -235,6 +270,12 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
         t.check_model(source)
     if tasks[0].model_kind == "sequence-classifier":
         _check_techniques(cfg, source)
+    import time
+
+    from wattcut.measure import carbon
+
+    for note in carbon.check_inputs(cfg.carbon, time.time()):
+        console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
     return source, tasks
 
 
@@ -252,9 +293,11 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
     from transformers import AutoConfig
 
     from wattcut.compress import TECHNIQUES
+    from wattcut.models.loading import hf_kwargs
 
+    kwargs = {k: v for k, v in hf_kwargs(cfg.model).items() if k != "use_safetensors"}
     try:
-        layers = int(AutoConfig.from_pretrained(source, revision=cfg.model.revision).num_hidden_layers)
+        layers = int(AutoConfig.from_pretrained(source, **kwargs).num_hidden_layers)
     except (OSError, AttributeError, TypeError, ValueError):
         return  # no readable layer count here: each technique checks it when it runs
     for variant in cfg.variants:
@@ -413,8 +456,8 @@ def _echo(record: dict[str, Any]) -> None:
     per_k = None if infer is None else infer["energy_per_1k_requests_j"]
     p50 = record["latency"]["p50_ms"]
     console.print(
-        f"  [bold]{record['variant']}[/] trial {record['trial_index']}: "
-        f"{spec.label} {'n/a' if value is None else f'{value:.4g}'}, "
+        f"  [bold]{escape(record['variant'])}[/] trial {record['trial_index']}: "
+        f"{escape(spec.label)} {'n/a' if value is None else f'{value:.4g}'}, "
         f"p50 {'n/a' if p50 is None else f'{p50:.2f}'} ms/request, "
         f"{'n/a' if per_k is None else f'{per_k:.1f}'} J per 1,000 requests "
         f"({'estimated' if infer and infer['estimated'] else 'measured'}), "

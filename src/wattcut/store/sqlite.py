@@ -12,6 +12,7 @@ it in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -72,9 +73,32 @@ CREATE TABLE IF NOT EXISTS phase_energy (
 """
 
 
+class DiskFullError(UserInputError):
+    """The disk under the output folder is full."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        free = shutil.disk_usage(folder).free / 1e6 if folder.exists() else 0.0
+        super().__init__(
+            f'The disk under "{folder}" is full ({free:.0f} MB free): the last trial could not be stored; every '
+            "trial stored before it is kept.",
+            f"Free at least {SCRATCH_MB} MB there (a run uses about that much scratch space, more for large "
+            "models) or choose another folder with --out, then run the same command again to resume.",
+        )
+
+
+SCRATCH_MB = 100
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """Stable hash of a resolved config (the study's identity in a store)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    """Stable hash of a resolved config: the study's identity in a store.
+
+    The output folder (``out``) is not part of it: a study resumes from any spelling or
+    copy of its folder.
+    """
+    identity = {k: v for k, v in config.items() if k != "out"}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _now() -> str:
@@ -123,6 +147,17 @@ class Store:
             raise UserInputError(
                 f'"{path}" is not a usable wattcut store: {e}.', "Use another output folder."
             ) from None
+        try:  # a store damaged in the middle fails here, with exit 2, not halfway through a report
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+        except sqlite3.DatabaseError as e:
+            problems = [str(e)]
+        if problems:
+            conn.close()
+            raise UserInputError(
+                f'The store "{path}" is damaged ({problems[0]}).',
+                "Restore it from a copy, or run the study into a new output folder (its report files, if any, "
+                "still hold what was finished).",
+            ) from None
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -135,13 +170,19 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # a failed ROLLBACK must not hide the real error
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if "full" in str(e):
+                raise DiskFullError(self.path.parent) from None
             raise
-        self.conn.execute("COMMIT")
 
     def begin_study(self, name: str, config: dict[str, Any], provenance: dict[str, Any]) -> bool:
         """Record the study, or check that the store already holds this same study.
@@ -153,15 +194,21 @@ class Store:
             UserInputError: If the store holds a different study.
         """
         h = config_hash(config)
-        row = self.conn.execute("SELECT config_hash, name FROM study WHERE id = 1").fetchone()
+        row = self.conn.execute("SELECT config_json, name FROM study WHERE id = 1").fetchone()
         if row is not None:
-            if row[0] != h:
+            stored = config_hash(json.loads(row[0]))  # recomputed: older stores hashed the folder path too
+            if stored != h and not self.trials_count():
+                # A run that stopped before its first trial (bad input found late) claims nothing: start over.
+                with self._tx() as c:
+                    c.execute("DELETE FROM study")
+            elif stored != h:
                 raise UserInputError(
                     f'The output folder "{self.path.parent}" already holds results of a different study '
-                    f'("{row[1]}", config {row[0]}).',
+                    f'("{row[1]}", config {stored}).',
                     "Choose another folder with --out, or delete that folder to start over.",
                 )
-            return True
+            else:
+                return True
         with self._tx() as c:
             c.execute(
                 "INSERT INTO study VALUES (1, ?, ?, ?, ?, ?)",
@@ -199,6 +246,10 @@ class Store:
                         "INSERT INTO phase_energy VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (trial_id, i, comp, e["energy_j"], e["method"], int(e["estimated"]), e["source"]),
                     )
+
+    def trials_count(self) -> int:
+        """How many trials are stored."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
 
     def done(self) -> set[tuple[str, int]]:
         """(variant, trial_index) pairs already stored."""

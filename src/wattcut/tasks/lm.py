@@ -44,9 +44,12 @@ class CausalLMTask(Task):
         from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
+        from wattcut.models.loading import hf_call, hf_kwargs
+
+        kwargs = {k: v for k, v in hf_kwargs(self.study.model).items() if k != "use_safetensors"}
         try:
-            config = AutoConfig.from_pretrained(source, revision=self.study.model.revision)
-        except (OSError, ValueError) as e:
+            config = hf_call(lambda: AutoConfig.from_pretrained(source, **kwargs), source)
+        except OSError as e:
             raise UserInputError(
                 f'Could not read the configuration of "{source}": {str(e).splitlines()[0]}',
                 "Point [model] at a causal language model (a folder with config.json, a hub id, or gguf_file).",
@@ -55,6 +58,14 @@ class CausalLMTask(Task):
         if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and (
             not archs or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
         ):
+            limit = getattr(config, "max_position_embeddings", None)
+            wanted = getattr(self.config, "max_length", None)
+            if isinstance(limit, int) and isinstance(wanted, int) and wanted > limit:
+                raise UserInputError(
+                    f'[[tasks]] "{self.key}" max_length = {wanted} is more than this model can take ({limit} '
+                    "positions).",
+                    f"Set max_length to {limit} or less.",
+                )
             return
         raise UserInputError(
             f'The task "{self.key}" needs a causal language model, but [model] is a {config.model_type} model '
@@ -73,7 +84,10 @@ class CausalLMTask(Task):
 
         transformers.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
-        module = AutoModelForCausalLM.from_pretrained(source, revision=self.study.model.revision, dtype=torch.float32)
+        from wattcut.models.loading import hf_call, hf_kwargs
+
+        kwargs = hf_kwargs(self.study.model)
+        module = hf_call(lambda: AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **kwargs), source)
         return TorchCausalLM(module.eval())
 
     def warmup_requests(self) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.data import TextDataset
+from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.settings import DataConfig, EvaluateConfig, InferConfig, TrainConfig
 from wattcut.tasks import classification
@@ -170,8 +171,6 @@ class SequenceClassification(Task):
 
     def _data(self) -> DataConfig:
         if self.study.data is None:
-            from wattcut.errors import UserInputError
-
             raise UserInputError(
                 "The sequence_classification task needs a [data] table (the labelled texts to fine-tune and score on).",
                 'Add [data] with name = "sst2" (or train_file and eval_file).',
@@ -202,6 +201,24 @@ class SequenceClassification(Task):
     def max_length(self) -> int:
         """``[data] max_length``."""
         return self._data().max_length
+
+    def check_model(self, source: str) -> None:
+        """Refuse ``[data] max_length`` above the model's position limit, before any training."""
+        from transformers import AutoConfig
+
+        from wattcut.models.loading import hf_kwargs
+
+        kwargs = {k: v for k, v in hf_kwargs(self.study.model).items() if k != "use_safetensors"}
+        try:
+            config = AutoConfig.from_pretrained(source, **kwargs)
+        except (OSError, ValueError):
+            return  # the model load reports it, with its own message
+        limit = getattr(config, "max_position_embeddings", None)
+        if isinstance(limit, int) and self.max_length() > limit:
+            raise UserInputError(
+                f"[data] max_length = {self.max_length()} is more than this model can take ({limit} positions).",
+                f"Set [data] max_length to {limit} or less.",
+            )
 
     def load_model(self, source: str) -> Any:
         """The pretrained encoder with a fresh head for the training labels."""
