@@ -38,6 +38,12 @@ def _has_co2e(p: dict[str, Any]) -> bool:
     return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
 
 
+def _baseline_label(config: dict[str, Any]) -> str:
+    tasks = config.get("tasks") or []
+    trains = not tasks or any(t["name"] == "sequence_classification" for t in tasks)
+    return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
+
+
 def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per-variant mean and SD of the headline numbers, in study order.
 
@@ -55,7 +61,7 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
         rows.append(
             {
                 "variant": name,
-                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"]) or "(fine-tuned, uncompressed)",
+                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"]) or _baseline_label(config),
                 "trials": len(mine),
                 spec.key: _mean_sd([quality(t, spec) for t in mine]),
                 "f1_macro": _mean_sd([t["metrics"].get("f1_macro") for t in mine]),

@@ -37,6 +37,12 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     if results.get("missing_trials"):
         missing = ", ".join(f"{_cell(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
         lines += [f"> **Incomplete study**: {len(results['missing_trials'])} trial(s) missing ({missing}).", ""]
+    if results["config"]["model"].get("gguf_file"):
+        lines += [
+            "> The baseline was read from a GGUF file and de-quantized to fp32: its weights already carry the GGUF's "
+            'quantization rounding, so this "fp32 baseline" is not the original full-precision model.',
+            "",
+        ]
     if rec:
         lines += [f"**Recommendation: {_cell(rec.get('variant') or 'none')}**. {_cell(rec.get('reason', ''))}", ""]
     spec = MetricSpec.from_dict(st.get("metric_spec"))
@@ -54,6 +60,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
             f"{r['file_size_bytes'] / 1e6:.1f} |"
         )
+    lines += _tasks(results)
     pb = st.get("payback") or {}
     rows = [(n, r) for n, r in (pb.get("variants") or {}).items() if n != "baseline"]
     if rows:
@@ -86,3 +93,33 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         lines += [f"![{_cell(f['title'])}]({f['png']})" for f in figs.values() if f["png"]]
     lines += ["", "Full details, tests and methods: report.html; every value: results.json.", ""]
     return "\n".join(lines)
+
+
+def _tasks(results: dict[str, Any]) -> list[str]:
+    """One table per task (only when the study names its tasks), from the shared per-task rows."""
+    from wattcut.report.tasks import fmt, task_tables
+
+    if not results["config"].get("tasks"):
+        return []
+    lines = ["", "## Tasks"]
+    for tb in task_tables(results):
+        spec = tb["metric_spec"]
+        role = " (primary)" if tb["primary"] else ""
+        direction = (
+            ""
+            if not spec
+            else f" {_cell(spec['label'])}: {'higher' if spec['higher_is_better'] else 'lower'} is better."
+        )
+        lines += [
+            "",
+            f"### {_cell(tb['key'])}{role}",
+            "",
+            f"{_cell(tb['data'])}.{direction} Means over trials.",
+            "",
+            "| variant | trials | " + " | ".join(_cell(c["label"]) for c in tb["columns"]) + " |",
+            "|---|---:|" + "---:|" * len(tb["columns"]),
+        ]
+        for r in tb["rows"]:
+            cells = " | ".join(fmt(r["values"][c["key"]], c["format"]) for c in tb["columns"])
+            lines.append(f"| {_cell(r['variant'])} | {r['trials']} | {cells} |")
+    return lines
