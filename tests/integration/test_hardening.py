@@ -112,6 +112,18 @@ def test_a_pickle_only_folder_loads_with_the_opt_in(pickle_folder):
     assert module.config.num_labels == 2
 
 
+def test_an_unsafe_pickle_is_refused_even_with_the_opt_in(tmp_path, pickle_folder):
+    import torch
+
+    from wattcut.models.loading import load_classifier_module, resolve_model_source
+    from wattcut.settings import ModelConfig
+
+    torch.save({"bert.embeddings.word_embeddings.weight": os.system}, pickle_folder / "pytorch_model.bin")
+    cfg = ModelConfig(name_or_path=str(pickle_folder), allow_pickle=True)
+    with pytest.raises(UserInputError, match="pickle"):
+        load_classifier_module(resolve_model_source(cfg), cfg, ["0", "1"])
+
+
 # 2. one run per output folder ---------------------------------------------------------------------------------
 def _hold_lock(out: Path) -> subprocess.Popen:
     code = (

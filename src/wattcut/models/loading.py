@@ -178,8 +178,16 @@ def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]
 
 
 def _hub_errors(load: Any, source: str) -> Any:
+    import pickle
+
     try:
         return load()
+    except pickle.UnpicklingError as e:  # allow_pickle set, but torch's safe unpickler refused the file's contents
+        raise UserInputError(
+            f'The weights of "{source}" are a pickle that holds more than tensors, which PyTorch refuses to load '
+            f"safely ({str(e).splitlines()[0][:200]}).",
+            "Use a safetensors copy of the model; wattcut never loads such a pickle.",
+        ) from None
     except ValueError as e:
         if "trust_remote_code" not in str(e):
             raise
