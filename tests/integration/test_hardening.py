@@ -88,12 +88,15 @@ def test_wattcut_own_structure_folders_still_load_without_running_their_code(tmp
 # 10. pickles only with an explicit opt-in --------------------------------------------------------------------
 @pytest.fixture
 def pickle_folder(tmp_path, tiny_bert):
+    import torch
     from transformers import AutoModelForSequenceClassification
 
     folder = tmp_path / "pickled"
-    AutoModelForSequenceClassification.from_pretrained(tiny_bert).save_pretrained(folder, safe_serialization=False)
+    folder.mkdir()
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")  # the legacy pickle format
     for f in tiny_bert.glob("*"):
-        if f.name.startswith(("tokenizer", "vocab", "special")):
+        if f.name.startswith(("config", "tokenizer", "vocab", "special")):
             shutil.copy2(f, folder)
     assert (folder / "pytorch_model.bin").is_file() and not list(folder.glob("*.safetensors"))
     return folder
@@ -195,8 +198,8 @@ def test_disk_full_while_storing_is_exit_2_and_keeps_earlier_trials(tmp_path, mo
 
 
 # 4./5. carbon series: checked before work, by validate too; gaps and stale years ------------------------------
-def _series(tmp_path, rows):
-    p = tmp_path / "ci.csv"
+def _series(tmp_path, rows, name="ci.csv"):
+    p = tmp_path / name
     p.write_text("timestamp,g_per_kwh\n" + "".join(f"{t},{v}\n" for t, v in rows))
     return p
 
@@ -205,8 +208,8 @@ def _series(tmp_path, rows):
 def test_carbon_series_problems_are_caught_before_the_first_trial(tmp_path, command):
     cases = {
         "missing": (tmp_path / "nope.csv", "does not exist"),
-        "bad": (_series(tmp_path, [("yesterday", 50)]), 'not "ISO-timestamp,number"'),
-        "late": (_series(tmp_path, [("2099-01-01T00:00", 50)]), "after this run starts"),
+        "bad": (_series(tmp_path, [("yesterday", 50)], "bad.csv"), 'not "ISO-timestamp,number"'),
+        "late": (_series(tmp_path, [("2099-01-01T00:00", 50)], "late.csv"), "after this run starts"),
     }
     for path, needle in cases.values():
         exp = experiment(tmp_path, SMOKE + f'\n[carbon]\ntimeseries_csv = "{path}"\n')
@@ -221,12 +224,12 @@ def test_gaps_are_refused_or_filled_as_stated_and_an_old_year_is_warned(tmp_path
     from wattcut.measure.carbon import TimeSeries
 
     now = datetime(2026, 5, 1, 12, tzinfo=UTC).timestamp()
-    gap = _series(tmp_path, [("2026-05-01T00:00", 50), ("2026-05-01T20:00", 60)])  # a 20 h step covering the run
+    gap = _series(tmp_path, [("2026-05-01T00:00", 50), ("2026-05-01T20:00", 60)], "gap.csv")  # 20 h over the run
     with pytest.raises(UserInputError, match="gap of 20.0 h"):
         TimeSeries(gap).check(now, 3 * 3600, "refuse")
     notes = TimeSeries(gap).check(now, 3 * 3600, "previous")
     assert any("filled with the previous value" in n for n in notes)
-    old = _series(tmp_path, [(f"2020-01-01T{h:02d}:00", 50) for h in range(24)])
+    old = _series(tmp_path, [(f"2020-01-01T{h:02d}:00", 50) for h in range(24)], "old.csv")
     with pytest.raises(UserInputError, match="ends before the run starts"):
         TimeSeries(old).check(now, 3 * 3600, "refuse")
     notes = TimeSeries(old).check(now, 3 * 3600, "previous")
