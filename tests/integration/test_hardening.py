@@ -197,6 +197,11 @@ def test_disk_full_while_storing_is_exit_2_and_keeps_earlier_trials(tmp_path, mo
     assert main(["validate", "whatever.toml"]) == 2
 
 
+def test_validate_checks_a_distillation_teacher_folder_before_any_training(tmp_path):
+    text = SMOKE + '\n[[variants]]\nname = "kd"\ntechniques = [{ name = "distill", teacher = "./no/such/teacher" }]\n'
+    assert_user_error(wattcut("validate", experiment(tmp_path, text)), "no/such/teacher", "does not exist")
+
+
 # 4./5. carbon series: checked before work, by validate too; gaps and stale years ------------------------------
 def _series(tmp_path, rows, name="ci.csv"):
     p = tmp_path / name

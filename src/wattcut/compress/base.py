@@ -76,6 +76,7 @@ class Technique:
     summary: str
     layers_after: Callable[[Any, int], int] | None = None  # a step that changes the layer count says how
     kinds: tuple[str, ...] = ("sequence-classifier",)  # model kinds it works on (a task's model_kind)
+    check_inputs: Callable[[Any], None] | None = None  # inputs a step reads (a teacher folder), checked up front
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -104,11 +105,13 @@ def technique(
     summary: str,
     layers_after: Callable[[Any, int], int] | None = None,
     kinds: tuple[str, ...] = ("sequence-classifier",),
+    check_inputs: Callable[[Any], None] | None = None,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
-        TECHNIQUES.add(name, Technique(name, config_cls, apply, takes, returns, summary, layers_after, kinds))
+        technique = Technique(name, config_cls, apply, takes, returns, summary, layers_after, kinds, check_inputs)
+        TECHNIQUES.add(name, technique)
         return apply
 
     return deco

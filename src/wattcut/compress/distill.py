@@ -138,12 +138,23 @@ def _pool(hidden: Any, mask: Any) -> Any:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+def _check_teacher_source(config: DistillConfig) -> None:
+    """An external teacher's folder or package must exist and be safe to load: checked before any training."""
+    if config.teacher == "baseline":
+        return
+    from wattcut.models.loading import resolve_model_source
+    from wattcut.settings import ModelConfig
+
+    resolve_model_source(ModelConfig(name_or_path=config.teacher))
+
+
 @technique(
     "distill",
     DistillConfig,
     takes="pytorch",
     returns="pytorch",
     summary="knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE)",
+    check_inputs=_check_teacher_source,
 )
 def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     """Distil into ``model.module`` in place; returns the handle."""

@@ -295,6 +295,11 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
     from wattcut.compress import TECHNIQUES
     from wattcut.models.loading import hf_kwargs
 
+    for variant in cfg.variants:  # files a step reads (an external distillation teacher)
+        for step in variant.techniques:
+            check = TECHNIQUES.get(step.name).check_inputs
+            if check is not None:
+                check(step.config)
     kwargs = {k: v for k, v in hf_kwargs(cfg.model).items() if k != "use_safetensors"}
     try:
         layers = int(AutoConfig.from_pretrained(source, **kwargs).num_hidden_layers)
@@ -324,6 +329,8 @@ def _inference_round(
     warm0 = primary.warmup_requests()
     sentinel = first[warm0 : warm0 + ic.sentinel_requests]
     drifts: list[float] = []
+    if sentinel:  # the baseline sat idle while variants were built: warm it first, or "before" reads cold
+        primary.serve(base, sentinel[:1], _scratch(), desc="sentinel warm-up")
     for attempt in range(ic.max_repeats + 1):
         before = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
         results: dict[str, dict[str, Any]] = {}
