@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from wattcut import __version__
 from wattcut.errors import UserInputError
@@ -81,6 +82,12 @@ def escape_text(s: str) -> str:
     return escape(s)
 
 
+def _internal_error(console: Any) -> int:
+    console.print_exception(max_frames=8)
+    console.print("[bold red]internal error[/]: this is a wattcut bug; please report it with the trace above.")
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wattcut`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -137,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import errno
 
         if e.errno != errno.ENOSPC:
-            console.print_exception(max_frames=8)
-            console.print("[bold red]internal error[/]: this is a wattcut bug; please report it with the trace above.")
-            return 1
+            return _internal_error(console)
         console.print(
             f"[bold red]error:[/] disk full ({escape_text(str(e.filename or ''))}): nothing more could be written. "
             "Trials stored before this are kept. Free at least 100 MB there (more for large models) or choose "
@@ -152,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[yellow]interrupted[/]: trials that finished are kept in the store.")
         return 130
     except Exception:  # a bug in wattcut, not the user's input
-        console.print_exception(max_frames=8)
-        console.print("[bold red]internal error[/]: this is a wattcut bug; please report it with the trace above.")
-        return 1
+        return _internal_error(console)
     return 0
 
 

@@ -83,6 +83,18 @@ def hf_kwargs(cfg: ModelConfig) -> dict[str, Any]:
     return kwargs
 
 
+def config_kwargs(cfg: ModelConfig) -> dict[str, Any]:
+    """:func:`hf_kwargs` for configs and tokenizers, which hold no pickled weights."""
+    return {k: v for k, v in hf_kwargs(cfg).items() if k != "use_safetensors"}
+
+
+def load_config(source: str, cfg: ModelConfig) -> Any:
+    """The model's ``AutoConfig`` (no code from the folder is run), with hub and remote-code errors made clear."""
+    from transformers import AutoConfig
+
+    return _hub_errors(lambda: AutoConfig.from_pretrained(source, **config_kwargs(cfg)), source)
+
+
 def check_folder_safety(folder: Path, cfg: ModelConfig, where: str) -> None:
     """Refuse, before anything is loaded, a folder that needs its own code or holds only pickle weights.
 
@@ -147,7 +159,7 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     """Load the tokenizer for ``source`` (a folder or hub id)."""
     from transformers import AutoTokenizer
 
-    kwargs = {k: v for k, v in hf_kwargs(cfg).items() if k != "use_safetensors"}  # tokenizers are not pickles
+    kwargs = config_kwargs(cfg)
     return _hub_errors(lambda: AutoTokenizer.from_pretrained(source, **kwargs), source)
 
 

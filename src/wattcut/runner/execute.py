@@ -239,11 +239,15 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
     Returns the model source and the study's tasks (primary first), data loaded. Used by
     ``wattcut run`` and ``wattcut validate`` alike.
     """
+    import time
+
+    from wattcut.compress import TECHNIQUES
     from wattcut.errors import UserInputError
+    from wattcut.measure import carbon
     from wattcut.models.loading import resolve_model_source
     from wattcut.tasks.catalog import build_tasks
 
-    source = resolve_model_source(cfg.model)
+    # Cheap checks first (settings, data files), then the model (which may convert a GGUF once).
     tasks = build_tasks(cfg)
     kinds = sorted({t.model_kind for t in tasks})
     if len(kinds) > 1:
@@ -252,11 +256,7 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
             f"{', '.join(f'{t.key} ({t.model_kind})' for t in tasks)}.",
             "Put tasks for an encoder classifier and for a causal language model in separate studies.",
         )
-    for t in tasks:
-        t.prepare()
     for variant in cfg.variants:
-        from wattcut.compress import TECHNIQUES
-
         for step in variant.techniques:
             works_on = TECHNIQUES.get(step.name).kinds
             if tasks[0].model_kind not in works_on:
@@ -267,15 +267,14 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                     f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
                 )
     for t in tasks:
+        t.prepare()
+    for note in carbon.check_inputs(cfg.carbon, time.time()):
+        console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
+    source = resolve_model_source(cfg.model)
+    for t in tasks:
         t.check_model(source)
     if tasks[0].model_kind == "sequence-classifier":
         _check_techniques(cfg, source)
-    import time
-
-    from wattcut.measure import carbon
-
-    for note in carbon.check_inputs(cfg.carbon, time.time()):
-        console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
     return source, tasks
 
 
@@ -290,20 +289,17 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
     The layer count comes from the model's config and is threaded through the pipeline,
     because a step such as ``prune_layers`` changes it for the steps after it.
     """
-    from transformers import AutoConfig
-
     from wattcut.compress import TECHNIQUES
-    from wattcut.models.loading import hf_kwargs
+    from wattcut.models.loading import load_config
 
     for variant in cfg.variants:  # files a step reads (an external distillation teacher)
         for step in variant.techniques:
             check = TECHNIQUES.get(step.name).check_inputs
             if check is not None:
                 check(step.config)
-    kwargs = {k: v for k, v in hf_kwargs(cfg.model).items() if k != "use_safetensors"}
     try:
-        layers = int(AutoConfig.from_pretrained(source, **kwargs).num_hidden_layers)
-    except (OSError, AttributeError, TypeError, ValueError):
+        layers = int(load_config(source, cfg.model).num_hidden_layers)
+    except (UserInputError, AttributeError, TypeError, ValueError):
         return  # no readable layer count here: each technique checks it when it runs
     for variant in cfg.variants:
         n = layers

@@ -21,21 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from wattcut.metric import ACCURACY, MetricSpec
 from wattcut.registry import Registry
 from wattcut.settings import StudyConfig
-
-
-@dataclass(frozen=True)
-class Counts:
-    """What one served request counted."""
-
-    samples: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
 
 
 class Task:

@@ -41,15 +41,13 @@ class CausalLMTask(Task):
 
     def check_model(self, source: str) -> None:
         """Refuse a model that is not a causal (decoder) language model, before any work."""
-        from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-        from wattcut.models.loading import hf_call, hf_kwargs
+        from wattcut.models.loading import load_config
 
-        kwargs = {k: v for k, v in hf_kwargs(self.study.model).items() if k != "use_safetensors"}
         try:
-            config = hf_call(lambda: AutoConfig.from_pretrained(source, **kwargs), source)
-        except OSError as e:
+            config = load_config(source, self.study.model)
+        except (OSError, ValueError) as e:
             raise UserInputError(
                 f'Could not read the configuration of "{source}": {str(e).splitlines()[0]}',
                 "Point [model] at a causal language model (a folder with config.json, a hub id, or gguf_file).",

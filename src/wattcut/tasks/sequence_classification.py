@@ -204,15 +204,9 @@ class SequenceClassification(Task):
 
     def check_model(self, source: str) -> None:
         """Refuse ``[data] max_length`` above the model's position limit, before any training."""
-        from transformers import AutoConfig
+        from wattcut.models.loading import load_config
 
-        from wattcut.models.loading import hf_kwargs
-
-        kwargs = {k: v for k, v in hf_kwargs(self.study.model).items() if k != "use_safetensors"}
-        try:
-            config = AutoConfig.from_pretrained(source, **kwargs)
-        except (OSError, ValueError):
-            return  # the model load reports it, with its own message
+        config = load_config(source, self.study.model)
         limit = getattr(config, "max_position_embeddings", None)
         if isinstance(limit, int) and self.max_length() > limit:
             raise UserInputError(
