@@ -7,9 +7,12 @@ Adding a technique: write ``compress/<name>.py`` with a frozen config dataclass 
 from wattcut.compress import (  # noqa: F401  (registration)
     distill,
     finetune,
+    gguf_quantize,
     lowrank,
+    ort_genai,
     ort_int8,
     ov_int8,
+    ov_weight_compress,
     ov_weights,
     prune_2_4,
     prune_ffn,

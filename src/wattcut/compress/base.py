@@ -25,7 +25,7 @@ from wattcut.registry import Registry
 if TYPE_CHECKING:
     from wattcut.settings import TechniqueStep
 
-Runtime = Literal["pytorch", "onnxruntime", "openvino"]
+Runtime = Literal["pytorch", "onnxruntime", "openvino", "llamacpp", "onnxruntime-genai"]
 
 
 @contextmanager
@@ -51,6 +51,7 @@ class CompressContext:
         teacher: This trial's fine-tuned baseline, the default distillation teacher.
         phase: Opens a nested, metered window (e.g. ``ctx.phase("calibrate")``) and yields
             its record, for a technique's data passes; a no-op outside a study.
+        model_source: The resolved pretrained model folder or hub id.
     """
 
     tokenizer: Any
@@ -62,6 +63,7 @@ class CompressContext:
     train_data: Any = None  # the study's training TextDataset, for recovery fine-tuning
     teacher: Any = None  # this trial's fine-tuned baseline (TorchClassifier), for distillation
     phase: Callable[[str], AbstractContextManager[Any]] = field(default_factory=lambda: _unmetered)
+    model_source: str = ""  # the resolved model folder (GGUF export reads which GGUF it came from)
 
 
 @dataclass(frozen=True)

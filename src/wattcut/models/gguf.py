@@ -41,6 +41,7 @@ def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
     stat = path.stat()
     target = cache_root() / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}"
     if (target / "config.json").is_file():
+        _mark_source(target, path)
         return target
     for module in ("gguf", "accelerate"):
         try:
@@ -79,4 +80,28 @@ def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "config.json").is_file():
             raise
+    _mark_source(target, path)
     return target
+
+
+SOURCE_MARK = "wattcut_gguf_source.json"
+
+
+def _mark_source(folder: Path, gguf_path: Path) -> None:
+    """Record which GGUF a converted folder came from (GGUF export reuses its tokenizer metadata)."""
+    import json
+
+    mark = folder / SOURCE_MARK
+    if not mark.is_file():
+        mark.write_text(json.dumps({"gguf": str(gguf_path.resolve())}) + "\n", encoding="utf-8")
+
+
+def source_gguf(folder: str | Path) -> Path | None:
+    """The GGUF file a converted folder came from, if it came from one and the file is still there."""
+    import json
+
+    mark = Path(folder) / SOURCE_MARK
+    if not mark.is_file():
+        return None
+    path = Path(json.loads(mark.read_text(encoding="utf-8"))["gguf"])
+    return path if path.is_file() else None

@@ -16,7 +16,7 @@ from typing import Any
 from wattcut.metric import infer_phase
 
 COMPONENTS = ("cpu", "gpu", "ram")
-PHASES = ("train", "compress", "evaluate", "infer")
+PHASES = ("train", "compress", "load", "evaluate", "infer")
 COLORS = {"cpu": "#4c72b0", "gpu": "#dd8452", "ram": "#55a868"}
 
 

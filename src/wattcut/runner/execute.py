@@ -178,6 +178,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                     teacher=base,
                     seed=trial.seed,
                     phase=session.phase,
+                    model_source=source,
                 )
                 # Phase "compress": one window per technique in the pipeline.
                 flops = model.flops_per_sequence(primary.max_length())
@@ -186,6 +187,9 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
                     if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
                         flops = model.flops_per_sequence(primary.max_length())  # outside the window
+                if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
+                    with session.phase("load"):
+                        model.load()
                 # Phase "evaluate": quality on each task's evaluation data.
                 metrics: dict[str, Any] = {}
                 for t in tasks:
@@ -266,6 +270,16 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                     f"this study's tasks use a {tasks[0].model_kind}.",
                     f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
                 )
+        if variant.techniques:  # a task that serves only some runtimes (lm_eval: PyTorch modules)
+            runtime = TECHNIQUES.get(variant.techniques[-1].name).returns
+            for t in tasks:
+                served = getattr(t, "runtimes", None)
+                if served is not None and runtime not in served:
+                    raise UserInputError(
+                        f'Variant "{variant.name}" ends on the {runtime} runtime, which the task "{t.key}" cannot '
+                        f"use (it runs on {', '.join(served)}).",
+                        f'Leave "{t.key}" out of this study, or run that variant in a study without it.',
+                    )
     for t in tasks:
         t.prepare()
     for note in carbon.check_inputs(cfg.carbon, time.time()):

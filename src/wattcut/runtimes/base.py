@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-RUNTIMES = ("pytorch", "onnxruntime", "openvino")
+RUNTIMES = ("pytorch", "onnxruntime", "openvino", "llamacpp", "onnxruntime-genai")
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ class TorchCausalLM:
         return scores
 
     def generate(
-        self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_token: Any = None
+        self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None
     ) -> tuple[list[int], float, list[float]]:
         """Greedy decoding with a KV cache.
 
@@ -204,14 +204,14 @@ class TorchCausalLM:
                 now = time.perf_counter()
                 if i == 0:
                     ttft = now - t0
+                    if on_first is not None:
+                        on_first()  # the prefill is over: the caller may close its prefill window
                 else:
                     times.append(now - last)
                 last = now
                 if token in stop_ids:
                     break
                 out.append(token)
-                if on_token is not None:
-                    on_token(token)
                 if i + 1 == max_new_tokens:
                     break
                 step = self.module(

@@ -6,9 +6,12 @@ of the first ``prompts`` DailyDialog test dialogues, arriving as a Poisson proce
 in ``realtime`` (the replay waits for each arrival, so the idle gaps a real deployment
 has are measured and billed, each in its own window) or ``back_to_back``.
 
-Every request runs in its own metered window: input and output tokens, time to first
+Every request runs in its own metered window, split into a prefill window (prompt
+processing up to the first token) and a decode window (the remaining tokens), as
+optimum-benchmark and AI Energy Score split them: input and output tokens, time to first
 token and time per output token (observed token by token, not apportioned), queueing
-delay, energy per request and per output token. The task has no quality metric: it
+delay, energy per request, per output token, and of each part. Units as the leaderboards
+use them: J per response, J per output token, Wh per 1,000 queries. The task has no quality metric: it
 measures what serving costs, so it cannot be a study's primary task.
 """
 
@@ -42,6 +45,9 @@ class ChatReplayConfig:
         seed: Seed of the arrival process.
         mode: ``realtime`` (wait for each arrival; idle gaps measured) or ``back_to_back``.
         max_new_tokens: Greedy generation budget per reply.
+        length: ``natural`` (a reply ends at the model's end-of-turn token) or ``fixed``
+            (exactly ``max_new_tokens`` per reply, stop tokens ignored, as AI Energy Score does,
+            so variants are compared on the same work).
         system: Optional system message.
         warmup_requests: Prompts served untimed before the replay (from the end of the list).
     """
@@ -53,6 +59,7 @@ class ChatReplayConfig:
     seed: int = 0
     mode: Literal["realtime", "back_to_back"] = "realtime"
     max_new_tokens: int = 32
+    length: Literal["natural", "fixed"] = "natural"
     system: str | None = None
     warmup_requests: int = 1
     version: int = 1
@@ -183,14 +190,14 @@ class ChatReplay(CausalLMTask):
 
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
         """Warm-up prompts (the last ones, served back to back), then the replay; tokenized here, untimed."""
-        self.stop = stop_ids(tokenizer)
+        self.stop = stop_ids(tokenizer) if self.config.length == "natural" else set()
         replay = [(a.at_s, self._ids(tokenizer, a.prompt)) for a in self.arrivals]
         warm = [(0.0, ids) for _, ids in replay[-self.config.warmup_requests :]] if self.config.warmup_requests else []
         return warm + replay
 
     def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
         """Replay ``requests``; each request (and, in realtime mode, each idle gap) in its own metered window."""
-        from contextlib import nullcontext
+        from contextlib import ExitStack, nullcontext
 
         def meter(name: str) -> Any:
             return window(name) if window is not None else nullcontext(PhaseRecord(phase=name, duration_s=0.0))
@@ -209,8 +216,17 @@ class ChatReplay(CausalLMTask):
                             time.sleep(wait)
                         idle_j, idle_s = gap.energy_j, gap.duration_s
                 started = time.perf_counter() - t0
-                with meter("request") as w:
-                    out, ttft, token_s = model.generate(ids, self.config.max_new_tokens, self.stop)
+                with meter("request") as w, ExitStack() as stack:
+                    parts: dict[str, PhaseRecord] = {"prefill": stack.enter_context(meter("prefill"))}
+
+                    def first_token(parts: dict[str, PhaseRecord] = parts, stack: ExitStack = stack) -> None:
+                        stack.close()  # the runtime calls this when the first token is out
+                        parts["decode"] = stack.enter_context(meter("decode"))
+
+                    out, ttft, token_s = model.generate(
+                        ids, self.config.max_new_tokens, self.stop, on_first=first_token
+                    )
+                    stack.close()
                 latencies.append(w.duration_s)
                 rec.requests += 1
                 rec.samples += 1
@@ -229,6 +245,10 @@ class ChatReplay(CausalLMTask):
                         "energy_j": w.energy_j,
                         "estimated": w.estimated,
                         "energy_per_output_token_j": w.energy_j / len(out) if w.energy_j is not None and out else None,
+                        "prefill_s": parts["prefill"].duration_s,
+                        "prefill_energy_j": parts["prefill"].energy_j,
+                        "decode_s": parts["decode"].duration_s if "decode" in parts else 0.0,
+                        "decode_energy_j": parts["decode"].energy_j if "decode" in parts else None,
                         "idle_before_s": idle_s,
                         "idle_before_energy_j": idle_j,
                     }
@@ -254,8 +274,11 @@ class ChatReplay(CausalLMTask):
         energy = phase.get("energy_j")
         ttfts = sorted(d["ttft_s"] for d in details)
         tpots = [d["tpot_s"] for d in details if d["tpot_s"] is not None]
+        request_j, prefill_j, decode_j = total("energy_j"), total("prefill_energy_j"), total("decode_energy_j")
+        per_response = request_j / len(details) if request_j is not None and details else None
         return {
             "mode": self.config.mode,
+            "length": self.config.length,
             "requests": len(details),
             "input_tokens": in_tokens,
             "output_tokens": out_tokens,
@@ -263,7 +286,15 @@ class ChatReplay(CausalLMTask):
             "request_windows_s": request_s,
             "idle_gaps_s": idle_s,
             "accounted_share": (request_s + idle_s) / phase["duration_s"] if phase["duration_s"] else None,
-            "request_energy_j": total("energy_j"),
+            "request_energy_j": request_j,
+            "prefill_s": total("prefill_s"),
+            "decode_s": total("decode_s"),
+            "prefill_energy_j": prefill_j,
+            "decode_energy_j": decode_j,
+            # prefill + decode windows against the request windows they split (a check, 1.0 ideally)
+            "split_share": (prefill_j + (decode_j or 0.0)) / request_j if request_j and prefill_j is not None else None,
+            "energy_per_response_j": per_response,
+            "wh_per_1000_queries": per_response * 1000 / 3600 if per_response is not None else None,
             "idle_energy_j": total("idle_before_energy_j"),
             "phase_energy_j": energy,
             "output_tokens_per_j": out_tokens / energy if energy else None,

@@ -77,6 +77,7 @@ def _quiet() -> Any:
 class LmEval(CausalLMTask):
     """Run lm-evaluation-harness tasks on the variant's model; store their metrics."""
 
+    runtimes = ("pytorch",)  # lm-eval is handed the PyTorch module itself
     name = "lm_eval"
     config_cls = LmEvalConfig
     summary = "lm-evaluation-harness tasks (local WikiText-2, or MMLU/IFEval online) on the loaded variant"

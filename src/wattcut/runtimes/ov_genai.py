@@ -1,0 +1,203 @@
+"""OpenVINO GenAI: a causal LM as a stateful OpenVINO IR folder (model, tokenizer and detokenizer IRs).
+
+The folder comes from a GGUF file, which OpenVINO GenAI reads directly and saves as IR
+(``enable_save_ov_model``); NNCF may then compress its weights. Two views of the same IR:
+
+- generation through ``openvino_genai.LLMPipeline``, greedy, with a streamer that stamps
+  each token as it arrives (time to first token and per-token times are observed);
+- scoring through the OpenVINO runtime itself (the IR returns the logits of every
+  position), for perplexity and label log-likelihoods.
+
+Both use the same threads and the same inference precision (``f32`` unless set), so an
+AMX host does not silently switch to bf16.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wattcut.errors import UserInputError
+from wattcut.runtimes.base import ModelFacts, folder_bytes
+
+MODEL_XML = "openvino_model.xml"
+
+
+def require() -> Any:
+    """The ``openvino_genai`` module, or a clear error saying how to install it."""
+    try:
+        import openvino_genai
+    except ImportError:
+        raise UserInputError(
+            "The OpenVINO GenAI runtime needs openvino-genai, which is not installed.",
+            'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --llm does).',
+        ) from None
+    return openvino_genai
+
+
+def ir_from_gguf(gguf_path: Path, folder: Path, threads: int) -> Path:
+    """Let OpenVINO GenAI read ``gguf_path`` and save the IR folder (model, tokenizer, detokenizer) in ``folder``."""
+    import shutil
+
+    ov_genai = require()
+    folder.mkdir(parents=True, exist_ok=True)
+    local = folder / gguf_path.name
+    if local.resolve() != gguf_path.resolve():
+        shutil.copy2(gguf_path, local)  # the IR is written next to the GGUF
+    try:
+        ov_genai.LLMPipeline(str(local), "CPU", enable_save_ov_model=True, INFERENCE_NUM_THREADS=threads)
+    except RuntimeError as e:
+        raise UserInputError(
+            f"OpenVINO GenAI could not read {gguf_path.name}: {str(e).strip().splitlines()[-1][:300]}",
+            "OpenVINO GenAI reads f16, f32, Q4_0, Q4_1 and Q8_0 GGUFs of llama-family models; use one of those.",
+        ) from None
+    local.unlink()
+    if not (folder / MODEL_XML).is_file():
+        raise UserInputError(
+            f"OpenVINO GenAI read {gguf_path.name} but saved no {MODEL_XML}.",
+            "Upgrade openvino-genai (2025.2 or later saves the IR with enable_save_ov_model).",
+        )
+    return folder
+
+
+class OpenVinoLM:
+    """A stateful OpenVINO IR causal LM; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
+
+    runtime = "openvino"
+
+    def __init__(self, folder: Path, threads: int, precision: str, inference_precision: str = "f32") -> None:
+        self.folder = Path(folder)
+        self.threads = threads
+        self.precision = precision
+        self.inference_precision = inference_precision
+        self._request: Any = None
+        self._pipe: Any = None
+
+    def _properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {"INFERENCE_NUM_THREADS": self.threads}
+        if self.inference_precision != "default":
+            props["INFERENCE_PRECISION_HINT"] = self.inference_precision
+        return props
+
+    def load(self) -> None:
+        """Compile both views now (compilation is then not part of the first request)."""
+        self.request()
+        self.pipeline()
+
+    def request(self) -> Any:
+        """An infer request on the IR (all positions' logits)."""
+        if self._request is None:
+            import openvino as ov
+
+            core = ov.Core()
+            compiled = core.compile_model(str(self.folder / MODEL_XML), "CPU", self._properties())
+            self._request = compiled.create_infer_request()
+        return self._request
+
+    def pipeline(self) -> Any:
+        """The GenAI pipeline used for generation."""
+        if self._pipe is None:
+            ov_genai = require()
+            self._pipe = ov_genai.LLMPipeline(str(self.folder), "CPU", **self._properties())
+        return self._pipe
+
+    def _logits(self, ids: list[int]) -> np.ndarray:
+        req = self.request()
+        req.reset_state()
+        n = len(ids)
+        req.infer(
+            {
+                "input_ids": np.asarray([ids], dtype=np.int64),
+                "attention_mask": np.ones((1, n), dtype=np.int64),
+                "position_ids": np.arange(n, dtype=np.int64)[None],
+                "beam_idx": np.zeros(1, dtype=np.int32),
+            }
+        )
+        return np.asarray(req.get_tensor("logits").data[0], dtype=np.float64)
+
+    def token_logprobs(self, ids: list[int]) -> np.ndarray:
+        """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64)."""
+        logits = self._logits(ids)[:-1]
+        m = logits.max(axis=-1, keepdims=True)
+        logp = logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
+        return logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+
+    def continuation_loglikelihoods(
+        self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
+    ) -> list[float]:
+        """``sum log p(continuation | context)``: one pass over context + continuation each (no prefix cache)."""
+        scores = []
+        for c in continuations:
+            ids = context + c
+            logp = self.token_logprobs(ids)
+            scores.append(float(logp[len(context) - 1 :].sum()))
+        return scores
+
+    def generate(
+        self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None
+    ) -> tuple[list[int], float, list[float]]:
+        """Greedy decoding through ``LLMPipeline`` with a timing streamer."""
+        import openvino as ov
+
+        ov_genai = require()
+        pipe = self.pipeline()
+        config = pipe.get_generation_config()
+        config.max_new_tokens = max_new_tokens
+        config.do_sample = False
+        config.stop_token_ids = set(stop_ids)
+        config.ignore_eos = not stop_ids  # fixed-length replies
+        stamps: list[float] = []
+
+        class Stamp(ov_genai.StreamerBase):  # type: ignore[name-defined]
+            def write(self, token: Any) -> Any:
+                n = len(token) if isinstance(token, list) else 1
+                now = time.perf_counter()
+                if not stamps and on_first is not None:
+                    on_first()
+                stamps.extend([now] * n)
+                return ov_genai.StreamingStatus.RUNNING
+
+            def end(self) -> None:
+                pass
+
+        inputs = ov_genai.TokenizedInputs(
+            ov.Tensor(np.asarray([ids], dtype=np.int64)), ov.Tensor(np.ones((1, len(ids)), dtype=np.int64))
+        )
+        t0 = time.perf_counter()
+        result = pipe.generate(inputs, config, streamer=Stamp())
+        end = time.perf_counter()
+        tokens = [int(t) for t in result.tokens[0] if int(t) not in stop_ids]
+        if not stamps:  # the first token was a stop token: nothing streamed
+            if on_first is not None:
+                on_first()
+            return tokens, end - t0, []
+        times = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        return tokens, stamps[0] - t0, times
+
+    def flops_per_sequence(self, seq_len: int) -> int | None:
+        """Not counted for OpenVINO IRs."""
+        return None
+
+    def save(self, folder: Path) -> Path:
+        """Copy the IR folder."""
+        import shutil
+
+        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
+        return folder
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Parameters (elements of the IR's constants of rank 2 and more, and norms) and the folder's size."""
+        import openvino as ov
+
+        model = ov.Core().read_model(str(self.folder / MODEL_XML))
+        total = 0
+        for op in model.get_ops():
+            if op.get_type_name() == "Constant":
+                shape = op.get_output_partial_shape(0).to_shape()
+                if len(shape) >= 1 and int(np.prod(shape)) > 64:  # weights, not shape constants
+                    total += int(np.prod(shape))
+        size = sum(f.stat().st_size for f in self.folder.glob("openvino_model.*"))
+        return ModelFacts(total, total, size or folder_bytes(self.folder), self.runtime, self.precision, "OpenVINO IR")
