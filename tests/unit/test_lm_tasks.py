@@ -91,10 +91,12 @@ class FakeLM:
     def __init__(self, n=3, step_s=0.01):
         self.n, self.step_s = n, step_s
 
-    def generate(self, ids, max_new_tokens, stop, on_token=None):
+    def generate(self, ids, max_new_tokens, stop, on_first=None):
         t0 = time.perf_counter()
         time.sleep(self.step_s)
         ttft = time.perf_counter() - t0
+        if on_first is not None:
+            on_first()
         times = []
         for _ in range(min(self.n, max_new_tokens) - 1):
             t = time.perf_counter()
@@ -135,6 +137,42 @@ def test_realtime_replay_accounts_for_the_whole_wall_time(tmp_path):
     assert all(d["output_tokens"] == 2 and d["ttft_s"] > 0 and d["energy_j"] > 0 for d in details)
     assert all(d["energy_per_output_token_j"] == pytest.approx(d["energy_j"] / 2) for d in details)
     assert all(d["started_s"] >= d["arrival_s"] - 1e-3 for d in details)
+
+
+def test_each_request_splits_into_a_prefill_and_a_decode_window_that_add_up():
+    cfg = parse_experiment({**LM, "tasks": [{"name": "perplexity"}, {"name": "chat_replay", "prompts": 4}]})
+    task = ChatReplay(cfg, ChatReplayConfig(prompts=4, mode="back_to_back", warmup_requests=0))
+    task.prepare()
+    task.stop = set()
+    rec = PhaseRecord(phase="infer", duration_s=0.0)
+    task.serve(FakeLM(n=4, step_s=0.02), [(0.0, [1, 2, 3])] * 4, rec, window=_window_factory())
+    details = task.request_details()
+    for d in details:
+        assert d["prefill_s"] == pytest.approx(d["ttft_s"], abs=5e-3)  # the prefill window closes at the first token
+        assert d["decode_s"] == pytest.approx(0.06, abs=0.02)  # three more tokens of 20 ms
+        assert d["prefill_energy_j"] + d["decode_energy_j"] == pytest.approx(d["energy_j"], rel=0.01)
+    summary = task.workload_summary(details, {"duration_s": 1.0, "energy_j": 1.0})
+    assert summary["split_share"] == pytest.approx(1.0, abs=0.01)
+    assert summary["energy_per_response_j"] == pytest.approx(sum(d["energy_j"] for d in details) / 4)
+    assert summary["wh_per_1000_queries"] == pytest.approx(summary["energy_per_response_j"] * 1000 / 3600)
+
+
+def test_fixed_length_replies_ignore_the_stop_tokens():
+    cfg = parse_experiment({**LM, "tasks": [{"name": "perplexity"}, {"name": "chat_replay", "length": "fixed"}]})
+    task = ChatReplay(cfg, ChatReplayConfig(length="fixed", prompts=2))
+    task.prepare()
+
+    class Tok:
+        eos_token_id, unk_token_id, chat_template = 2, 0, None
+
+        def __call__(self, text, add_special_tokens=True):
+            return {"input_ids": [5, 6]}
+
+        def convert_tokens_to_ids(self, name):
+            return 0
+
+    task.make_requests(Tok(), 0)
+    assert task.stop == set()
 
 
 def test_a_cost_only_task_cannot_be_primary():

@@ -1,8 +1,9 @@
 """``wattcut env``: what this machine can measure, and why not.
 
 Lists the CPU (model, ISA flags that decide INT8/bf16 speed), cores, memory, each
-meter's availability with the reason, GPUs, and the carbon location in force. It imports
-no ML framework and makes no network access.
+meter's availability with the reason, GPUs, the runtimes installed (each imported, so a
+native library that does not load shows up here) and the carbon location in force. It
+makes no network access.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def env(experiment: str | None = None, countries: bool = False) -> None:
     for p in probes:
         lines.append(f"  {p.component:4} {p.meter:18} {'available' if p.available else 'not available'}: {p.reason}")
     lines.append(f"GPUs: {', '.join(gpus) if gpus else 'none found by NVML'}")
+    from wattcut.runtimes.available import probe_runtimes
+
+    lines.append("runtimes:")
+    for r in probe_runtimes():
+        state = "available" if r.available else "not available"
+        lines.append(f"  {r.runtime:18} {state} ({r.detail}): {r.serves}")
     i = carbon.resolve(carbon_cfg)
     year = "" if i.year is None else f", {i.year}"
     lines.append(

@@ -280,6 +280,11 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                         f"use (it runs on {', '.join(served)}).",
                         f'Leave "{t.key}" out of this study, or run that variant in a study without it.',
                     )
+    for variant in cfg.variants:  # what a step needs besides the model: a runtime, a teacher folder, a file
+        for step in variant.techniques:
+            check = TECHNIQUES.get(step.name).check_inputs
+            if check is not None:
+                check(step.config)
     for t in tasks:
         t.prepare()
     for note in carbon.check_inputs(cfg.carbon, time.time()):
@@ -306,11 +311,6 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
     from wattcut.compress import TECHNIQUES
     from wattcut.models.loading import load_config
 
-    for variant in cfg.variants:  # files a step reads (an external distillation teacher)
-        for step in variant.techniques:
-            check = TECHNIQUES.get(step.name).check_inputs
-            if check is not None:
-                check(step.config)
     try:
         layers = int(load_config(source, cfg.model).num_hidden_layers)
     except (UserInputError, AttributeError, TypeError, ValueError):
