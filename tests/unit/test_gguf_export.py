@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 
 
 @pytest.fixture
-def tiny(tmp_path):
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATTCUT_CACHE", str(tmp_path / "cache"))  # the template's metadata is cached there
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(

@@ -42,6 +42,37 @@ def check_exportable(config: Any, template: Path | None) -> None:
         )
 
 
+def _template_fields(template: Path) -> list[tuple[str, Any, int, int | None]]:
+    """``(key, value, type, array subtype)`` of the template's metadata, parsed once and cached as JSON.
+
+    Parsing a GGUF's tokenizer (about 100,000 strings) with the ``gguf`` reader takes seconds;
+    the JSON copy (beside the converted model folders, keyed by file size and time) loads at once.
+    """
+    import json
+
+    import gguf
+
+    from wattcut.models.gguf import cache_root
+
+    stat = template.stat()
+    cached = cache_root() / "metadata" / f"{template.stem}-{stat.st_size}-{int(stat.st_mtime)}.json"
+    if cached.is_file():
+        return [tuple(x) for x in json.loads(cached.read_text(encoding="utf-8"))]  # type: ignore[misc]
+    reader = gguf.GGUFReader(str(template))
+    fields: list[tuple[str, Any, int, int | None]] = []
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        types = field.types
+        sub = int(types[1]) if types[0] == gguf.GGUFValueType.ARRAY and len(types) > 1 else None
+        fields.append((key, field.contents(), int(types[0]), sub))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(fields), encoding="utf-8")
+    tmp.replace(cached)
+    return fields
+
+
 def write_gguf(module: Any, template: Path, out: Path, dtype: str = "f16") -> Path:
     """Write ``module`` (a PyTorch ``LlamaForCausalLM``) to ``out`` with ``template``'s metadata.
 
@@ -56,16 +87,15 @@ def write_gguf(module: Any, template: Path, out: Path, dtype: str = "f16") -> Pa
 
     config = module.config
     check_exportable(config, template)
-    reader = gguf.GGUFReader(str(template))
     arch = "llama"
     writer = gguf.GGUFWriter(str(out), arch)
     skip = {"general.architecture", "general.file_type", "general.quantization_version"}
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF.") or key in skip or key.startswith(f"{arch}."):
+    for key, value, vtype, sub in _template_fields(template):
+        if key in skip or key.startswith(f"{arch}."):
             continue
-        types = field.types
-        sub = types[1] if types[0] == gguf.GGUFValueType.ARRAY and len(types) > 1 else None
-        writer.add_key_value(key, field.contents(), types[0], sub_type=sub)
+        writer.add_key_value(
+            key, value, gguf.GGUFValueType(vtype), sub_type=None if sub is None else gguf.GGUFValueType(sub)
+        )
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     writer.add_block_count(config.num_hidden_layers)

@@ -325,6 +325,32 @@ def llm_prefill_decode(results: dict[str, Any]) -> Any:
     return fig
 
 
+def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
+    """Language models: CO2e per 1,000 chat responses for each variant on each deployment grid."""
+    key, work = _chat_workloads(results)
+    pb = _stats(results).get("payback") or {}
+    grids = pb.get("grids", [])
+    if not work or not grids:
+        return None
+    per_response = {n: _mean([w.get("energy_per_response_j") for w in ws]) for n, ws in work.items()}
+    per_response = {n: j for n, j in per_response.items() if j is not None}
+    if not per_response:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    width = 0.8 / len(per_response)
+    pue = float(pb.get("pue") or 1.0)
+    for i, (name, j) in enumerate(per_response.items()):
+        xs = [g + i * width for g in range(len(grids))]
+        ax.bar(xs, [j * 1000 / 3.6e6 * pue * grid["g_per_kwh"] for grid in grids], width, label=name)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(grids))])
+    ax.set_xticklabels([f"{g['location']}\n{g['g_per_kwh']:.0f} g/kWh ({g['year']})" for g in grids], fontsize=7)
+    ax.set_ylabel("gCO2e per 1,000 responses")
+    ax.set_title(f"Chat replay ({key}): CO2e per 1,000 responses per grid (PUE {pue:g})")
+    ax.legend(fontsize=7)
+    return fig
+
+
 FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "quality_vs_energy": ("Quality vs energy per inference, with the Pareto front", quality_vs_energy),
     "energy_by_phase": ("Energy per component and phase", energy_by_phase),
@@ -334,6 +360,7 @@ FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "payback": ("Carbon payback", payback_chart),
     "llm_quality_vs_token_energy": ("Language model: quality vs J per output token", llm_quality_vs_token_energy),
     "llm_prefill_decode": ("Language model: prefill and decode energy, TTFT and time per token", llm_prefill_decode),
+    "llm_co2e": ("Language model: CO2e per 1,000 responses per grid", llm_co2e_per_1k_responses),
 }
 
 
