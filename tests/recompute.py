@@ -13,10 +13,9 @@ TOL = 1e-6
 
 
 def _value(metric, trial):
-    # the primary task's infer window (records before tasks have one, with no step)
-    infer = next(
-        (p for p in trial["phases"] if p["phase"] == "infer" and p.get("step") in (None, trial.get("task"))), None
-    )
+    # the energy task's infer window ([study] energy_task, else the primary task; records before tasks have one)
+    step = trial.get("energy_task") or trial.get("task")
+    infer = next((p for p in trial["phases"] if p["phase"] == "infer" and p.get("step") in (None, step)), None)
     e = (
         None
         if infer is None or infer["energy_j"] is None or not infer["requests"]

@@ -44,6 +44,7 @@ class _StudyTable:
     out: str = "runs/default"
     save_variants: bool = False
     primary_task: str | None = None
+    energy_task: str | None = None
 
 
 _TABLES = (
@@ -157,6 +158,12 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
             f"{did_you_mean(study.primary_task, [t.key for t in tasks])}",
             f"Use one of: {', '.join(t.key for t in tasks) or '(no [[tasks]] given)'}.",
         )
+    if study.energy_task is not None and study.energy_task not in [t.key for t in tasks]:
+        raise UserInputError(
+            f'[study] energy_task = "{study.energy_task}" is not one of the study\'s [[tasks]]'
+            f"{did_you_mean(study.energy_task, [t.key for t in tasks])}",
+            f"Use one of: {', '.join(t.key for t in tasks) or '(no [[tasks]] given)'}.",
+        )
     positive("[study]", "trials", study.trials)
     positive("[study]", "threads", study.threads, allow_zero=True)
     variants_in = doc.get("variants", [])
@@ -178,6 +185,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         data=build(DataConfig, doc["data"], "[data]") if "data" in doc else None,
         tasks=tasks,
         primary_task=study.primary_task,
+        energy_task=study.energy_task,
         train=build(TrainConfig, doc.get("train", {}), "[train]"),
         evaluate=build(EvaluateConfig, doc.get("evaluate", {}), "[evaluate]"),
         infer=build(InferConfig, doc.get("infer", {}), "[infer]"),

@@ -54,8 +54,11 @@ ACCURACY = MetricSpec("accuracy", "accuracy", higher_is_better=True, bounded=Tru
 
 
 def infer_phase(trial: dict[str, Any]) -> dict[str, Any] | None:
-    """The primary task's infer phase of a record (older records have one infer phase, with no step)."""
-    task = trial.get("task")
+    """The infer phase whose energy per request drives decisions: ``[study] energy_task``'s, else the primary task's.
+
+    Older records have one infer phase, with no step.
+    """
+    task = trial.get("energy_task") or trial.get("task")
     return next((p for p in trial["phases"] if p["phase"] == "infer" and p.get("step") in (None, task)), None)
 
 

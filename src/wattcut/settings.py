@@ -343,6 +343,8 @@ class StudyConfig:
     variants: tuple[VariantConfig, ...]
     tasks: tuple[TaskStep, ...] = ()  # () = one sequence_classification task on [data]
     primary_task: str | None = None  # the task whose primary metric drives decisions; None = the first
+    # the task whose inference energy and latency per request drive the recommendation; None = the primary task
+    energy_task: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     infer: InferConfig = field(default_factory=InferConfig)
@@ -399,8 +401,9 @@ def to_toml(cfg: StudyConfig) -> str:
     doc: dict[str, Any] = {
         "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants")},
     }
-    if d["primary_task"] is not None:
-        doc["study"]["primary_task"] = d["primary_task"]
+    for key in ("primary_task", "energy_task"):
+        if d.get(key) is not None:
+            doc["study"][key] = d[key]
     for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy"):
         if d[table] is not None:
             doc[table] = _plain(d[table])

@@ -324,3 +324,23 @@ def test_lower_is_better_metric_drives_non_inferiority_pareto_and_recommendation
     # energy per request comes from the primary task's infer window, not the chat replay's
     assert st["per_variant"]["baseline"]["energy_per_request_j"]["mean"] == pytest.approx((40 + 41 + 42 + 43) / 4 / 4)
     check({"config": config, "trials": trials, "statistics": st})
+
+
+def test_energy_task_must_be_a_task_of_the_study_and_picks_the_infer_phase():
+    from wattcut.metric import infer_phase
+
+    tasks = [{"name": "perplexity"}, {"name": "chat_replay"}]
+    cfg = parse_experiment({**LM, "study": {"energy_task": "chat_replay"}, "tasks": tasks})
+    assert cfg.energy_task == "chat_replay"
+    with pytest.raises(UserInputError, match='energy_task = "chat_replya"'):
+        parse_experiment({**LM, "study": {"energy_task": "chat_replya"}, "tasks": tasks})
+    trial = {
+        "task": "perplexity",
+        "energy_task": "chat_replay",
+        "phases": [
+            {"phase": "infer", "step": "perplexity", "energy_j": 1.0, "requests": 2},
+            {"phase": "infer", "step": "chat_replay", "energy_j": 9.0, "requests": 3},
+        ],
+    }
+    assert infer_phase(trial)["step"] == "chat_replay"
+    assert infer_phase({**trial, "energy_task": None})["step"] == "perplexity"

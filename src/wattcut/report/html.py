@@ -333,6 +333,13 @@ def _workload_note(cfg: dict[str, Any]) -> str:
             f"{data.get('max_length')} tokens, after {infer['warmup_requests']} warm-up requests; the model forward "
             "only (tokenization excluded)."
         )
+    energy_task = cfg.get("energy_task")
+    if energy_task:
+        return (
+            f'Inference energy and latency per request are those of the task "{escape(energy_task)}" ([study] '
+            "energy_task), and drive the recommendation; quality is the primary task's. Each task's workload is "
+            "described under Tasks. Tokenization is excluded."
+        )
     return (
         "Inference energy and latency are those of the primary task's request workload (first task, or "
         "[study] primary_task); each task's workload is described under Tasks. Tokenization is excluded."

@@ -419,6 +419,7 @@ def _record(
     from wattcut.store import SCHEMA_VERSION
 
     primary = _key(tasks[0])
+    energy_task = cfg.energy_task or primary
     none: dict[str, Any] = {"phases": [], "latencies": [], "details": None}  # a task with no request workload
     infer = {_key(t): infer.get(_key(t), none) for t in tasks}
     all_phases = list(phases) + [p for t in tasks for p in infer[_key(t)]["phases"]]
@@ -447,7 +448,8 @@ def _record(
         "phases": [_with_carbon(p, cfg) for p in all_phases],
         "metrics": metrics[primary],
         "tasks": per_task,
-        "latency": per_task[primary]["latency"],
+        "energy_task": energy_task,
+        "latency": per_task[energy_task]["latency"],
         "model": asdict(facts),
     }
 

@@ -128,13 +128,26 @@ class OpenVinoLM:
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
     ) -> list[float]:
-        """``sum log p(continuation | context)``: one pass over context + continuation each (no prefix cache)."""
+        """``sum log p(continuation | context)``: one pass over the context serves every one-token continuation.
+
+        A longer continuation is scored by one more pass over context + continuation (the IR's
+        state could be rolled back, but not cheaply from Python). No prefix cache.
+        """
+        last = self.token_logprobs_next(context)
         scores = []
         for c in continuations:
-            ids = context + c
-            logp = self.token_logprobs(ids)
-            scores.append(float(logp[len(context) - 1 :].sum()))
+            if len(c) == 1:
+                scores.append(float(last[c[0]]))
+            else:
+                logp = self.token_logprobs(context + c)
+                scores.append(float(logp[len(context) - 1 :].sum()))
         return scores
+
+    def token_logprobs_next(self, ids: list[int]) -> np.ndarray:
+        """``log p(· | ids)``: the next-token distribution after ``ids``."""
+        logits = self._logits(ids)[-1]
+        m = logits.max()
+        return logits - m - np.log(np.exp(logits - m).sum())
 
     def generate(
         self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None
