@@ -1,6 +1,6 @@
 """NNCF weight compression of a decoder LM (INT8, INT4; AWQ, scale estimation, GPTQ), served by OpenVINO GenAI.
 
-The variant's weights are written as a GGUF (f16, or f32 with ``bits = "none"``), which
+The variant's weights are written as an f16 GGUF, which
 OpenVINO GenAI converts to a stateful IR; NNCF then compresses the IR's weights. The
 data-aware options run the model on calibration text in a metered ``calibrate`` phase.
 Calibration text comes from WikiText-2's validation split by default (or the primary
@@ -22,7 +22,8 @@ class OvWeightCompressConfig:
 
     Attributes:
         bits: ``int8`` (asymmetric, per channel), ``int4`` (symmetric, grouped) or ``none``
-            (the fp32 IR, the unquantized reference on this runtime).
+            (the unquantized reference on this runtime: f16 weights, which OpenVINO GenAI reads from
+            GGUF, computed in f32).
         group_size: Weights per INT4 scale group.
         ratio: Share of the weights in INT4 (the rest INT8), for ``int4``.
         awq: Activation-aware weight quantization (needs calibration text).
@@ -131,12 +132,12 @@ def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> A
     check_exportable(model.module.config, template)
     assert template is not None
     work = Path(ctx.workdir)
-    dtype = "f32" if config.bits == "none" else "f16"
-    gguf_path = write_gguf(model.module, template, work / f"model-{dtype}.gguf", dtype=dtype)
+    # OpenVINO GenAI reads f16 GGUFs, not f32: the IR keeps f16 weights, decompressed to f32 for compute.
+    gguf_path = write_gguf(model.module, template, work / "model-f16.gguf", dtype="f16")
     folder = ir_from_gguf(gguf_path, work / "openvino", ctx.threads)
     gguf_path.unlink()
     if config.bits == "none":
-        return OpenVinoLM(folder, ctx.threads, "fp32 IR", config.inference_precision)
+        return OpenVinoLM(folder, ctx.threads, "f16 weights, f32 compute (unquantized IR)", config.inference_precision)
 
     import nncf
     import openvino as ov
@@ -171,7 +172,16 @@ def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> A
             if config.ratio < 1.0:
                 kwargs["sensitivity_metric"] = nncf.SensitivityMetric.HESSIAN_INPUT_ACTIVATION
     with ctx.phase("calibrate") if dataset is not None else _nothing(), nncf_to_stderr():
-        compressed = nncf.compress_weights(ir, **kwargs)
+        try:
+            compressed = nncf.compress_weights(ir, **kwargs)
+        except RuntimeError as e:
+            if not config.gptq:
+                raise
+            # NNCF 3.4's GPTQ runs layer subgraphs that fail shape inference on OpenVINO GenAI's stateful IR
+            raise UserInputError(
+                f"NNCF's GPTQ failed on this model's stateful OpenVINO IR: {str(e).strip().splitlines()[-1][:200]}",
+                "Use awq = true (optionally with scale_estimation = true) for data-aware INT4 instead.",
+            ) from None
     # A new folder: the uncompressed IR's .bin is memory-mapped, and overwriting it would crash (SIGBUS).
     import shutil
 
