@@ -57,7 +57,7 @@ def _template_fields(template: Path) -> list[tuple[str, Any, int, int | None]]:
     stat = template.stat()
     cached = cache_root() / "metadata" / f"{template.stem}-{stat.st_size}-{int(stat.st_mtime)}.json"
     if cached.is_file():
-        return [tuple(x) for x in json.loads(cached.read_text(encoding="utf-8"))]  # type: ignore[misc]
+        return [(k, v, t, s) for k, v, t, s in json.loads(cached.read_text(encoding="utf-8"))]
     reader = gguf.GGUFReader(str(template))
     fields: list[tuple[str, Any, int, int | None]] = []
     for key, field in reader.fields.items():

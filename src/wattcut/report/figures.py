@@ -332,8 +332,8 @@ def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
     grids = pb.get("grids", [])
     if not work or not grids:
         return None
-    per_response = {n: _mean([w.get("energy_per_response_j") for w in ws]) for n, ws in work.items()}
-    per_response = {n: j for n, j in per_response.items() if j is not None}
+    means = {n: _mean([w.get("energy_per_response_j") for w in ws]) for n, ws in work.items()}
+    per_response = {n: j for n, j in means.items() if j is not None}
     if not per_response:
         return None
     plt = _plt()
