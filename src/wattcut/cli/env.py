@@ -1,9 +1,9 @@
 """``wattcut env``: what this machine can measure, and why not.
 
 Lists the CPU (model, ISA flags that decide INT8/bf16 speed), cores, memory, each
-meter's availability with the reason, GPUs, the runtimes installed (each imported, so a
-native library that does not load shows up here) and the carbon location in force. It
-makes no network access.
+meter's availability with the reason, GPUs, the runtimes installed (llama.cpp's library
+is loaded, so a wheel built for another CPU shows up here) and the carbon location in
+force. It makes no network access.
 """
 
 from __future__ import annotations

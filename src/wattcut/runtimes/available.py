@@ -1,4 +1,4 @@
-"""Which runtimes this environment offers, and why one is not (``wattcut env``)."""
+"""Which runtimes this environment offers, and why one is not (``wattcut env``; no network access)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,27 @@ _CANDIDATES = (
 _DIST = {"openvino_genai": "openvino-genai", "onnxruntime_genai": "onnxruntime-genai", "llama_cpp": "llama-cpp-python"}
 
 
+# Imported to probe: a native library that does not load (a wheel built for another CPU) shows up. The
+# others are only located: importing OpenVINO starts its telemetry, and `wattcut env` makes no network access.
+_IMPORT = {"llama_cpp"}
+
+
+def _find(module: str) -> None:
+    import importlib.util
+
+    if module in _IMPORT:
+        importlib.import_module(module)
+    elif importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
 def probe_runtimes() -> list[RuntimeProbe]:
-    """Import each runtime's modules (no model is loaded) and report what works."""
+    """Locate each runtime's modules (llama.cpp's is loaded; no model is) and report what works."""
     out = []
     for runtime, serves, modules, fix in _CANDIDATES:
         try:
             for m in modules:
-                importlib.import_module(m)
+                _find(m)
         except ImportError as e:
             out.append(RuntimeProbe(runtime, serves, False, f"{e.name or modules[0]} is not installed; {fix}"))
             continue
