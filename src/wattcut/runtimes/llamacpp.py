@@ -44,9 +44,9 @@ def require() -> Any:
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float64)
-    m = x.max(axis=-1, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+    from scipy.special import log_softmax
+
+    return np.asarray(log_softmax(x.astype(np.float64), axis=-1))
 
 
 class LlamaCppLM:

@@ -101,8 +101,9 @@ class OrtGenAILM:
 
     @staticmethod
     def _log_softmax(x: np.ndarray) -> np.ndarray:
-        m = x.max(axis=-1, keepdims=True)
-        return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+        from scipy.special import log_softmax
+
+        return np.asarray(log_softmax(x, axis=-1))
 
     def _check_len(self, n: int) -> None:
         if n > self.max_length:

@@ -120,9 +120,9 @@ class OpenVinoLM:
 
     def token_logprobs(self, ids: list[int]) -> np.ndarray:
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64)."""
-        logits = self._logits(ids)[:-1]
-        m = logits.max(axis=-1, keepdims=True)
-        logp = logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
+        from scipy.special import log_softmax
+
+        logp = log_softmax(self._logits(ids)[:-1], axis=-1)
         return logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
 
     def continuation_loglikelihoods(
@@ -145,9 +145,9 @@ class OpenVinoLM:
 
     def token_logprobs_next(self, ids: list[int]) -> np.ndarray:
         """``log p(· | ids)``: the next-token distribution after ``ids``."""
-        logits = self._logits(ids)[-1]
-        m = logits.max()
-        return logits - m - np.log(np.exp(logits - m).sum())
+        from scipy.special import log_softmax
+
+        return np.asarray(log_softmax(self._logits(ids)[-1]))
 
     def generate(
         self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None
