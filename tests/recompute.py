@@ -94,6 +94,7 @@ def check(results):
                 p = stats.ttest_ind(list(var.values()), list(base.values()), equal_var=False).pvalue
             _close(c["p_value"], float(p), f"{name} {metric} p")
             checked += 1
+    checked += _check_paired(results, by)
     # Holm across variants, per metric
     for metric in next(iter(st["vs_baseline"].values()), {}):
         if metric.endswith("_non_inferiority"):
@@ -104,4 +105,97 @@ def check(results):
         for i, n in enumerate(order):
             running = max(running, min(1.0, (len(order) - i) * ps[n]))
             _close(st["vs_baseline"][n][metric]["p_holm"], running, f"{n} {metric} holm")
+    return checked
+
+
+def _holm(ps):
+    order = sorted(ps, key=ps.get)
+    out, running = {}, 0.0
+    for i, n in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * ps[n]))
+        out[n] = running
+    return out
+
+
+def _check_paired(results, by):
+    """The item-level quality tests and per-round log-ratio tests (docs/statistics.md), from the stored items."""
+    st = results["statistics"]
+    paired = st.get("paired") or {}
+    if not paired:
+        return 0
+    spec = st.get("metric_spec") or {"key": "accuracy", "higher_is_better": True, "bounded": True}
+    q = spec["key"]
+    any_trial = next(iter(by["baseline"].values()))
+    task, etask = any_trial["task"], any_trial.get("energy_task") or any_trial["task"]
+    checked = 0
+    for name, p in paired.items():
+        qt = p.get("quality")
+        if qt is not None:
+            common = sorted(set(by["baseline"]) & set(by[name]))
+            if q == "accuracy":
+                d = np.mean(
+                    [
+                        np.equal(
+                            by[name][t]["tasks"][task]["items"]["pred"], by[name][t]["tasks"][task]["items"]["gold"]
+                        )
+                        - np.equal(
+                            by["baseline"][t]["tasks"][task]["items"]["pred"],
+                            by["baseline"][t]["tasks"][task]["items"]["gold"],
+                        ).astype(float)
+                        for t in common
+                    ],
+                    axis=0,
+                )
+                margin = qt["margin"]
+            else:
+                tokens = np.array(by["baseline"][common[0]]["tasks"][task]["items"]["tokens"], dtype=float)
+                nll = np.mean(
+                    [
+                        np.array(by[name][t]["tasks"][task]["items"]["nll"])
+                        - np.array(by["baseline"][t]["tasks"][task]["items"]["nll"])
+                        for t in common
+                    ],
+                    axis=0,
+                )
+                d = -len(tokens) * nll / tokens.sum()
+                margin = math.log1p(qt["relative_margin"])
+            n = len(d)
+            _close(qt["mean_diff"], float(d.mean()), f"{name} item mean")
+            se = d.std(ddof=1) / math.sqrt(n)
+            if se > 0:
+                _close(qt["lower_bound"], float(d.mean() - stats.t.ppf(0.95, n - 1) * se), f"{name} item bound")
+                _close(qt["p_value"], float(stats.t.sf((d.mean() + margin) / se, n - 1)), f"{name} item p")
+            else:
+                assert qt["p_value"] == (0.0 if d.mean() > -margin else 1.0)
+            assert qt["non_inferior"] == (qt["lower_bound"] > -margin)
+            checked += 3
+        for field in ("energy_per_request_j", "latency_mean_ms"):
+            r = p.get(field)
+            if r is None or r["p_value"] is None:
+                continue
+
+            def rounds(trials, field=field):
+                return {
+                    (i, x["round"]): x[field]
+                    for i, t in trials.items()
+                    for x in t["tasks"][etask]["rounds"]
+                    if x[field]
+                }
+
+            base, var = rounds(by["baseline"]), rounds(by[name])
+            keys = sorted(set(base) & set(var))
+            logs = np.log([var[k] / base[k] for k in keys])
+            assert r["n_pairs"] == len(keys)
+            _close(r["ratio"], float(np.exp(logs.mean())), f"{name} {field} ratio")
+            res = stats.ttest_1samp(logs, 0.0)
+            ci = res.confidence_interval(0.95)
+            _close(r["ci95_low"], float(np.exp(ci.low)), f"{name} {field} ci low")
+            _close(r["ci95_high"], float(np.exp(ci.high)), f"{name} {field} ci high")
+            _close(r["p_value"], float(res.pvalue), f"{name} {field} p")
+            checked += 4
+    for field in ("energy_per_request_j", "latency_mean_ms"):
+        ps = {n: p[field]["p_value"] for n, p in paired.items() if p.get(field) and p[field]["p_value"] is not None}
+        for n, h in _holm(ps).items():
+            _close(paired[n][field]["p_holm"], h, f"{n} {field} holm")
+            checked += 1
     return checked

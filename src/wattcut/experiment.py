@@ -96,12 +96,12 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
     where = f"[[variants]] #{index + 1}"
     if not isinstance(table, Mapping):
         raise UserInputError(f"{where} must be a table.", "See examples/default.toml.")
-    unknown = set(table) - {"name", "techniques"}
+    unknown = set(table) - {"name", "techniques", "threads"}
     if unknown:
         key = sorted(unknown)[0]
         raise UserInputError(
-            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques"])}',
-            "A variant has a name and a list of techniques.",
+            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques", "threads"])}',
+            "A variant has a name, a list of techniques and optionally threads (its intra-op thread count).",
         )
     name = table.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -112,10 +112,16 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
             "Pick another name; the baseline is always part of the study.",
         )
     steps_in = table.get("techniques")
-    if not isinstance(steps_in, list) or not steps_in:
+    if not isinstance(steps_in, list):
         raise UserInputError(
-            f'Variant "{name}" needs a non-empty techniques list.',
+            f'Variant "{name}" needs a techniques list (empty for an unchanged copy of the baseline).',
             'For example techniques = [{ name = "ort_int8_dynamic" }].',
+        )
+    threads = table.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UserInputError(
+            f'Variant "{name}": threads = {threads!r} is not a thread count.',
+            "Set threads to a whole number of 1 or more (the intra-op threads the variant is served with).",
         )
     steps = []
     for j, step in enumerate(steps_in):
@@ -131,7 +137,7 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
     from wattcut.compress import check_pipeline
 
     check_pipeline(name, tuple(steps))
-    return VariantConfig(name=name, techniques=tuple(steps))
+    return VariantConfig(name=name, techniques=tuple(steps), threads=threads)
 
 
 def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> StudyConfig:

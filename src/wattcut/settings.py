@@ -164,9 +164,13 @@ class EvaluateConfig:
 class InferConfig:
     """The timed inference workload: ``requests`` requests of ``batch_size`` texts each.
 
-    Within a trial every variant is compressed and evaluated first; then their inference
-    windows run back to back in one round, each after ``cooldown_s`` of rest. The round is
-    bracketed by ``sentinel_requests`` untimed-for-energy baseline requests: if the
+    Within a trial every variant is compressed and evaluated first; then the workload is
+    cut into ``rounds`` equal parts and served in interleaved rounds: in round r every
+    variant serves part r in its own window (the order rotates each round), each after
+    ``cooldown_s`` of rest. Per-round energy and latency are stored, and comparisons with
+    the baseline pair each variant's round with the baseline's round of the same trial
+    (tasks whose workload is one replay, such as ``chat_replay``, run in one round). The
+    rounds are bracketed by ``sentinel_requests`` untimed-for-energy baseline requests: if the
     baseline's median latency drifts by more than ``drift_threshold`` between the two
     (another tenant arrived or left), the round is repeated, at most ``max_repeats``
     times; the drift and the number of rounds are stored with every record.
@@ -179,7 +183,8 @@ class InferConfig:
     sentinel_requests: int = 20
     drift_threshold: float = 0.15
     max_repeats: int = 2
-    version: int = 2
+    rounds: int = 5
+    version: int = 3
 
     def __post_init__(self) -> None:
         positive("[infer]", "requests", self.requests)
@@ -189,6 +194,13 @@ class InferConfig:
         positive("[infer]", "sentinel_requests", self.sentinel_requests, allow_zero=True)
         positive("[infer]", "drift_threshold", self.drift_threshold)
         positive("[infer]", "max_repeats", self.max_repeats, allow_zero=True)
+        positive("[infer]", "rounds", self.rounds)
+        if self.rounds > self.requests:
+            raise UserInputError(
+                f"[infer] rounds = {self.rounds} is more than requests = {self.requests}: every round needs at "
+                "least one request.",
+                f"Set rounds to {self.requests} or less (5 is the default), or serve more requests.",
+            )
 
 
 @dataclass(frozen=True)
@@ -326,11 +338,19 @@ class TaskStep:
 
 @dataclass(frozen=True)
 class VariantConfig:
-    """A compressed variant: the techniques applied, in order, to the fine-tuned baseline."""
+    """A compressed variant: the techniques applied, in order, to the fine-tuned baseline.
+
+    ``threads`` is a deployment setting: the intra-op threads the variant is served with
+    (None = the study's). At batch 1 one thread can cost less energy per request than
+    two, since a second core mostly waits. An empty ``techniques`` list is a control: an
+    unchanged copy of the baseline, which must come out non-inferior with an energy
+    ratio near 1.
+    """
 
     name: str
     techniques: tuple[TechniqueStep, ...]
-    version: int = 1
+    threads: int | None = None
+    version: int = 2
 
 
 @dataclass(frozen=True)
@@ -366,7 +386,12 @@ class StudyConfig:
         """Plain-value form, stored with every result."""
         d = to_dict(self)
         d["variants"] = [
-            {"name": v.name, "version": v.version, "techniques": [t.to_dict() for t in v.techniques]}
+            {
+                "name": v.name,
+                "version": v.version,
+                **({"threads": v.threads} if v.threads is not None else {}),
+                "techniques": [t.to_dict() for t in v.techniques],
+            }
             for v in self.variants
         ]
         d["tasks"] = [t.to_dict() for t in self.tasks]
@@ -412,6 +437,7 @@ def to_toml(cfg: StudyConfig) -> str:
     doc["variants"] = [
         {
             "name": v["name"],
+            **({"threads": v["threads"]} if v.get("threads") is not None else {}),
             "techniques": [{k: x for k, x in t.items() if k != "version" and x is not None} for t in v["techniques"]],
         }
         for v in d["variants"]

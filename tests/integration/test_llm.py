@@ -131,8 +131,10 @@ def test_llm_smoke_study_end_to_end(tmp_path):
         assert tasks["lm_eval"]["metrics"]["wikitext2_local.word_perplexity"] > 1
         prompted = tasks["prompted_classification"]["metrics"]
         assert {"accuracy", "f1_macro", "confusion_matrix"} <= set(prompted)
-        for item in prompted["items"]:  # the chosen label is the argmax of the stored log-likelihoods
-            assert item["pred"] == max(range(len(item["loglik"])), key=item["loglik"].__getitem__)
+        items = tasks["prompted_classification"]["items"]  # stored beside the metrics, column-wise
+        for pred, loglik in zip(items["pred"], items["loglik"], strict=True):  # the argmax of the log-likelihoods
+            assert pred == max(range(len(loglik)), key=loglik.__getitem__)
+        assert len(tasks["perplexity"]["items"]["nll"]) == tasks["perplexity"]["metrics"]["windows"]
         chat = tasks["chat_replay"]
         assert len(chat["requests"]) == 3 and chat["workload"]["output_tokens"] > 0
         assert all(d["ttft_s"] > 0 for d in chat["requests"])

@@ -48,7 +48,7 @@ def test_smoke_writes_the_four_files(smoke):
 def test_every_record_has_the_contract_fields(smoke):
     out, _ = smoke
     res = json.loads((out / "results.json").read_text())
-    assert res["schema_version"] == 1 and res["complete"] is True
+    assert res["schema_version"] == 2 and res["complete"] is True
     prov = res["provenance"]
     for key in ("wattcut_version", "git", "python", "packages", "cpu", "gpus", "hostname"):
         assert key in prov

@@ -93,7 +93,7 @@ def test_files_are_written_and_user_strings_escaped(tmp_path):
     assert "figures/quality_vs_energy.png" in md and "\\<b>" not in md
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(rows) == 2 and rows[0]["cpu_method"] == "m" and float(rows[0]["energy_kwh"]) == 10.0 / 3.6e6
-    assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 2
 
 
 def test_emissions_csv_has_codecarbon_columns_and_units(tmp_path):

@@ -20,8 +20,9 @@ def ls() -> None:
     for name in TECHNIQUES:
         t = TECHNIQUES.get(name)
         kinds = " + ".join(k.replace("sequence-classifier", "encoder") for k in t.kinds)
+        takes = "|".join(t.takes) if isinstance(t.takes, tuple) else t.takes
         console.print(
-            f"  {name:24} {t.takes} → {t.returns} [{kinds}]: {t.summary}", soft_wrap=True, highlight=False, markup=False
+            f"  {name:24} {takes} → {t.returns} [{kinds}]: {t.summary}", soft_wrap=True, highlight=False, markup=False
         )
     dirs = ", ".join(str(d) for d in data_dirs())
     console.print(f"[bold]datasets[/] (\\[data] name), read from: {dirs}", soft_wrap=True)

@@ -11,6 +11,8 @@ from wattcut.compress import (  # noqa: F401  (registration)
     lowrank,
     ort_genai,
     ort_int8,
+    ort_int8_static,
+    ort_optimize,
     ov_int8,
     ov_weight_compress,
     ov_weights,

@@ -73,7 +73,7 @@ class Technique:
     name: str
     config_cls: type
     apply: Callable[[Any, Any, CompressContext], Any]
-    takes: Runtime
+    takes: Runtime | tuple[Runtime, ...]  # one runtime, or several (ORT INT8 also takes a fused ONNX model)
     returns: Runtime
     summary: str
     layers_after: Callable[[Any, int], int] | None = None  # a step that changes the layer count says how
@@ -102,7 +102,7 @@ TECHNIQUES: Registry[Technique] = Registry("technique", "variants[].techniques[]
 def technique(
     name: str,
     config_cls: type,
-    takes: Runtime,
+    takes: Runtime | tuple[Runtime, ...],
     returns: Runtime,
     summary: str,
     layers_after: Callable[[Any, int], int] | None = None,
@@ -124,9 +124,10 @@ def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:
     runtime: Runtime = "pytorch"
     for step in steps:
         tech = TECHNIQUES.get(step.name)
-        if tech.takes != runtime:
+        takes = tech.takes if isinstance(tech.takes, tuple) else (tech.takes,)
+        if runtime not in takes:
             raise UserInputError(
-                f'Variant "{variant}": technique "{step.name}" works on a {tech.takes} model, but the step '
+                f'Variant "{variant}": technique "{step.name}" works on a {" or ".join(takes)} model, but the step '
                 f"before it produced a {runtime} model.",
                 "Put runtime conversions such as ort_int8_dynamic last in the techniques list.",
             )

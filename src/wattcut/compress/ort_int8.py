@@ -34,17 +34,26 @@ class OrtInt8DynamicConfig:
 @technique(
     "ort_int8_dynamic",
     OrtInt8DynamicConfig,
-    takes="pytorch",
+    takes=("pytorch", "onnxruntime"),
     returns="onnxruntime",
-    summary="export to ONNX and quantize weights to INT8 (dynamic activations) on ONNX Runtime",
+    summary="export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime",
 )
 def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
-    """Export, quantize and open an ONNX Runtime session; returns an ``OnnxClassifier``."""
+    """Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``."""
+    import shutil
+
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 
-    fp32 = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
+    fused = ""
+    if model.runtime == "pytorch":
+        fp32 = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
+    else:  # a fused fp32 graph from ort_optimize: its Attention ops become QAttention
+        fp32 = ctx.workdir / "model.fp32.onnx"
+        shutil.copy2(model.path, fp32)
+        fused = "-fused" if "fused" in model.precision else ""
     int8 = ctx.workdir / "model.int8.onnx"
     # quantize_dynamic logs a generic "consider pre-processing" hint on the root logger
     # on every call; it is advice for static quantization of CNNs, not an error here.
@@ -58,8 +67,10 @@ def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any
             weight_type=QuantType.QInt8,
             per_channel=config.per_channel,
             reduce_range=config.reduce_range,
+            # shape inference cannot see through fused contrib ops (Attention): their outputs are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)
     fp32.unlink()  # only the quantized artifact is the variant
-    return OnnxClassifier(int8, model.input_names, threads=ctx.threads, precision="int8-dynamic")
+    return OnnxClassifier(int8, model.input_names, threads=ctx.threads, precision=f"int8-dynamic{fused}")

@@ -124,3 +124,41 @@ class PhaseRecord:
         d["energy_per_token_j"] = total / self.tokens if total is not None and self.tokens else None
         d["energy_per_1k_requests_j"] = 1000 * total / self.requests if total is not None and self.requests else None
         return d
+
+
+def merge(records: list[PhaseRecord]) -> PhaseRecord:
+    """One window's worth of totals from several windows of the same phase and step (interleaved rounds).
+
+    Counts, durations, CPU time and per-component energy add up; the method, source and
+    uncertainty of each component are the first window's (all come from the same meter).
+    """
+    first = records[0]
+    energy = []
+    for comp in first.energy:
+        parts = [next(c for c in r.energy if c.component == comp.component) for r in records]
+        gross = [c.energy_j for c in parts]
+        net = [c.net_energy_j for c in parts]
+        energy.append(
+            ComponentEnergy(
+                component=comp.component,
+                energy_j=None if any(g is None for g in gross) else sum(g for g in gross if g is not None),
+                method=comp.method,
+                estimated=comp.estimated,
+                source=comp.source,
+                uncertainty_rel=comp.uncertainty_rel,
+                net_energy_j=None if any(n is None for n in net) else sum(n for n in net if n is not None),
+                details=comp.details,
+            )
+        )
+    return PhaseRecord(
+        phase=first.phase,
+        duration_s=sum(r.duration_s for r in records),
+        samples=sum(r.samples for r in records),
+        tokens=sum(r.tokens for r in records),
+        requests=sum(r.requests for r in records),
+        step=first.step,
+        cpu_time_s=sum(r.cpu_time_s for r in records),
+        started_at=first.started_at,
+        parent=first.parent,
+        energy=energy,
+    )

@@ -216,6 +216,21 @@ def _tests_table(statistics: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _paired_table(statistics: dict[str, Any]) -> str:
+    from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
+    from wattcut.stats.paired import ITEM_METHOD, ROUND_METHOD
+
+    rows = paired_rows(statistics)
+    if not rows:
+        return "<p>No paired comparison yet.</p>"
+    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in PAIRED_COLUMNS) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in PAIRED_COLUMNS) + "</tr>" for r in rows)
+    return (
+        f'<table>{head}{body}</table><p class="note">Quality: {escape(ITEM_METHOD)}. Energy and latency: '
+        f"{escape(ROUND_METHOD)}. The recommendation uses these tests.</p>"
+    )
+
+
 def _p(p: float | None) -> str:
     return "n/a" if p is None else f"{p:.3g}"
 
@@ -415,6 +430,11 @@ significant); hover for the test. CI: t-based 95% interval of the mean over tria
 <h2>Figures</h2>
 {_figures(figs)}
 <h2>Tests against the baseline</h2>
+<h3>Primary: item-level quality and per-round paired energy</h3>
+{_paired_table(statistics)}
+<h3>Secondary: per-trial means</h3>
+<p class="note">The same comparisons on one mean per trial (paired t over trials; Welch where trials do not
+pair). With few trials these have little power; they are shown so both analyses are visible.</p>
 {_tests_table(statistics)}
 <h2>Carbon payback</h2>
 {_payback(statistics)}

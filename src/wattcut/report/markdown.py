@@ -61,6 +61,14 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"{r['file_size_bytes'] / 1e6:.1f} |"
         )
     lines += _tasks(results)
+    from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
+
+    prows = paired_rows(st)
+    if prows:
+        lines += ["", "## Paired tests against the baseline (primary)", ""]
+        lines += ["| " + " | ".join(label for _, label in PAIRED_COLUMNS) + " |"]
+        lines += ["|" + "---|" * len(PAIRED_COLUMNS)]
+        lines += ["| " + " | ".join(_cell(r[k]) for k, _ in PAIRED_COLUMNS) + " |" for r in prows]
     pb = st.get("payback") or {}
     rows = [(n, r) for n, r in (pb.get("variants") or {}).items() if n != "baseline"]
     if rows:

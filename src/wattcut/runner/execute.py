@@ -187,6 +187,8 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
                     if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
                         flops = model.flops_per_sequence(primary.max_length())  # outside the window
+                if variant is not None and variant.threads:  # a deployment setting: served with this many threads
+                    model.set_threads(variant.threads)
                 if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
                     with session.phase("load"):
                         model.load()
@@ -280,6 +282,13 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                         f"use (it runs on {', '.join(served)}).",
                         f'Leave "{t.key}" out of this study, or run that variant in a study without it.',
                     )
+    for variant in cfg.variants:
+        if variant.threads and tasks[0].model_kind != "sequence-classifier":
+            raise UserInputError(
+                f'Variant "{variant.name}" sets threads = {variant.threads}; per-variant threads are supported for '
+                "encoder classifiers only so far.",
+                "Remove threads from the variant, or set [study] threads for the whole study.",
+            )
     for variant in cfg.variants:  # what a step needs besides the model: a runtime, a teacher folder, a file
         for step in variant.techniques:
             check = TECHNIQUES.get(step.name).check_inputs
@@ -324,41 +333,60 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
 def _inference_round(
     cfg: StudyConfig, session: Any, tasks: list[Any], base: Any, requests: dict[str, list[Any]], ready: dict[str, Any]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Serve every variant's workloads back to back, bracketed by a baseline latency sentinel.
+    """Serve every variant's workloads in interleaved rounds, bracketed by a baseline latency sentinel.
 
-    Returns, per variant and task, the infer phase records, latencies and per-request
+    Each task's timed requests are cut into ``[infer] rounds`` contiguous parts (one part
+    for tasks that do not interleave); in round r every variant serves part r in its own
+    window, in an order that rotates each round, so that slow drifts of the machine hit
+    every variant alike and each variant's round pairs with the baseline's. Returns, per
+    variant and task, the merged infer phase, latencies, per-round figures and per-request
     details; and the contention check: the sentinel's relative drift (on the primary
-    task's requests), how many rounds ran, and whether the last one was still drifting
+    task's requests), how many attempts ran, and whether the last one was still drifting
     (then it is kept, and flagged).
     """
     import statistics as st
+
+    from wattcut.measure.base import merge
 
     ic = cfg.infer
     primary = tasks[0]
     first = requests[_key(primary)]
     warm0 = primary.warmup_requests()
     sentinel = first[warm0 : warm0 + ic.sentinel_requests]
+    parts = {
+        _key(t): _parts(requests[_key(t)][t.warmup_requests() :], ic.rounds if t.interleaves else 1) for t in tasks
+    }
+    n_rounds = max((len(p) for p in parts.values()), default=0)
+    names = list(ready)
     drifts: list[float] = []
     if sentinel:  # the baseline sat idle while variants were built: warm it first, or "before" reads cold
         primary.serve(base, sentinel[:1], _scratch(), desc="sentinel warm-up")
     for attempt in range(ic.max_repeats + 1):
         before = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
-        results: dict[str, dict[str, Any]] = {}
-        for name, (model, *_) in ready.items():
-            results[name] = {}
-            for t in tasks:
-                reqs, warm = requests[_key(t)], t.warmup_requests()
-                if not reqs:
-                    continue  # a task with no request workload (lm_eval): its energy is in "evaluate"
-                t.serve(model, reqs[:warm], _scratch(), desc=f"warm-up {name}")
-                time.sleep(ic.cooldown_s)  # rest between variants; also lets runtime worker threads settle
-                with session.phase("infer", step=_key(t)) as rec:
-                    latencies = t.serve(model, reqs[warm:], rec, desc=f"infer {name}", window=session.window)
-                results[name][_key(t)] = {
-                    "phases": session.take(),
-                    "latencies": latencies,
-                    "details": t.request_details(),
-                }
+        served: dict[str, dict[str, dict[str, Any]]] = {
+            n: {_key(t): {"phases": [], "latencies": [], "rounds": [], "details": None} for t in tasks} for n in names
+        }
+        for r in range(n_rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for position, name in enumerate(order):
+                model = ready[name][0]
+                for t in tasks:
+                    k = _key(t)
+                    if r >= len(parts[k]):
+                        continue  # a task with no request workload (lm_eval: its energy is in "evaluate")
+                    reqs, warm = requests[k], t.warmup_requests()
+                    # The whole warm-up before a variant's first round; one request before later rounds, to
+                    # bring its weights back into cache after the other variants ran.
+                    t.serve(model, reqs[: warm if r == 0 else min(warm, 1)], _scratch(), desc=f"warm-up {name}")
+                    time.sleep(ic.cooldown_s)  # rest between windows; also lets runtime worker threads settle
+                    label = f"infer {name}" + (f" {r + 1}/{len(parts[k])}" if len(parts[k]) > 1 else "")
+                    with session.phase("infer", step=k) as rec:
+                        latencies = t.serve(model, parts[k][r], rec, desc=label, window=session.window)
+                    slot = served[name][k]
+                    slot["phases"] += session.take()
+                    slot["latencies"] += latencies
+                    slot["rounds"].append(_round_figures(r, position, rec, latencies))
+                    slot["details"] = t.request_details()
         after = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
         drift = None if before is None or after is None else after / before - 1
         drifts.append(drift if drift is not None else 0.0)
@@ -370,6 +398,20 @@ def _inference_round(
                 f"(threshold {100 * ic.drift_threshold:.0f}%); repeating it.",
                 soft_wrap=True,
             )
+    results: dict[str, dict[str, Any]] = {}
+    for name, by_task in served.items():
+        results[name] = {}
+        for k, slot in by_task.items():
+            if not slot["rounds"]:
+                continue
+            infer = [p for p in slot["phases"] if p.phase == "infer"]
+            others = [p for p in slot["phases"] if p.phase != "infer"]
+            results[name][k] = {
+                "phases": [merge(infer), *others],  # one infer phase per task: the sum of its rounds
+                "latencies": slot["latencies"],
+                "rounds": slot["rounds"],
+                "details": slot["details"],
+            }
     last = drifts[-1]
     return results, {
         "sentinel_requests": len(sentinel),
@@ -378,6 +420,36 @@ def _inference_round(
         "rounds": len(drifts),
         "drifts": drifts if sentinel else [],
         "flagged": bool(sentinel) and abs(last) > ic.drift_threshold,
+    }
+
+
+def _parts(reqs: list[Any], rounds: int) -> list[list[Any]]:
+    """``reqs`` cut into ``rounds`` contiguous parts of near-equal size (none empty; [] when no requests)."""
+    rounds = min(rounds, len(reqs))
+    size, extra = divmod(len(reqs), rounds) if rounds else (0, 0)
+    out, start = [], 0
+    for i in range(rounds):
+        end = start + size + (1 if i < extra else 0)
+        out.append(reqs[start:end])
+        start = end
+    return out
+
+
+def _round_figures(index: int, position: int, rec: Any, latencies: list[float]) -> dict[str, Any]:
+    """One round's window: energy and latency per request, for the per-round paired comparisons."""
+    energy = rec.energy_j
+    lat_ms = [1000 * x for x in latencies]
+    return {
+        "round": index,
+        "position": position,  # place in the round's order (rotates)
+        "requests": rec.requests,
+        "duration_s": rec.duration_s,
+        "cpu_time_s": rec.cpu_time_s,
+        "energy_j": energy,
+        "energy_per_request_j": energy / rec.requests if energy is not None and rec.requests else None,
+        "estimated": rec.estimated,
+        "latency_mean_ms": statistics.fmean(lat_ms) if lat_ms else None,
+        "latency_p50_ms": statistics.median(lat_ms) if lat_ms else None,
     }
 
 
@@ -420,15 +492,19 @@ def _record(
 
     primary = _key(tasks[0])
     energy_task = cfg.energy_task or primary
-    none: dict[str, Any] = {"phases": [], "latencies": [], "details": None}  # a task with no request workload
+    none: dict[str, Any] = {"phases": [], "latencies": [], "rounds": [], "details": None}  # no request workload
     infer = {_key(t): infer.get(_key(t), none) for t in tasks}
     all_phases = list(phases) + [p for t in tasks for p in infer[_key(t)]["phases"]]
     per_task: dict[str, Any] = {}
     for t in tasks:
         k = _key(t)
         spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
+        items = metrics[k].pop("items", None)  # per-item results, for the item-level paired tests
         entry: dict[str, Any] = {"task": t.name, "data": t.describe_data(), "metrics": metrics[k], "metric_spec": spec}
         entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
+        entry["rounds"] = infer[k]["rounds"]
+        if items is not None:
+            entry["items"] = items
         details = infer[k]["details"]
         if details is not None:
             entry["requests"] = details
@@ -451,6 +527,11 @@ def _record(
         "energy_task": energy_task,
         "latency": per_task[energy_task]["latency"],
         "model": asdict(facts),
+        "deployment": {
+            "threads": (variant.threads if variant is not None and variant.threads else None) or _threads(cfg),
+            "threads_source": "variant" if variant is not None and variant.threads else "study",
+            "batch_size": cfg.infer.batch_size,
+        },
     }
 
 

@@ -41,6 +41,7 @@ class OnnxClassifier:
     """A classifier running in an ONNX Runtime CPU session."""
 
     runtime = "onnxruntime"
+    fused_ops: dict[str, int] | None = None  # set by ort_optimize: the fused operator counts
 
     def __init__(self, path: Path, input_names: list[str], threads: int, precision: str) -> None:
         import onnxruntime as ort
@@ -48,11 +49,18 @@ class OnnxClassifier:
         self.path = Path(path)
         self.input_names = input_names
         self.precision = precision
+        self.threads = threads
         opts = ort.SessionOptions()
         if threads > 0:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        # the graph's inputs (a fused graph may drop token_type_ids, which BERT-style models ignore at 0)
+        self.input_names = [n for n in input_names if n in {i.name for i in self.session.get_inputs()}]
+
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` intra-op threads (a new session on the same file)."""
+        self.__init__(self.path, self.input_names, threads, self.precision)  # type: ignore[misc]
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""

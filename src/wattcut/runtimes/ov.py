@@ -40,13 +40,25 @@ class OpenVinoClassifier:
 
     runtime = "openvino"
 
-    def __init__(self, ov_model: Any, input_names: list[str], threads: int, weights: str, hint: str = "f32") -> None:
+    def __init__(
+        self,
+        ov_model: Any,
+        input_names: list[str],
+        threads: int,
+        weights: str,
+        hint: str = "f32",
+        performance_hint: str = "LATENCY",
+    ) -> None:
         import openvino as ov
 
         self.ov_model = ov_model
         self.input_names = input_names
         self.hint = hint
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+        self.weights = weights
+        self.performance_hint = performance_hint
+        config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
+        if performance_hint == "LATENCY":
+            config["NUM_STREAMS"] = "1"
         if hint != "default":
             config["INFERENCE_PRECISION_HINT"] = hint
         if threads > 0:
@@ -56,6 +68,10 @@ class OpenVinoClassifier:
         actual = hinted.get_type_name() if hasattr(hinted, "get_type_name") else str(hinted)
         self.precision = f"{weights} (compute {actual})"
         self._request = self.compiled.create_infer_request()
+
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` inference threads (recompiles the same model)."""
+        self.__init__(self.ov_model, self.input_names, threads, self.weights, self.hint, self.performance_hint)  # type: ignore[misc]
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""

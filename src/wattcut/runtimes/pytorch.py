@@ -23,6 +23,11 @@ class TorchClassifier:
         self.module = module
         self.precision = precision
         self.storage = storage  # "sparse": save zero-heavy matrices as values + bit mask (models/sparse.py)
+        self.threads = 0  # 0: the process's torch thread count; else set around each call
+
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` intra-op threads (torch's count is process-wide: set and restored per call)."""
+        self.threads = threads
 
     @property
     def input_names(self) -> list[str]:
@@ -35,8 +40,15 @@ class TorchClassifier:
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``, as float32 numpy."""
         feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
-        with torch.inference_mode():
-            return self.module(**feed).logits.float().numpy()
+        before = torch.get_num_threads()
+        if self.threads and self.threads != before:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                return self.module(**feed).logits.float().numpy()
+        finally:
+            if self.threads and self.threads != before:
+                torch.set_num_threads(before)
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """FLOPs of one forward pass on a ``[1, seq_len]`` input (None for quantized modules).

@@ -4,9 +4,14 @@ The quality metric is the primary metric of the study's primary task, read from 
 records' ``metric_spec`` (accuracy for classification, perplexity for language
 modelling...), with its direction. The recommended variant is the one with the lowest
 mean inference energy per request among those shown non-inferior to the baseline in
-that metric at the study's margin (one-sided paired t-test, alpha 0.05); the baseline
-itself is always eligible, so "no variant qualifies" recommends keeping the baseline
-and says why.
+that metric at the study's margin; the baseline itself is always eligible, so "no
+variant qualifies" recommends keeping the baseline and says why.
+
+Two analyses are kept side by side. The primary one pairs the stored per-item results
+and per-round inference windows (:mod:`wattcut.stats.paired`); the secondary one runs
+on per-trial means (one-sided paired t on the trials). Records without per-item
+results (older stores, tasks that keep none) fall back to the per-trial test, and the
+decision says which test it used.
 """
 
 from __future__ import annotations
@@ -102,18 +107,23 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         for n, s in per_variant.items()
         if s["energy_per_request_j"]["mean"] is not None
     }
+    paired = paired_statistics(trials, names, spec, margin, margin_type, per_variant)
+    decisive: dict[str, Any] = {}  # the test that decides: item-level when both sides have items
+    for n, c in comparisons.items():
+        ni = (paired.get(n) or {}).get("quality") or c[f"{q}_non_inferiority"]
+        decisive[n] = {**ni, "test": "item-level" if ni.get("n_items") else "per-trial"}
     pb = payback(config, trials)
     for n, row in pb["variants"].items():  # a payback is only worth reading next to these caveats
         c = comparisons.get(n)
         if c is None:
             continue
         caveats = []
-        ni = c[f"{q}_non_inferiority"]
-        if ni.get("n_pairs", 0) < 2:
+        ni = decisive[n]
+        if ni["test"] == "per-trial" and ni.get("n_pairs", 0) < 2:
             caveats.append("one trial: non-inferiority and significance need at least two")
         elif not ni["non_inferior"]:
             caveats.append(f"not shown non-inferior in {spec.label}: not a deployment candidate")
-        p_energy = c["energy_per_request_j"].get("p_holm")
+        p_energy = ((paired.get(n) or {}).get("energy_per_request_j") or c["energy_per_request_j"]).get("p_holm")
         if p_energy is None or p_energy >= 0.05:
             caveats.append(
                 "the energy difference is not statistically significant"
@@ -127,11 +137,65 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         "margin_text": describe_margin(spec, margin, margin_type),
         "per_variant": per_variant,
         "vs_baseline": comparisons,
+        "paired": paired,
+        "non_inferiority": decisive,
         "pareto_front": pareto(points),
         "energy_vs_runtime": _energy_vs_runtime(trials),
-        "recommendation": recommend(per_variant, comparisons, margin, spec, margin_type),
+        "recommendation": recommend(per_variant, comparisons, margin, spec, margin_type, paired, decisive),
         "payback": pb,
     }
+
+
+def paired_statistics(
+    trials: list[dict[str, Any]],
+    names: list[str],
+    spec: MetricSpec,
+    margin: float,
+    margin_type: str,
+    per_variant: dict[str, Any],
+) -> dict[str, Any]:
+    """Per variant: the item-level quality test and the per-round energy and latency ratios (Holm-adjusted)."""
+    from wattcut.stats.paired import item_non_inferiority, item_scores, log_ratio, round_values
+
+    if not trials:
+        return {}
+    task = trials[0].get("task") or ""
+    energy_task = trials[0].get("energy_task") or task
+    kind = margin_type if margin_type != "auto" else ("absolute" if spec.bounded else "relative")
+    units = margin_in_units(spec, margin, margin_type, (per_variant.get(BASELINE) or {}).get(spec.key, {}).get("mean"))
+    items: dict[str, dict[int, Any]] = {n: {} for n in names}
+    rounds: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
+    for t in trials:
+        if t["variant"] not in items:
+            continue
+        scores = item_scores(t, task, spec.key)
+        if scores is not None:
+            items[t["variant"]][t["trial_index"]] = scores
+        for field in ("energy_per_request_j", "latency_mean_ms"):
+            mine = rounds.setdefault(field, {}).setdefault(t["variant"], {})
+            for r, v in round_values(t, energy_task, field).items():
+                mine[(t["trial_index"], r)] = v
+    out: dict[str, Any] = {}
+    for n in names:
+        if n == BASELINE:
+            continue
+        quality_test = None
+        if items[BASELINE] and items[n]:
+            m = (units or 0.0) if spec.key == "accuracy" else margin
+            quality_test = item_non_inferiority(items[BASELINE], items[n], spec.key, m, kind, spec.higher_is_better)
+        out[n] = {"quality": quality_test}
+        for field, by_variant in rounds.items():
+            out[n][field] = log_ratio(by_variant.get(BASELINE, {}), by_variant.get(n, {}))
+    for field in ("energy_per_request_j", "latency_mean_ms"):
+        tests = {n: r[field] for n, r in out.items() if r.get(field) and r[field]["p_value"] is not None}
+        for n, p in holm({n: t["p_value"] for n, t in tests.items()}).items():
+            tests[n]["p_holm"] = p
+    return out
+
+
+def _test_name(decisive: dict[str, Any] | None) -> str:
+    tests = {d["test"] for d in (decisive or {}).values()}
+    return "item-level paired t" if tests == {"item-level"} else "one-sided paired t-test"
 
 
 def _or_worst(x: float | None) -> float:
@@ -148,8 +212,10 @@ def recommend(
     margin: float,
     spec: MetricSpec | None = None,
     margin_type: str = "auto",
+    paired: dict[str, Any] | None = None,
+    decisive: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The variant to deploy, with a one-sentence reason."""
+    """The variant to deploy, with a one-sentence reason (and the per-round energy ratio when stored)."""
     from wattcut.metric import ACCURACY
 
     spec = spec or ACCURACY
@@ -157,7 +223,11 @@ def recommend(
     if BASELINE not in per_variant:
         return {"variant": None, "reason": "No baseline trial is stored yet, so nothing can be compared."}
     energy = {n: s["energy_per_request_j"]["mean"] for n, s in per_variant.items()}
-    eligible = [BASELINE] + [n for n, c in comparisons.items() if c[f"{q}_non_inferiority"]["non_inferior"]]
+
+    def decides(n: str) -> dict[str, Any]:
+        return (decisive or {}).get(n) or {**comparisons[n][f"{q}_non_inferiority"], "test": "per-trial"}
+
+    eligible = [BASELINE] + [n for n in comparisons if decides(n)["non_inferior"]]
     eligible = [n for n in eligible if energy.get(n) is not None]
     if not eligible:
         return {"variant": None, "reason": "No inference energy was measured, so no variant can be recommended."}
@@ -171,21 +241,36 @@ def recommend(
     if best == BASELINE:
         reason = (
             f"Keep the baseline: no compressed variant was shown non-inferior in {spec.label} at a margin of "
-            f"{points} (one-sided paired t-test, alpha 0.05)"
+            f"{points} ({_test_name(decisive)}, alpha 0.05)"
             + (" with a lower energy per request." if len(eligible) > 1 else ".")
         )
     else:
         saving = 1 - energy[best] / energy[BASELINE] if energy.get(BASELINE) else None
-        ni = comparisons[best][f"{q}_non_inferiority"]
-        sign = 1 if spec.higher_is_better else -1  # report the difference in the metric's own direction
-        scale, unit, digits = (100, " points", 2) if spec.bounded else (1, "", 3)
-        diff, bound = scale * sign * ni["mean_diff"], scale * sign * ni["lower_bound"]
+        ni = decides(best)
+        if ni.get("scale") == "relative":  # item-level perplexity: a ratio
+            diff_text = f"{spec.label} ratio {ni['ratio']:.4f}, one-sided 95% upper bound {ni['ratio_upper']:.4f}"
+        else:
+            sign = 1 if spec.higher_is_better else -1  # report the difference in the metric's own direction
+            scale, unit, digits = (100, " points", 2) if spec.bounded else (1, "", 3)
+            diff, bound = scale * sign * ni["mean_diff"], scale * sign * ni["lower_bound"]
+            diff_text = (
+                f"{spec.label} difference {diff:+.{digits}f}{unit}, one-sided 95% "
+                f"{'lower' if spec.higher_is_better else 'upper'} bound {bound:+.{digits}f}"
+            )
+        test = "item-level paired t" if ni["test"] == "item-level" else "paired t on trial means"
         reason = (
             f"{best} uses the least inference energy per request among variants non-inferior to the baseline at "
-            f"a margin of {points} ({spec.label} difference {diff:+.{digits}f}{unit}, one-sided 95% "
-            f"{'lower' if spec.higher_is_better else 'upper'} bound {bound:+.{digits}f}, p = {ni['p_value']:.3g})"
-            + (f", {100 * saving:.0f}% less energy per request than the baseline." if saving is not None else ".")
+            f"a margin of {points} ({diff_text}, {test}, p = {ni['p_value']:.3g})"
         )
+        ratio = ((paired or {}).get(best) or {}).get("energy_per_request_j")
+        if ratio and ratio.get("ci95_low") is not None:
+            reason += (
+                f": {ratio['ratio']:.3f}x the baseline's energy per request (95% CI {ratio['ci95_low']:.3f}-"
+                f"{ratio['ci95_high']:.3f}, {ratio['n_pairs']} paired rounds, Holm p = {ratio['p_holm']:.2g}), "
+                f"{100 * (1 - ratio['ratio']):.0f}% less."
+            )
+        else:
+            reason += f", {100 * saving:.0f}% less energy per request than the baseline." if saving is not None else "."
     if len(exact) > 1:
         better = "more accurate" if q == "accuracy" else f"better in {spec.label}"
         reason += f" It ties exactly on energy with {', '.join(n for n in exact if n != best)} and is the {better}."

@@ -5,6 +5,9 @@ Tables:
 - ``study``: one row: the resolved config (JSON), its hash, provenance, start time.
 - ``trials``: one row per finished trial: variant, trial index, seed, full record (JSON).
 - ``phases`` and ``phase_energy``: the trial's phase windows, flattened for SQL queries.
+- ``items``: per-item results of each task's evaluation (gold, predicted, probabilities or
+  log-likelihoods; per-window NLL and tokens for perplexity).
+- ``infer_rounds``: each interleaved inference round's window: energy and latency per request.
 
 The JSON record in ``trials`` is the source of truth; the flat tables are derived from
 it in the same transaction.
@@ -24,7 +27,7 @@ from typing import Any
 
 from wattcut.errors import UserInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: items and infer_rounds (a version-1 store is upgraded in place)
 STORE_NAME = "wattcut.sqlite"
 
 _SCHEMA = """
@@ -70,6 +73,31 @@ CREATE TABLE IF NOT EXISTS phase_energy (
     source TEXT NOT NULL,
     PRIMARY KEY (trial_id, ordinal, component)
 );
+CREATE TABLE IF NOT EXISTS items (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    task TEXT NOT NULL,
+    item INTEGER NOT NULL,
+    gold INTEGER,
+    pred INTEGER,
+    scores_json TEXT,
+    nll REAL,
+    tokens INTEGER,
+    PRIMARY KEY (trial_id, task, item)
+);
+CREATE TABLE IF NOT EXISTS infer_rounds (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    task TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    cpu_time_s REAL NOT NULL,
+    energy_j REAL,
+    energy_per_request_j REAL,
+    latency_mean_ms REAL,
+    latency_p50_ms REAL,
+    PRIMARY KEY (trial_id, task, round)
+);
 """
 
 
@@ -103,6 +131,21 @@ def config_hash(config: dict[str, Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _item_rows(trial_id: int | None, task: str, entry: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Flat rows of a task's per-item results (column-wise in the record)."""
+    items = entry.get("items") or {}
+    if "nll" in items:
+        return [
+            (trial_id, task, i, None, None, None, x, n)
+            for i, (x, n) in enumerate(zip(items["nll"], items["tokens"], strict=True))
+        ]
+    scores = items.get("probs") or items.get("loglik") or [None] * len(items.get("gold", []))
+    return [
+        (trial_id, task, i, g, p, None if s is None else json.dumps(s), None, None)
+        for i, (g, p, s) in enumerate(zip(items.get("gold", []), items.get("pred", []), scores, strict=True))
+    ]
 
 
 class Store:
@@ -161,6 +204,8 @@ class Store:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) == 1:  # version 2 only added tables (created above): its older trials have no rows there
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
             raise UserInputError(
                 f'The store "{path}" has schema version {row[0]}; this wattcut reads version {SCHEMA_VERSION}.',
@@ -246,6 +291,27 @@ class Store:
                         "INSERT INTO phase_energy VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (trial_id, i, comp, e["energy_j"], e["method"], int(e["estimated"]), e["source"]),
                     )
+            for task, entry in (record.get("tasks") or {}).items():
+                c.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _item_rows(trial_id, task, entry))
+                c.executemany(
+                    "INSERT INTO infer_rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            trial_id,
+                            task,
+                            r["round"],
+                            r["position"],
+                            r["requests"],
+                            r["duration_s"],
+                            r["cpu_time_s"],
+                            r["energy_j"],
+                            r["energy_per_request_j"],
+                            r["latency_mean_ms"],
+                            r["latency_p50_ms"],
+                        )
+                        for r in entry.get("rounds") or []
+                    ],
+                )
 
     def trials_count(self) -> int:
         """How many trials are stored."""

@@ -41,6 +41,9 @@ class Task:
     trains: ClassVar[bool] = False  # fine-tunes the pretrained model into this study's baseline
     model_kind: ClassVar[str]  # "sequence-classifier" or "causal-lm": tasks of one study share a model
     metric_spec: MetricSpec | None = None  # None: the task measures cost only (no quality metric)
+    # The request workload may be cut into interleaved rounds ([infer] rounds); False for a workload
+    # that is one replay (chat_replay: its arrival times and per-request windows span the whole list).
+    interleaves: ClassVar[bool] = True
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study
@@ -91,7 +94,11 @@ class Task:
 
     # --- quality and workload -----------------------------------------------------------
     def evaluate(self, model: Any, tokenizer: Any, rec: Any) -> dict[str, Any]:
-        """Quality metrics of ``model`` (the primary one under ``metric_spec.key``)."""
+        """Quality metrics of ``model`` (the primary one under ``metric_spec.key``).
+
+        A task may add ``"items"``: per-item results (see :mod:`wattcut.stats.paired`), which
+        the runner stores next to the metrics, for item-level paired tests.
+        """
         return {}
 
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:

@@ -145,6 +145,7 @@ class ChatReplay(CausalLMTask):
     config_cls = ChatReplayConfig
     summary = "replay timestamped chat prompts (DailyDialog or a CSV), realtime or back to back; TTFT, J/token"
     metric_spec = None
+    interleaves = False  # one replay: its arrival times and per-request windows span the whole list
 
     def prepare(self) -> None:
         """Build the replay (prompts and arrival times) and check it."""

@@ -46,3 +46,17 @@ def score(logits: np.ndarray, labels: list[int] | np.ndarray, label_names: list[
     out["confusion_matrix"] = metrics.confusion_matrix(y, pred, labels=list(range(k))).tolist()
     out["labels"] = list(label_names)
     return out
+
+
+def items(scores: np.ndarray, labels: list[int] | np.ndarray, field: str = "probs") -> dict[str, Any]:
+    """Per-item results, column-wise: gold label, predicted label and the class probabilities (6 decimals).
+
+    ``field = "loglik"`` stores ``scores`` as they are (prompted classification's label
+    log-likelihoods) instead of a softmax.
+    """
+    values = softmax(scores.astype(np.float64)) if field == "probs" else scores.astype(np.float64)
+    return {
+        "gold": [int(y) for y in labels],
+        "pred": [int(p) for p in scores.argmax(axis=1)],
+        field: [[round(float(x), 6) for x in row] for row in values],
+    }

@@ -182,6 +182,7 @@ class Perplexity(CausalLMTask):
             "max_length": cfg.max_length,
             "stride": self.stride,
             "per_window_nll": per_window,
+            "items": {"nll": per_window, "tokens": [w.scored for w in ws]},  # for the item-level paired test
             "definition": "exp(sum NLL / tokens scored); sliding windows, each token scored once with its window's "
             "context (transformers perplexity guide); word/byte perplexity over the covered text (lm-eval)",
         }

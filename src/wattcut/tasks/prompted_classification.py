@@ -227,10 +227,7 @@ class PromptedClassification(CausalLMTask):
             low_margin_share=float((margins < self.config.low_margin).mean()),
             predicted_share={n: float((pred == k).mean()) for k, n in enumerate(self.train.label_names)},
             scoring="argmax of sum log p(verbalizer tokens | prompt), lm-evaluation-harness multiple-choice style",
-            items=[
-                {"gold": int(y), "pred": int(p), "loglik": [float(x) for x in row]}
-                for y, p, row in zip(self.evals.labels, pred, loglik, strict=True)
-            ],
+            items=classification.items(loglik, self.evals.labels, field="loglik"),
         )
         return metrics
 

@@ -109,9 +109,12 @@ def predict(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, 
 def evaluate(
     model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int, rec: PhaseRecord
 ) -> dict[str, Any]:
-    """Quality metrics of ``model`` on ``data``."""
+    """Quality metrics of ``model`` on ``data``, with per-item predictions under ``items``."""
     logits = predict(model, tokenizer, data, cfg, max_length, rec)
-    return classification.score(logits, data.labels, data.label_names)
+    return {
+        **classification.score(logits, data.labels, data.label_names),
+        "items": classification.items(logits, data.labels),
+    }
 
 
 def make_requests(

@@ -1,0 +1,168 @@
+"""Paired tests on the stored per-item and per-round observations (the primary analysis).
+
+Every variant of a trial is scored on the same evaluation items and serves the same
+requests, interleaved with the baseline in rounds. Pairing on those observations,
+instead of on three per-trial means, is where the statistical power is.
+
+**Quality (item level).** For a metric that is a mean of per-item scores (accuracy:
+1 if the item is right), each item's paired difference is averaged over the trials
+both variants share: ``D_i = mean_t(score_variant[t, i] - score_baseline[t, i])``, so
+``mean(D)`` is exactly the difference of the mean accuracies. Items are the sampling
+unit (the same items recur in every trial, so they are clustered, not resampled per
+trial): one-sided t on ``D`` with ``n_items - 1`` degrees of freedom, H0: the variant
+is worse by the margin or more. With one trial and 0/1 scores this is the Wald
+interval for the difference of paired proportions (McNemar's setting). Perplexity is
+``exp(sum NLL / tokens)``; its items are windows with fixed token counts, so the log
+of the perplexity ratio is ``sum_i mean_t(nll_v - nll_b) / sum T``: the same test
+runs on ``D_i = -n (nll_v - nll_b)_i / sum T`` against a margin of ``log(1 + m)``.
+
+**Energy and latency (per round).** Each (trial, round) pairs the variant's window with
+the baseline's window of the same round; the log of the ratio of their energy (or mean
+latency) per request is tested with a two-sided t over all pairs; the ratio and its
+95% CI are ``exp`` of the mean and its bounds. P-values are Holm-adjusted across
+variants, per metric.
+
+Every number here is recomputed independently by ``tests/recompute.py`` from
+``results.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+ALPHA = 0.05
+ITEM_METHOD = (
+    "item-level paired t: per-item differences averaged over the trials both variants share, items as the "
+    "sampling unit, one-sided 95%"
+)
+ROUND_METHOD = "per-round paired log ratio: t over (trial, round) pairs, two-sided 95% CI, Holm across variants"
+
+
+def item_scores(trial: dict[str, Any], task: str, metric: str) -> dict[str, np.ndarray] | None:
+    """Per-item observations of ``metric`` in one record (None when the record has none).
+
+    ``{"score": 0/1}`` for accuracy; ``{"nll": ..., "tokens": ...}`` for perplexity.
+    """
+    items = (trial.get("tasks") or {}).get(task, {}).get("items")
+    if not items:
+        return None
+    if metric == "accuracy" and "gold" in items and "pred" in items:
+        return {"score": (np.asarray(items["pred"]) == np.asarray(items["gold"])).astype(float)}
+    if metric == "perplexity" and "nll" in items:
+        return {"nll": np.asarray(items["nll"], dtype=float), "tokens": np.asarray(items["tokens"], dtype=float)}
+    return None
+
+
+def one_sided(d: np.ndarray, margin: float) -> dict[str, Any]:
+    """One-sided t on per-item differences ``d`` (higher is better), H0: mean <= -margin."""
+    from scipy import stats
+
+    n = len(d)
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else 0.0
+    se = sd / math.sqrt(n) if n > 1 else 0.0
+    if se > 0:
+        lower = mean - float(stats.t.ppf(1 - ALPHA, n - 1)) * se
+        p = float(stats.t.sf((mean + margin) / se, n - 1))
+    else:  # every item's difference is the same (an unchanged copy: all zero)
+        lower = mean
+        p = 0.0 if mean > -margin else 1.0
+    return {
+        "mean_diff": mean,
+        "sd": sd,
+        "se": se,
+        "df": n - 1,
+        "lower_bound": lower,
+        "p_value": p,
+        "non_inferior": lower > -margin,
+        "margin": margin,
+        "n_items": n,
+    }
+
+
+def item_non_inferiority(
+    base: dict[int, dict[str, np.ndarray]],
+    var: dict[int, dict[str, np.ndarray]],
+    metric: str,
+    margin: float,
+    margin_type: str,
+    higher_is_better: bool,
+) -> dict[str, Any] | None:
+    """The item-level non-inferiority test of ``var`` against ``base`` (trial index -> item observations).
+
+    ``margin`` is in the metric's units (for perplexity: ``relative`` = a share of the
+    baseline's, turned into ``log(1 + margin)``). None when no trial pairs, or the items differ.
+    """
+    trials = sorted(set(base) & set(var))
+    if not trials:
+        return None
+    key = "score" if metric == "accuracy" else "nll"
+    lengths = {len(base[t][key]) for t in trials} | {len(var[t][key]) for t in trials}
+    if len(lengths) != 1:
+        return None  # not the same items: no item-level pairing
+    diffs = np.mean([var[t][key] - base[t][key] for t in trials], axis=0)
+    if metric == "accuracy":
+        out = one_sided(diffs if higher_is_better else -diffs, margin)
+        out.update(scale="absolute")
+    else:
+        tokens = base[trials[0]]["tokens"]
+        d = -len(tokens) * diffs / tokens.sum()  # mean(d) = -log(perplexity ratio): higher is better
+        if margin_type == "absolute":  # a perplexity rise in points: relative to the baseline's mean
+            ppl = float(np.mean([math.exp(base[t]["nll"].sum() / tokens.sum()) for t in trials]))
+            margin = margin / ppl
+        log_margin = math.log1p(margin)
+        out = one_sided(d, log_margin)
+        # in the metric's direction: a relative change of perplexity (+0.01 = 1% higher)
+        out.update(
+            scale="relative",
+            ratio=math.exp(-out["mean_diff"]),
+            ratio_upper=math.exp(-out["lower_bound"]),
+            relative_margin=margin,
+        )
+    out.update(method=ITEM_METHOD, n_trials=len(trials), metric=metric)
+    return out
+
+
+def round_values(trial: dict[str, Any], task: str, field: str) -> dict[int, float]:
+    """``field`` (``energy_per_request_j`` or ``latency_mean_ms``) per round of ``task``'s infer windows."""
+    rounds = (trial.get("tasks") or {}).get(task, {}).get("rounds") or []
+    return {r["round"]: float(r[field]) for r in rounds if r.get(field) is not None and r[field] > 0}
+
+
+def log_ratio(base: dict[tuple[int, int], float], var: dict[tuple[int, int], float]) -> dict[str, Any] | None:
+    """Ratio variant/baseline from paired (trial, round) values, on the log scale, with a 95% CI and p."""
+    from scipy import stats
+
+    keys = sorted(set(base) & set(var))
+    if not keys:
+        return None
+    x = np.log([var[k] / base[k] for k in keys])
+    n = len(x)
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if n > 1 else None
+    out: dict[str, Any] = {
+        "n_pairs": n,
+        "mean_log_ratio": mean,
+        "sd_log_ratio": sd,
+        "ratio": math.exp(mean),
+        "ci95_low": None,
+        "ci95_high": None,
+        "p_value": None,
+        "method": ROUND_METHOD,
+    }
+    if sd is None:
+        return out
+    se = sd / math.sqrt(n)
+    if se > 0:
+        half = float(stats.t.ppf(0.975, n - 1)) * se
+        out.update(
+            ci95_low=math.exp(mean - half),
+            ci95_high=math.exp(mean + half),
+            p_value=float(2 * stats.t.sf(abs(mean) / se, n - 1)),
+        )
+    else:
+        out.update(ci95_low=math.exp(mean), ci95_high=math.exp(mean), p_value=1.0 if mean == 0 else 0.0)
+    return out
