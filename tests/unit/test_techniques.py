@@ -339,3 +339,41 @@ def test_every_runtime_saves_an_artifact_that_loads(model, ctx, tmp_path, techni
 
         again = OpenVinoClassifier(ov.Core().read_model(folder / "model.xml"), model.input_names, 1, "int8", "f32")
     np.testing.assert_allclose(again.logits(batch), out.logits(batch), atol=1e-5)
+
+
+def test_distill_fine_tunes_a_pretrained_teacher_once_and_reuses_it(model, ctx, tiny_bert, tmp_path, monkeypatch):
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.measure import EnergySession
+
+    monkeypatch.setenv("WATTCUT_CACHE", str(tmp_path / "cache"))
+    data = _polarity_data()
+    ctx.train_rows = lambda n: type(data)(data.texts[:n], data.labels[:n], data.label_names, data.source)
+    cfg = DistillConfig(
+        teacher=str(tiny_bert),
+        teacher_finetune=True,
+        teacher_learning_rate=3e-3,
+        teacher_epochs=2,
+        train_rows=40,
+        batch_size=8,
+        min_teacher_margin=-1.0,
+    )
+    for attempt in range(2):
+        session = EnergySession([])
+        ctx.phase = session.phase
+        TECHNIQUES.get("distill").apply(model.clone(), cfg, ctx)
+        phases = [r.phase for r in session.records]
+        distill = session.records[-1]
+        assert "40 training rows" in distill.step
+        if attempt == 0:  # trained now, in its own metered window, and cached
+            assert phases == ["teacher", "distill"] and session.records[0].samples == 2 * 40
+            assert len(list((tmp_path / "cache" / "teachers").iterdir())) == 1
+        else:  # the second trial reuses it: no teacher window, and the record says so
+            assert phases == ["distill"] and "cached teacher" in distill.step
+
+
+def test_distill_teacher_finetune_needs_a_named_teacher():
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="teacher_finetune needs a pretrained teacher"):
+        DistillConfig(teacher_finetune=True)

@@ -64,6 +64,8 @@ class CompressContext:
     teacher: Any = None  # this trial's fine-tuned baseline (TorchClassifier), for distillation
     phase: Callable[[str], AbstractContextManager[Any]] = field(default_factory=lambda: _unmetered)
     model_source: str = ""  # the resolved model folder (GGUF export reads which GGUF it came from)
+    # n -> n seeded rows of the full training split (distillation may read more than [data] train_size)
+    train_rows: Callable[[int], Any] | None = None
 
 
 @dataclass(frozen=True)

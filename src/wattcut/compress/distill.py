@@ -14,7 +14,16 @@ student); ``teacher`` may instead name a model folder or hub id with its own tok
 
 A teacher must itself be fine-tuned on the task (seed 000's method flaw was an
 unfine-tuned teacher): wattcut refuses a teacher whose checkpoint has no trained
-classification head, or whose accuracy on training rows is near chance.
+classification head, or whose accuracy on training rows is near chance. With
+``teacher_finetune = true`` the named teacher is a *pretrained* model (MPNet-base, say)
+that wattcut fine-tunes on the distillation rows first, once: the result is cached by a
+content hash of the teacher's files, the rows and the settings, and every later trial
+and study reuses it (the training runs in a metered ``teacher`` window; a cache hit
+costs nothing and says so).
+
+Distillation may read more of the training split than the baseline's fine-tune:
+``train_rows`` rows of the full split (seeded, as ``[data] train_size``), which the
+report states next to the variant.
 The loop runs inside the variant's ``compress`` window, in its own nested ``distill`` window.
 """
 
@@ -48,6 +57,12 @@ class DistillConfig:
             switches the check off: only for toy data in tests, where no model learns.
         warmup_epochs: Epochs of plain fine-tuning on the labels before distillation.
         hidden_weight: Weight of the hidden-state loss (0 = logits only).
+        train_rows: Rows of the full training split to distil on (None = the study's
+            training subset); may be more than ``[data] train_size``.
+        teacher_finetune: Fine-tune the named (pretrained) teacher on the distillation rows
+            first, once, cached by content hash.
+        teacher_epochs: Epochs of that teacher fine-tune.
+        teacher_learning_rate: Its AdamW learning rate.
     """
 
     temperature: float = 6.0
@@ -60,7 +75,11 @@ class DistillConfig:
     min_teacher_margin: float = 0.05
     warmup_epochs: int = 0
     hidden_weight: float = 0.0
-    version: int = 2
+    train_rows: int | None = None
+    teacher_finetune: bool = False
+    teacher_epochs: int = 1
+    teacher_learning_rate: float = 5e-5
+    version: int = 3
 
     def __post_init__(self) -> None:
         if self.temperature <= 0 or not 0 <= self.alpha <= 1:
@@ -68,6 +87,17 @@ class DistillConfig:
         if self.warmup_epochs < 0 or self.hidden_weight < 0:
             raise UserInputError(
                 'technique "distill": warmup_epochs and hidden_weight must be 0 or more.', "Correct them."
+            )
+        if self.teacher_finetune and self.teacher == "baseline":
+            raise UserInputError(
+                'technique "distill": teacher_finetune needs a pretrained teacher to fine-tune, but teacher = '
+                '"baseline" is already this trial\'s fine-tuned model.',
+                "Name the pretrained teacher (a folder or hub id), or leave teacher_finetune out.",
+            )
+        if (self.train_rows or 1) < 1 or self.teacher_epochs < 1 or self.teacher_learning_rate <= 0:
+            raise UserInputError(
+                'technique "distill": train_rows, teacher_epochs and teacher_learning_rate must be positive.',
+                "Correct them.",
             )
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or (self.samples or 1) < 1:
             raise UserInputError(
@@ -102,6 +132,54 @@ def _external_teacher(name: str, label_names: list[str]) -> tuple[Any, Any]:
             "Use a teacher fine-tuned on the same labels.",
         )
     return model.eval(), AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+
+
+def _finetuned_teacher(config: DistillConfig, data: Any, max_length: int, ctx: CompressContext) -> tuple[Any, Any, str]:
+    """The teacher fine-tuned on ``data``: from the cache, or trained now (metered) and cached.
+
+    The key hashes the teacher's files, the rows, the labels and the settings, so any
+    change trains a new teacher and nothing stale is reused.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from wattcut.models.gguf import cache_root
+    from wattcut.models.loading import load_classifier_module, resolve_model_source
+    from wattcut.settings import ModelConfig, TrainConfig
+    from wattcut.tasks.sequence_classification import fine_tune
+
+    model_cfg = ModelConfig(name_or_path=config.teacher)
+    source = resolve_model_source(model_cfg)
+    h = hashlib.sha256()
+    folder = Path(source)
+    if folder.is_dir():
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(folder)).encode() + f.read_bytes())
+    else:
+        h.update(source.encode())  # a hub id (with the hub's own caching)
+    settings = [config.teacher_epochs, config.teacher_learning_rate, config.batch_size, max_length]
+    h.update(json.dumps([data.texts, data.labels, data.label_names, settings]).encode())
+    key = h.hexdigest()[:16]
+    cached = cache_root().parent / "teachers" / key  # beside the GGUF conversions, under $WATTCUT_CACHE
+    tok = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    if (cached / "wattcut_teacher.json").is_file():
+        teacher, _ = _external_teacher(str(cached), data.label_names)
+        return teacher, tok, f"cached teacher {key} (fine-tuned earlier; no energy spent now)"
+    module = load_classifier_module(source, model_cfg, data.label_names)
+    train = TrainConfig(
+        epochs=config.teacher_epochs, batch_size=config.batch_size, learning_rate=config.teacher_learning_rate
+    )
+    with ctx.phase("teacher") as rec:
+        rec.step = f"fine-tune {config.teacher} on {len(data)} rows (cached as {key})"
+        fine_tune(module, tok, data, train, max_length, 0, rec)
+    tmp = cached.with_name(key + ".partial")
+    module.save_pretrained(tmp)
+    (tmp / "wattcut_teacher.json").write_text(json.dumps({"teacher": config.teacher, "rows": len(data), "key": key}))
+    tmp.rename(cached)  # complete or absent: a killed run leaves only a .partial folder
+    return module.eval(), tok, f"teacher {key} fine-tuned now"
 
 
 def _check_teacher(teacher: Any, tokenizer: Any, data: Any, max_length: int, margin: float, name: str) -> float:
@@ -166,12 +244,19 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     from wattcut.ui import bar
 
     data = ctx.train_data
+    if config.train_rows is not None:
+        if ctx.train_rows is None:
+            raise UserInputError("distill train_rows needs the study's [data] table.", "Run it in a study with [data].")
+        data = ctx.train_rows(config.train_rows)
     if data is None or len(data) == 0:
         raise UserInputError("distill needs the study's training split.", "Add [data].")
+    teacher_note = ""
     if config.teacher == "baseline":
         if ctx.teacher is None:
             raise UserInputError('distill with teacher = "baseline" needs a study baseline.', "Run it in a study.")
         teacher, teacher_tok = ctx.teacher.module.eval(), ctx.tokenizer
+    elif config.teacher_finetune:
+        teacher, teacher_tok, teacher_note = _finetuned_teacher(config, data, ctx.max_length, ctx)
     else:
         teacher, teacher_tok = _external_teacher(config.teacher, data.label_names)
     teacher_acc = _check_teacher(teacher, teacher_tok, data, ctx.max_length, config.min_teacher_margin, config.teacher)
@@ -191,7 +276,10 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (steps - s) / steps))
     lengths = [len(x.split()) for x in data.texts]
     with ctx.phase("distill") as rec, bar("distill", steps) as advance:
-        rec.step = f"teacher {config.teacher} (training-row accuracy {teacher_acc:.3f})"
+        note = f"; {teacher_note}" if teacher_note else ""
+        rec.step = (
+            f"teacher {config.teacher} (training-row accuracy {teacher_acc:.3f}){note}; {len(data)} training rows"
+        )
         student.train()
         for epoch in range(epochs):
             distilling = epoch >= config.warmup_epochs  # the first warmup_epochs learn from the labels only

@@ -61,7 +61,8 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
         rows.append(
             {
                 "variant": name,
-                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"]) or _baseline_label(config),
+                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"])
+                or (_baseline_label(config) if name == "baseline" else "(none: an unchanged copy of the baseline)"),
                 "trials": len(mine),
                 spec.key: _mean_sd([quality(t, spec) for t in mine]),
                 "f1_macro": _mean_sd([t["metrics"].get("f1_macro") for t in mine]),

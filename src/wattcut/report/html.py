@@ -216,6 +216,12 @@ def _tests_table(statistics: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _training_notes(cfg: dict[str, Any]) -> str:
+    from wattcut.report.notes import training_data_notes
+
+    return "".join(f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg))
+
+
 def _paired_table(statistics: dict[str, Any]) -> str:
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
     from wattcut.stats.paired import ITEM_METHOD, ROUND_METHOD
@@ -421,6 +427,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 {_recommendation(results)}
 <h2>Variants</h2>
 <p class="note">Mean ± SD over trials. {_workload_note(cfg)}</p>
+{_training_notes(cfg)}
 {_variant_table(results["summary"], statistics)}
 {_contention(results)}
 <p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not

@@ -179,6 +179,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                     seed=trial.seed,
                     phase=session.phase,
                     model_source=source,
+                    train_rows=_train_rows(cfg),
                 )
                 # Phase "compress": one window per technique in the pipeline.
                 flops = model.flops_per_sequence(primary.max_length())
@@ -229,6 +230,20 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
         write_reports(store, out)
         store.close()
     return out / STORE_NAME
+
+
+def _train_rows(cfg: StudyConfig) -> Any:
+    """``n -> n`` seeded rows of the full training split (as ``[data] train_size = n`` gives); None without data."""
+    if cfg.data is None:
+        return None
+    data = cfg.data
+
+    def load(n: int) -> Any:
+        from wattcut.data import load_splits
+
+        return load_splits(replace(data, train_size=n), seed=cfg.seed)[0]
+
+    return load
 
 
 def _folder_name(name: str) -> str:
