@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="one trial, 2,000 training rows, 100 requests")
     run.add_argument("--trials", type=int, default=None, help="override [study] trials")
 
+    sea = sub.add_parser("search", help="search pipelines on a fast proxy, then prove the best ones in a full study")
+    sea.add_argument("experiment", nargs="?", default=None, help="experiment TOML (its [[variants]] are ignored)")
+    sea.add_argument("--out", default=None, help="output folder (default: <[study] out>-search)")
+    sea.add_argument("--budget-min", type=float, default=20.0, help="minutes for the proxy search (default 20)")
+    sea.add_argument("--quick", action="store_true", help="the quick preset for the full study")
+    sea.add_argument("--proxy-items", type=int, default=300, help="evaluation items per proxy score (default 300)")
+    sea.add_argument("--front", type=int, default=4, help="pipelines re-measured in the full study (default 4)")
+
     val = sub.add_parser("validate", help="check an experiment file without running it")
     val.add_argument("experiment")
 
@@ -101,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wattcut.cli.run import run
 
             run(args.experiment, out=args.out, quick=args.quick, trials=args.trials)
+        elif args.command == "search":
+            from wattcut.cli.search import search
+
+            search(args.experiment, args.out, args.budget_min, args.quick, args.proxy_items, args.front)
         elif args.command == "validate":
             from wattcut.cli.validate import validate
 

@@ -139,6 +139,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
             study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials
         ),
         "trials": trials,
+        **({"search": json.loads(search)} if (search := store.meta("search_history")) else {}),
     }
 
 

@@ -216,6 +216,24 @@ def _tests_table(statistics: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _search(results: dict[str, Any]) -> str:
+    """The search history (``wattcut search``): its Markdown lines, rendered as a table and notes."""
+    if not results.get("search"):
+        return ""
+    from wattcut.report.search import history_lines
+
+    out, table = ["<h2>Search: proxy vs full study</h2>"], list[str]()
+    for line in history_lines(results["search"]):
+        if line.startswith("|"):
+            if not set(line) <= set("|-: "):
+                tag = "th" if not table else "td"
+                cells = [c.strip() for c in line.strip("|").split(" | ")]
+                table.append("<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>")
+        elif line:
+            out.append(f'<p class="note">{escape(line)}</p>')
+    return "".join(out[:2]) + f"<table>{''.join(table)}</table>" + "".join(out[2:])
+
+
 def _training_notes(cfg: dict[str, Any]) -> str:
     from wattcut.report.notes import training_data_notes
 
@@ -436,6 +454,7 @@ significant); hover for the test. CI: t-based 95% interval of the mean over tria
 {_tasks(results)}
 <h2>Figures</h2>
 {_figures(figs)}
+{_search(results)}
 <h2>Tests against the baseline</h2>
 <h3>Primary: item-level quality and per-round paired energy</h3>
 {_paired_table(statistics)}

@@ -72,6 +72,10 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         lines += ["| " + " | ".join(label for _, label in PAIRED_COLUMNS) + " |"]
         lines += ["|" + "---|" * len(PAIRED_COLUMNS)]
         lines += ["| " + " | ".join(_cell(r[k]) for k, _ in PAIRED_COLUMNS) + " |" for r in prows]
+    if results.get("search"):
+        from wattcut.report.search import history_lines
+
+        lines += ["", "## Search: proxy vs full study", "", *history_lines(results["search"])]
     pb = st.get("payback") or {}
     rows = [(n, r) for n, r in (pb.get("variants") or {}).items() if n != "baseline"]
     if rows:

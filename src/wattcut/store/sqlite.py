@@ -337,6 +337,16 @@ class Store:
         """All stored trial records, in the order they finished."""
         return [json.loads(r[0]) for r in self.conn.execute("SELECT record_json FROM trials ORDER BY id")]
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a study-level document (e.g. ``search_history``) under ``key``, replacing any earlier one."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        """A study-level document stored with :meth:`set_meta` (None if absent)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
