@@ -36,7 +36,7 @@ def history_lines(history: dict[str, Any]) -> list[str]:
     a = agreement(history)
     lines = [
         f"Search: {len(history['trials'])} proxy trials in {history['spent_s'] / 60:.1f} of "
-        f"{history["budget_s"] / 60:g} minutes ({history['sampler']}); proxy = {history['proxy_items']} "
+        f"{history['budget_s'] / 60:g} minutes ({history['sampler']}); proxy = {history['proxy_items']} "
         f"evaluation items and a {history['probe_requests']}-request CPU-time probe. The front within the margin was "
         "re-measured in the full study.",
         "",
