@@ -126,7 +126,8 @@ def _check_paired(results, by):
     spec = st.get("metric_spec") or {"key": "accuracy", "higher_is_better": True, "bounded": True}
     q = spec["key"]
     any_trial = next(iter(by["baseline"].values()))
-    task, etask = any_trial["task"], any_trial.get("energy_task") or any_trial["task"]
+    task = any_trial.get("task") or ""
+    etask = any_trial.get("energy_task") or task
     checked = 0
     for name, p in paired.items():
         qt = p.get("quality")
