@@ -79,7 +79,10 @@ def test_search_proves_its_front_in_a_full_study_and_resumes(tmp_path):
     # A rerun resumes: the budget is spent, the stored trials are reused and nothing is measured twice.
     again = _search(tmp_path, "--budget-min", "0.6")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "Resuming" in again.stdout and json.loads((out / "search.json").read_text())["trials"] == history["trials"]
+    assert (
+        "Resuming" in again.stdout + again.stderr
+        and json.loads((out / "search.json").read_text())["trials"] == history["trials"]
+    )
     assert json.loads((out / "study" / "results.json").read_text())["trials"] == results["trials"]
 
 
