@@ -84,7 +84,10 @@ def test_items_and_rounds_are_stored_per_trial_in_sqlite_and_json(results):
         infer = next(p for p in t["phases"] if p["phase"] == "infer")
         assert infer["requests"] == 100  # the merged phase is the sum of its rounds
         assert infer["energy_j"] == pytest.approx(sum(r["energy_j"] for r in task["rounds"]))
-        assert t["deployment"]["threads"] == (1 if t["variant"] == "fused-int8-1t" else t["deployment"]["threads"])
+        if t["variant"] == "fused-int8-1t":
+            assert t["deployment"] == {"threads": 1, "threads_source": "variant", "batch_size": 1}
+        else:  # the study's thread count: all cores available to the process
+            assert t["deployment"]["threads_source"] == "study" and t["deployment"]["threads"] >= 1
     db = sqlite3.connect(out / "wattcut.sqlite")
     assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 3 * 2 * 96
     assert db.execute("SELECT COUNT(*) FROM infer_rounds").fetchone()[0] == 3 * 2 * 5

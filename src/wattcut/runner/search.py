@@ -215,6 +215,11 @@ def _search_locked(
         except UserInputError as e:  # a candidate this data cannot support (e.g. a teacher near chance): skip it
             console.print(f"  search trial {trial.number}: skipped ({escape(e.problem)})", soft_wrap=True)
             raise optuna.TrialPruned(e.problem) from None
+        except (RuntimeError, ValueError) as e:  # a runtime refused this pipeline: say so, and go on searching
+            console.print(
+                f"  search trial {trial.number}: failed ({escape(str(e).splitlines()[0][:200])})", soft_wrap=True
+            )
+            raise optuna.TrialPruned(str(e)) from None
         model.set_threads(params["threads"])
         acc = loops.evaluate(model, tokenizer, proxy, ecfg, primary.max_length(), PhaseRecord("proxy", 0.0))["accuracy"]
         base.set_threads(threads)
@@ -253,7 +258,7 @@ def _search_locked(
             f"{budget_s / 60:.1f} minutes spent."
         )
     if left > 0:
-        study.optimize(objective, timeout=left, catch=(RuntimeError, ValueError))
+        study.optimize(objective, timeout=left)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     margin = ecfg.quality_margin
     ok = [t for t in done if t.values[0] >= base_acc - margin]
