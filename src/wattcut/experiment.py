@@ -20,6 +20,7 @@ from wattcut.errors import UserInputError, did_you_mean
 from wattcut.settings import (
     BASELINE,
     CarbonConfig,
+    CostConfig,
     DataConfig,
     DeployConfig,
     EvaluateConfig,
@@ -57,6 +58,7 @@ _TABLES = (
     "measure",
     "carbon",
     "deploy",
+    "cost",
     "tasks",
     "variants",
 )
@@ -198,6 +200,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         measure=build(MeasureConfig, doc.get("measure", {}), "[measure]"),
         carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
         deploy=build(DeployConfig, doc.get("deploy", {}), "[deploy]"),
+        cost=build(CostConfig, doc.get("cost", {}), "[cost]"),
         variants=variants,
     )
 

@@ -354,6 +354,31 @@ class VariantConfig:
 
 
 @dataclass(frozen=True)
+class CostConfig:
+    """The measured cost profile (``compress/cost.py``): what each head, FFN neuron and layer costs here.
+
+    ``profile = true`` measures it at the first trial (cached by content under
+    ``$WATTCUT_CACHE/profiles``) and records every PyTorch variant's predicted energy per
+    request beside the measured one. Techniques with an energy budget measure it anyway.
+    """
+
+    profile: bool = False
+    batch_sizes: tuple[int, ...] = (1, 32)
+    requests: int = 64
+    rounds: int = 3
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        positive("[cost]", "requests", self.requests)
+        positive("[cost]", "rounds", self.rounds)
+        if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise UserInputError(
+                f"[cost] batch_sizes = {list(self.batch_sizes)} must be a non-empty list of positive integers.",
+                "Write batch_sizes = [1, 32].",
+            )
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study: what to compress, how to measure it, how often, and where to write."""
 
@@ -371,6 +396,7 @@ class StudyConfig:
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
     trials: int = 3
     seed: int = 0
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
@@ -429,7 +455,7 @@ def to_toml(cfg: StudyConfig) -> str:
     for key in ("primary_task", "energy_task"):
         if d.get(key) is not None:
             doc["study"][key] = d[key]
-    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy"):
+    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "cost"):
         if d[table] is not None:
             doc[table] = _plain(d[table])
     if d["tasks"]:

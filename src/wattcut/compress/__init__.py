@@ -17,6 +17,7 @@ from wattcut.compress import (  # noqa: F401  (registration)
     ov_weight_compress,
     ov_weights,
     prune_2_4,
+    prune_budget,
     prune_ffn,
     prune_heads,
     prune_l1,

@@ -52,6 +52,8 @@ class CompressContext:
         phase: Opens a nested, metered window (e.g. ``ctx.phase("calibrate")``) and yields
             its record, for a technique's data passes; a no-op outside a study.
         model_source: The resolved pretrained model folder or hub id.
+        train_rows: ``n ->`` n seeded rows of the full training split.
+        cost_profile: ``() ->`` the study's cost profile of the baseline (measured once, cached).
     """
 
     tokenizer: Any
@@ -66,6 +68,8 @@ class CompressContext:
     model_source: str = ""  # the resolved model folder (GGUF export reads which GGUF it came from)
     # n -> n seeded rows of the full training split (distillation may read more than [data] train_size)
     train_rows: Callable[[int], Any] | None = None
+    # () -> the study's measured cost profile of the baseline (compress/cost.py), for energy budgets
+    cost_profile: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from wattcut.compress.base import CompressContext, fraction, technique
 from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
 from wattcut.errors import UserInputError
+from wattcut.models.surgery import ffn_pairs, neuron_scores, slice_ffn, slice_linear  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,27 @@ class FfnNeuronsConfig:
         layer_amounts: Fraction removed per layer, one value per layer (0 keeps a layer whole).
         importance: ``magnitude`` (weight L1) or ``taylor`` (first-order, on calibration rows).
         calibration_samples: Training rows for ``taylor``.
+        energy_budget: Instead of ``amount``: remove the lowest-ranked units across all layers until the
+            measured cost profile predicts at most this fraction of the baseline's energy per request.
+        energy_aware: With ``energy_budget``, rank by importance per joule (true) or importance alone.
     """
 
     amount: float = 0.5
     layer_amounts: tuple[float, ...] | None = None
     importance: Importance = "magnitude"
     calibration_samples: int = 128
-    version: int = 1
+    energy_budget: float | None = None
+    energy_aware: bool = True
+    version: int = 2
+
+    @property
+    def needs_cost_profile(self) -> bool:
+        """An energy budget needs the study's measured cost profile."""
+        return self.energy_budget is not None
 
     def __post_init__(self) -> None:
+        if self.energy_budget is not None:
+            fraction('technique "prune_ffn_neurons"', "energy_budget", self.energy_budget)
         fraction('technique "prune_ffn_neurons"', "amount", self.amount)
         check_layer_amounts("prune_ffn_neurons", self.layer_amounts)
 
@@ -55,32 +68,6 @@ def layer_fractions(name: str, amount: float, layer_amounts: tuple[float, ...] |
     return list(layer_amounts)
 
 
-def _ffn_pairs(module: Any) -> list[tuple[Any, Any]]:
-    """(intermediate Linear, output Linear) per layer for BERT-style encoders."""
-    pairs = []
-    for layer in module.modules():
-        inter = getattr(getattr(layer, "intermediate", None), "dense", None)
-        out = getattr(getattr(layer, "output", None), "dense", None)
-        if inter is not None and out is not None and inter.out_features == out.in_features:
-            pairs.append((inter, out))
-    return pairs
-
-
-def slice_linear(linear: Any, index: Any, dim: int) -> Any:
-    """A new Linear keeping ``index`` along ``dim`` (0 = output rows, 1 = input columns)."""
-    import torch
-
-    w = linear.weight.detach().index_select(dim, index).clone()
-    bias = linear.bias
-    b = None if bias is None else (bias.detach()[index].clone() if dim == 0 else bias.detach().clone())
-    new = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype, device=w.device)
-    with torch.no_grad():
-        new.weight.copy_(w)
-        if b is not None:
-            new.bias.copy_(b)
-    return new
-
-
 @technique(
     "prune_ffn_neurons",
     FfnNeuronsConfig,
@@ -92,13 +79,15 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
     """Slice FFN neurons out of ``model.module`` and rewrite its config."""
     import torch
 
-    pairs = _ffn_pairs(model.module)
+    pairs = ffn_pairs(model.module)
     if not pairs:
         raise UserInputError(
             f"prune_ffn_neurons found no FFN blocks (layer.intermediate.dense + layer.output.dense) in "
             f"{type(model.module).__name__}.",
             "It supports BERT-style encoders (BERT, MiniLM, MPNet, RoBERTa); remove it from this variant.",
         )
+    if config.energy_budget is not None:
+        return _to_budget(model, config, ctx)
     amounts = layer_fractions("prune_ffn_neurons", config.amount, config.layer_amounts, len(pairs))
     products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_ffn_neurons")
     widths = []
@@ -107,24 +96,29 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
         widths.append(keep)
         if keep == inter.out_features:
             continue
-        if products is None:
-            score = inter.weight.detach().abs().sum(dim=1) + out.weight.detach().abs().sum(dim=0)
-        else:  # one group per neuron: its row, its bias, its outgoing column
-            score = products[id(inter.weight)].sum(1) + products[id(out.weight)].sum(0)
-            if inter.bias is not None:
-                score = score + products[id(inter.bias)]
-            score = score.abs()
-        index = torch.topk(score, keep).indices.sort().values
-        parent_i, parent_o = _parent(model.module, inter), _parent(model.module, out)
-        parent_i.dense = slice_linear(inter, index, dim=0)
-        parent_o.dense = slice_linear(out, index, dim=1)
+        index = torch.topk(neuron_scores(inter, out, products), keep).indices.sort().values
+        slice_ffn(model.module, inter, out, index)
     # Uniform widths fit the config; mixed widths are described by wattcut_structure on save.
     model.module.config.intermediate_size = max(widths)
     return model
 
 
-def _parent(root: Any, child: Any) -> Any:
-    for m in root.modules():
-        if getattr(m, "dense", None) is child:
-            return m
-    raise RuntimeError("module parent not found")  # unreachable: child came from root.modules()
+def _to_budget(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
+    from wattcut.compress.prune_budget import prune_to_budget
+    from wattcut.models.cost import profile_for
+
+    assert config.energy_budget is not None
+    plan = prune_to_budget(
+        model,
+        ctx,
+        profile_for(model, ctx),
+        budget=config.energy_budget,
+        units=("ffn",),
+        importance=config.importance,
+        energy_aware=config.energy_aware,
+        samples=config.calibration_samples,
+        batch_size=1,
+        name="prune_ffn_neurons",
+    )
+    model.notes = {**getattr(model, "notes", {}), "prune_ffn_neurons": plan}
+    return model

@@ -18,8 +18,9 @@ from typing import Any
 
 from wattcut.compress.base import CompressContext, fraction, technique
 from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
-from wattcut.compress.prune_ffn import layer_fractions, slice_linear
+from wattcut.compress.prune_ffn import layer_fractions
 from wattcut.errors import UserInputError
+from wattcut.models.surgery import attention_blocks, head_scores, slice_heads  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -31,28 +32,29 @@ class HeadsConfig:
         layer_amounts: Fraction removed per layer, one value per layer (0 keeps a layer whole).
         importance: ``magnitude`` (weight L1) or ``taylor`` (first-order, on calibration rows).
         calibration_samples: Training rows for ``taylor``.
+        energy_budget: Instead of ``amount``: remove the lowest-ranked units across all layers until the
+            measured cost profile predicts at most this fraction of the baseline's energy per request.
+        energy_aware: With ``energy_budget``, rank by importance per joule (true) or importance alone.
     """
 
     amount: float = 0.5
     layer_amounts: tuple[float, ...] | None = None
     importance: Importance = "magnitude"
     calibration_samples: int = 128
-    version: int = 1
+    energy_budget: float | None = None
+    energy_aware: bool = True
+    version: int = 2
+
+    @property
+    def needs_cost_profile(self) -> bool:
+        """An energy budget needs the study's measured cost profile."""
+        return self.energy_budget is not None
 
     def __post_init__(self) -> None:
+        if self.energy_budget is not None:
+            fraction('technique "prune_heads"', "energy_budget", self.energy_budget)
         fraction('technique "prune_heads"', "amount", self.amount)
         check_layer_amounts("prune_heads", self.layer_amounts)
-
-
-def attention_blocks(module: Any) -> list[tuple[str, Any, Any]]:
-    """(path, self-attention module, output projection) per layer, in layer order."""
-    blocks = []
-    for path, m in module.named_modules():
-        attn = getattr(m, "self", None)
-        out = getattr(getattr(m, "output", None), "dense", None)
-        if all(hasattr(attn, k) for k in ("query", "key", "value", "attention_head_size")) and out is not None:
-            blocks.append((f"{path}.self", attn, m.output))
-    return blocks
 
 
 @technique(
@@ -73,29 +75,36 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
             f"{type(model.module).__name__}.",
             "It supports BERT, MiniLM, RoBERTa and ELECTRA; use prune_ffn_neurons or prune_layers for this model.",
         )
+    if config.energy_budget is not None:
+        return _to_budget(model, config, ctx)
     amounts = layer_fractions("prune_heads", config.amount, config.layer_amounts, len(blocks))
     products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_heads")
     for (_, attn, output), amount in zip(blocks, amounts, strict=True):
-        size = attn.attention_head_size
-        heads = attn.query.out_features // size
+        heads = attn.query.out_features // attn.attention_head_size
         keep = max(1, round(heads * (1.0 - amount)))
         if keep == heads:
             continue
-        qkv = [attn.query, attn.key, attn.value]
-        if products is None:
-            score = sum(lin.weight.detach().abs().sum(dim=1) for lin in qkv) + output.dense.weight.detach().abs().sum(0)
-        else:
-            score = products[id(output.dense.weight)].sum(0)
-            for lin in qkv:  # one group per head: its Q/K/V rows and biases, its output columns
-                score = score + products[id(lin.weight)].sum(1)
-                if lin.bias is not None:
-                    score = score + products[id(lin.bias)]
-        head_score = score.view(heads, size).sum(1)
-        head_score = head_score.abs() if products is not None else head_score
-        kept = torch.topk(head_score, keep).indices.sort().values
-        rows = (kept[:, None] * size + torch.arange(size)[None, :]).reshape(-1)
-        attn.query, attn.key, attn.value = (slice_linear(lin, rows, dim=0) for lin in qkv)
-        output.dense = slice_linear(output.dense, rows, dim=1)
-        attn.num_attention_heads = keep
-        attn.all_head_size = keep * size
+        kept = torch.topk(head_scores(attn, output, products), keep).indices.sort().values
+        slice_heads(attn, output, kept)
+    return model
+
+
+def _to_budget(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
+    from wattcut.compress.prune_budget import prune_to_budget
+    from wattcut.models.cost import profile_for
+
+    assert config.energy_budget is not None
+    plan = prune_to_budget(
+        model,
+        ctx,
+        profile_for(model, ctx),
+        budget=config.energy_budget,
+        units=("heads",),
+        importance=config.importance,
+        energy_aware=config.energy_aware,
+        samples=config.calibration_samples,
+        batch_size=1,
+        name="prune_heads",
+    )
+    model.notes = {**getattr(model, "notes", {}), "prune_heads": plan}
     return model

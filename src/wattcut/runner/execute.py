@@ -159,9 +159,14 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                     primary.fine_tune(base, tokenizer, trial.seed, rec)
                 train_phase = session.take()
             requests = {_key(t): t.make_requests(tokenizer, trial.seed) for t in tasks}
+            cost_profile = _cost_profile(cfg, session, primary, base, tokenizer, threads)
+            if cfg.cost.profile and cost_profile is not None:
+                cost_profile()  # measured (or read from the cache) now, in the baseline's "profile" window
+                train_phase += session.take()
 
             # Compress and evaluate every variant of this trial; keep the models for the inference round.
             ready: dict[str, tuple[Any, list[Any], dict[str, Any], Any, str, Path]] = {}
+            extra: dict[str, dict[str, Any]] = {}  # per variant: cost-model prediction, technique notes
             for name in todo:
                 started = _now()
                 variant = variants.get(name)
@@ -180,14 +185,17 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                     phase=session.phase,
                     model_source=source,
                     train_rows=_train_rows(cfg),
+                    cost_profile=cost_profile,
                 )
                 # Phase "compress": one window per technique in the pipeline.
                 flops = model.flops_per_sequence(primary.max_length())
+                structure = _structure(model)
                 for i, step in enumerate(variant.techniques if variant else ()):
                     with session.phase("compress", step=f"{i + 1}:{step.name}"):
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
                     if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
                         flops = model.flops_per_sequence(primary.max_length())  # outside the window
+                        structure = _structure(model)
                 if variant is not None and variant.threads:  # a deployment setting: served with this many threads
                     model.set_threads(variant.threads)
                 if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
@@ -203,6 +211,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                         metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 phases = (train_phase if name == BASELINE else []) + session.take()
+                extra[name] = _cost_entry(cfg, cost_profile, structure, model, name)
                 ready[name] = (model, phases, metrics, facts, started, vdir)
 
             # Phase "infer": one interleaved round per task, repeated while the baseline sentinel drifts.
@@ -216,6 +225,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                 record = _record(
                     cfg, tasks, name, variant, trial.index, trial.seed, phases, metrics, facts, infer[name]
                 )
+                record.update(extra.get(name, {}))
                 record["idle_baseline"] = idle
                 record["contention"] = contention
                 record["model"]["saved_to"] = None if artifact is None else str(artifact)
@@ -230,6 +240,72 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
         write_reports(store, out)
         store.close()
     return out / STORE_NAME
+
+
+def _needs_profile(cfg: StudyConfig) -> bool:
+    return cfg.cost.profile or any(
+        getattr(step.config, "needs_cost_profile", False) for v in cfg.variants for step in v.techniques
+    )
+
+
+def _cost_profile(cfg: StudyConfig, session: Any, task: Any, base: Any, tokenizer: Any, threads: int) -> Any:
+    """``() -> CostProfile`` of this trial's baseline, measured at most once per run (then cached); None if unused."""
+    if not _needs_profile(cfg) or task.model_kind != "sequence-classifier":
+        return None
+    from wattcut.models.cost import load_or_measure
+
+    held: list[Any] = []
+
+    def get() -> Any:
+        if not held:
+            with session.phase("profile") as rec:
+                profile, cached = load_or_measure(
+                    base,
+                    tokenizer,
+                    list(task.calibration_texts()),
+                    task.max_length(),
+                    threads,
+                    batch_sizes=cfg.cost.batch_sizes,
+                    requests=cfg.cost.requests,
+                    rounds=cfg.cost.rounds,
+                    rec=rec,
+                )
+            note = "read from the cache" if cached else f"measured in {profile.duration_s:.0f} s"
+            console.print(f"cost profile {profile.key}: {note}", highlight=False, markup=False)
+            held.append(profile)
+        return held[0]
+
+    return get
+
+
+def _structure(model: Any) -> Any:
+    from wattcut.models.cost import structure_of
+
+    module = getattr(model, "module", None)
+    return None if module is None or getattr(model, "precision", None) != "fp32" else structure_of(module)
+
+
+def _cost_entry(cfg: StudyConfig, cost_profile: Any, structure: Any, model: Any, name: str) -> dict[str, Any]:
+    """The record's ``cost_model`` (prediction for a PyTorch fp32 variant) and ``technique_notes``."""
+    out: dict[str, Any] = {}
+    notes = getattr(model, "notes", None)
+    if notes:
+        out["technique_notes"] = notes
+    if cost_profile is None or structure is None or getattr(model, "runtime", None) != "pytorch":
+        return out
+    profile = cost_profile()
+    b = cfg.infer.batch_size
+    out["cost_model"] = {
+        "profile_key": profile.key,
+        "batch_size": b,
+        "structure": structure.to_dict(),
+        "predicted_energy_ratio": profile.ratio(structure, b),
+        "predicted_cpu_s_per_request": profile.at(b).predict_s(structure),
+        **({"profile": profile.to_dict()} if name == BASELINE else {}),
+    }
+    if getattr(model, "exits", None) is not None:  # early exit: the structure is the deepest path
+        out["cost_model"]["note"] = "deepest path; the mean depth is lower (see early_exit)"
+    return out
 
 
 def _train_rows(cfg: StudyConfig) -> Any:
