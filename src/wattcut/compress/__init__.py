@@ -6,6 +6,7 @@ Adding a technique: write ``compress/<name>.py`` with a frozen config dataclass 
 
 from wattcut.compress import (  # noqa: F401  (registration)
     distill,
+    early_exit,
     finetune,
     gguf_quantize,
     lowrank,

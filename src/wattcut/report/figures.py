@@ -351,7 +351,57 @@ def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
     return fig
 
 
+def _scatter_fit(points: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: str, title: str) -> Any:
+    from wattcut.report.energy_aware import fit
+
+    f = fit(points, x, y)
+    if f is None:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
+    xs, ys = [p[x] for p in points], [p[y] for p in points]
+    ax.scatter(xs, ys, color="#4c72b0")
+    for p in points:
+        ax.annotate(p["variant"], (p[x], p[y]), textcoords="offset points", xytext=(5, 3), fontsize=8)
+    lo, hi = min(xs), max(xs)
+    ax.plot([lo, hi], [f["slope"] * lo + f["intercept"], f["slope"] * hi + f["intercept"]], "--", color="#c44e52")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (r = {f['r']:.3f}, n = {f['n']})")
+    return fig
+
+
+def predicted_vs_measured(results: dict[str, Any]) -> Any:
+    """The cost model's predicted energy ratio against the measured (paired) one, per variant."""
+    from wattcut.report.energy_aware import prediction_points
+
+    return _scatter_fit(
+        prediction_points(results),
+        "predicted",
+        "measured",
+        "predicted energy per request (x baseline)",
+        "measured (x baseline, paired rounds)",
+        "Cost model: predicted vs measured",
+    )
+
+
+def flops_vs_throughput(results: dict[str, Any]) -> Any:
+    """Kept FLOPs against throughput (seed 004's sparsity-throughput regression)."""
+    from wattcut.report.energy_aware import flops_points
+
+    return _scatter_fit(
+        flops_points(results),
+        "kept_flops",
+        "throughput",
+        "kept FLOPs (fraction of the baseline's)",
+        "throughput (x baseline)",
+        "Kept FLOPs vs throughput",
+    )
+
+
 FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "predicted_vs_measured": ("Cost model: predicted vs measured energy per request", predicted_vs_measured),
+    "flops_vs_throughput": ("Kept FLOPs vs throughput, with the fitted line", flops_vs_throughput),
     "quality_vs_energy": ("Quality vs energy per inference, with the Pareto front", quality_vs_energy),
     "energy_by_phase": ("Energy per component and phase", energy_by_phase),
     "co2e_per_grid": ("CO2e per variant and grid", co2e_per_grid),

@@ -234,6 +234,38 @@ def _search(results: dict[str, Any]) -> str:
     return "".join(out[:2]) + f"<table>{''.join(table)}</table>" + "".join(out[2:])
 
 
+def _markdown_section(md_lines: list[str]) -> str:
+    """Markdown lines (## headings, | tables |, paragraphs) as HTML: one rendering for sections defined once."""
+    out: list[str] = []
+    table: list[str] = []
+
+    def flush() -> None:
+        if table:
+            out.append(f"<table>{''.join(table)}</table>")
+            table.clear()
+
+    for line in md_lines:
+        if line.startswith("|"):
+            if not set(line) <= set("|-: "):
+                tag = "th" if not table else "td"
+                cells = [c.strip() for c in line.strip("|").split(" | ")]
+                table.append("<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>")
+            continue
+        flush()
+        if line.startswith("## "):
+            out.append(f"<h2>{escape(line[3:])}</h2>")
+        elif line:
+            out.append(f'<p class="note">{escape(line)}</p>')
+    flush()
+    return "".join(out)
+
+
+def _energy_aware(results: dict[str, Any]) -> str:
+    from wattcut.report.energy_aware import lines
+
+    return _markdown_section(lines(results))
+
+
 def _training_notes(cfg: dict[str, Any]) -> str:
     from wattcut.report.notes import training_data_notes
 
@@ -454,6 +486,7 @@ significant); hover for the test. CI: t-based 95% interval of the mean over tria
 {_tasks(results)}
 <h2>Figures</h2>
 {_figures(figs)}
+{_energy_aware(results)}
 {_search(results)}
 <h2>Tests against the baseline</h2>
 <h3>Primary: item-level quality and per-round paired energy</h3>

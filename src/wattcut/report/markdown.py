@@ -72,6 +72,9 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         lines += ["| " + " | ".join(label for _, label in PAIRED_COLUMNS) + " |"]
         lines += ["|" + "---|" * len(PAIRED_COLUMNS)]
         lines += ["| " + " | ".join(_cell(r[k]) for k, _ in PAIRED_COLUMNS) + " |" for r in prows]
+    from wattcut.report.energy_aware import lines as energy_aware_lines
+
+    lines += energy_aware_lines(results)
     if results.get("search"):
         from wattcut.report.search import history_lines
 

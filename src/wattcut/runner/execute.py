@@ -209,6 +209,8 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                         continue
                     with session.phase("evaluate", step=_key(t)) as rec:
                         metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
+                if hasattr(model, "depth_log"):  # early exit: count the inference requests' depths only
+                    model.depth_log.clear()
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 phases = (train_phase if name == BASELINE else []) + session.take()
                 extra[name] = _cost_entry(cfg, cost_profile, structure, model, name)
@@ -226,6 +228,13 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                     cfg, tasks, name, variant, trial.index, trial.seed, phases, metrics, facts, infer[name]
                 )
                 record.update(extra.get(name, {}))
+                if (
+                    getattr(model, "depth_log", None) is not None
+                ):  # requests served in the infer rounds, warmup included
+                    served = sorted(model.depth_log)
+                    record["tasks"][_key(primary)].setdefault("exits", {})["infer_depth_counts"] = {
+                        str(d): served.count(d) for d in sorted(set(served))
+                    }
                 record["idle_baseline"] = idle
                 record["contention"] = contention
                 record["model"]["saved_to"] = None if artifact is None else str(artifact)
@@ -591,11 +600,14 @@ def _record(
         k = _key(t)
         spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
         items = metrics[k].pop("items", None)  # per-item results, for the item-level paired tests
+        exits = metrics[k].pop("exits", None)  # early exit: the threshold sweep on the evaluation items
         entry: dict[str, Any] = {"task": t.name, "data": t.describe_data(), "metrics": metrics[k], "metric_spec": spec}
         entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
         entry["rounds"] = infer[k]["rounds"]
         if items is not None:
             entry["items"] = items
+        if exits is not None:
+            entry["exits"] = exits
         details = infer[k]["details"]
         if details is not None:
             entry["requests"] = details

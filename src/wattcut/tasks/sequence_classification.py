@@ -111,9 +111,40 @@ def evaluate(
 ) -> dict[str, Any]:
     """Quality metrics of ``model`` on ``data``, with per-item predictions under ``items``."""
     logits = predict(model, tokenizer, data, cfg, max_length, rec)
-    return {
+    out = {
         **classification.score(logits, data.labels, data.label_names),
         "items": classification.items(logits, data.labels),
+    }
+    if hasattr(model, "exit_logits"):  # early exit: depth per item, and the threshold sweep on the same items
+        out["exits"] = exit_sweep(model, tokenizer, data, cfg, max_length)
+        out["items"]["depth"] = out["exits"].pop("depths")
+    return out
+
+
+def exit_sweep(model: Any, tokenizer: Any, data: TextDataset, cfg: EvaluateConfig, max_length: int) -> dict[str, Any]:
+    """Every exit's logits on ``data`` (one full-depth pass), then accuracy and depths per threshold."""
+    from wattcut.runtimes.early_exit import sweep
+
+    order = sorted(range(len(data)), key=lambda i: len(data.texts[i]))
+    out: list[np.ndarray | None] = [None] * len(data)
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        for i, row in zip(
+            idx, model.exit_logits(encode(tokenizer, [data.texts[i] for i in idx], max_length)), strict=True
+        ):
+            out[i] = row
+    z = np.stack(out)  # type: ignore[arg-type]
+    labels = np.asarray(data.labels)
+    args = (model.exits, model.n_layers, model.criterion)
+    at = sweep(z, labels, *args, (model.threshold,), per_item=True)[0]
+    return {
+        "exits": list(model.exits),
+        "layers": model.n_layers,
+        "criterion": model.criterion,
+        "threshold": model.threshold,
+        "depths": at.pop("depths"),
+        "at_threshold": at,
+        "sweep": sweep(z, labels, *args, tuple(sorted({*model.sweep, model.threshold}))),
     }
 
 
