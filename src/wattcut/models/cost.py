@@ -136,6 +136,8 @@ def structure_of(module: Any) -> Structure | None:
         inter = getattr(getattr(layer, "intermediate", None), "dense", None)
         if attn is None or inter is None or not hasattr(attn, "attention_head_size"):
             return None
+        if not hasattr(attn.query, "out_features") or not hasattr(inter, "out_features"):
+            return None  # factorized (low-rank) projections: not a shape the profile describes
         heads.append(attn.query.out_features // attn.attention_head_size)
         ffn.append(inter.out_features)
     return Structure(tuple(heads), tuple(ffn))

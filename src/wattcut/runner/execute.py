@@ -189,13 +189,13 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                 )
                 # Phase "compress": one window per technique in the pipeline.
                 flops = model.flops_per_sequence(primary.max_length())
-                structure = _structure(model)
+                structure = _structure(model) if cost_profile is not None else None
                 for i, step in enumerate(variant.techniques if variant else ()):
                     with session.phase("compress", step=f"{i + 1}:{step.name}"):
                         model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
                     if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
                         flops = model.flops_per_sequence(primary.max_length())  # outside the window
-                        structure = _structure(model)
+                        structure = _structure(model) if cost_profile is not None else None
                 if variant is not None and variant.threads:  # a deployment setting: served with this many threads
                     model.set_threads(variant.threads)
                 if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
