@@ -12,6 +12,11 @@ import statistics as pystats
 from typing import Any
 
 
+def _task_entry(t: dict[str, Any]) -> dict[str, Any]:
+    """The record's entry for its primary task (records before tasks existed have none)."""
+    return (t.get("tasks") or {}).get(t.get("task"), {}) or {}
+
+
 def _by_variant(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for t in results.get("trials") or []:
@@ -30,12 +35,7 @@ def prediction_points(results: dict[str, Any]) -> list[dict[str, Any]]:
     for name, trials in _by_variant(results).items():
         preds = [t["cost_model"]["predicted_energy_ratio"] for t in trials if t.get("cost_model")]
         measured = _energy_ratio(results, name)
-        if (
-            name == "baseline"
-            or not preds
-            or not measured
-            or any("exits" in t["tasks"].get(t["task"], {}) for t in trials)
-        ):
+        if name == "baseline" or not preds or not measured or any("exits" in _task_entry(t) for t in trials):
             continue
         rows.append({"variant": name, "predicted": pystats.fmean(preds), "measured": measured["ratio"]})
     return rows
@@ -44,14 +44,14 @@ def prediction_points(results: dict[str, Any]) -> list[dict[str, Any]]:
 def flops_points(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Kept FLOPs (fraction of the baseline's) and throughput (baseline latency / variant latency) per variant."""
     per = _by_variant(results)
-    base = [t["model"].get("flops_per_sequence") for t in per.get("baseline", [])]
+    base = [t.get("model", {}).get("flops_per_sequence") for t in per.get("baseline", [])]
     if not base or not base[0]:
         return []
     rows = []
     for name, trials in per.items():
-        flops = trials[0]["model"].get("flops_per_sequence")
+        flops = trials[0].get("model", {}).get("flops_per_sequence")
         lat = ((results.get("statistics") or {}).get("paired") or {}).get(name, {}).get("latency_mean_ms")
-        if name == "baseline" or not flops or not lat or trials[0]["model"]["runtime"] != "pytorch":
+        if name == "baseline" or not flops or not lat or trials[0]["model"].get("runtime") != "pytorch":
             continue
         rows.append({"variant": name, "kept_flops": flops / base[0], "throughput": 1.0 / lat["ratio"]})
     return rows
@@ -71,8 +71,7 @@ def exit_summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Per early-exit variant: threshold, accuracy and mean depth per swept threshold (mean over trials), depths."""
     out = []
     for name, trials in _by_variant(results).items():
-        ex = [t["tasks"][t["task"]].get("exits") for t in trials]
-        ex = [e for e in ex if e and e.get("sweep")]
+        ex: list[dict[str, Any]] = [e for e in (_task_entry(t).get("exits") for t in trials) if e and e.get("sweep")]
         if not ex:
             continue
         sweep = []
