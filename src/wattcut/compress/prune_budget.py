@@ -69,22 +69,37 @@ class PruneBudgetConfig:
 )
 def apply(model: Any, config: PruneBudgetConfig, ctx: CompressContext) -> Any:
     """Prune ``model`` to the predicted-energy budget; the choice is recorded on the handle."""
-    from wattcut.models.cost import profile_for
-
-    profile = profile_for(model, ctx)
-    plan = prune_to_budget(
+    return to_budget(
         model,
         ctx,
-        profile,
-        budget=config.budget,
-        units=config.units,
-        importance=config.importance,
-        energy_aware=config.energy_aware,
-        samples=config.calibration_samples,
-        batch_size=config.batch_size,
-        name="prune_to_budget",
+        "prune_to_budget",
+        config.units,
+        config.budget,
+        config.importance,
+        config.energy_aware,
+        config.calibration_samples,
+        config.batch_size,
     )
-    model.notes = {**getattr(model, "notes", {}), "prune_to_budget": plan}
+
+
+def to_budget(
+    model: Any,
+    ctx: CompressContext,
+    name: str,
+    units: tuple[str, ...],
+    budget: float,
+    importance: Importance,
+    energy_aware: bool,
+    samples: int,
+    batch_size: int = 1,
+) -> Any:
+    """The study's cost profile, then :func:`prune_to_budget`; what was done goes to ``model.notes[name]``."""
+    from wattcut.models.cost import profile_for
+
+    plan = prune_to_budget(
+        model, ctx, profile_for(model, ctx), budget, units, importance, energy_aware, samples, batch_size, name
+    )
+    model.notes = {**getattr(model, "notes", {}), name: plan}
     return model
 
 

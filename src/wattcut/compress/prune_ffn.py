@@ -86,8 +86,19 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
             f"{type(model.module).__name__}.",
             "It supports BERT-style encoders (BERT, MiniLM, MPNet, RoBERTa); remove it from this variant.",
         )
-    if config.energy_budget is not None:
-        return _to_budget(model, config, ctx)
+    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
+        from wattcut.compress.prune_budget import to_budget
+
+        return to_budget(
+            model,
+            ctx,
+            "prune_ffn_neurons",
+            ("ffn",),
+            config.energy_budget,
+            config.importance,
+            config.energy_aware,
+            config.calibration_samples,
+        )
     amounts = layer_fractions("prune_ffn_neurons", config.amount, config.layer_amounts, len(pairs))
     products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_ffn_neurons")
     widths = []
@@ -100,25 +111,4 @@ def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
         slice_ffn(model.module, inter, out, index)
     # Uniform widths fit the config; mixed widths are described by wattcut_structure on save.
     model.module.config.intermediate_size = max(widths)
-    return model
-
-
-def _to_budget(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
-    from wattcut.compress.prune_budget import prune_to_budget
-    from wattcut.models.cost import profile_for
-
-    assert config.energy_budget is not None
-    plan = prune_to_budget(
-        model,
-        ctx,
-        profile_for(model, ctx),
-        budget=config.energy_budget,
-        units=("ffn",),
-        importance=config.importance,
-        energy_aware=config.energy_aware,
-        samples=config.calibration_samples,
-        batch_size=1,
-        name="prune_ffn_neurons",
-    )
-    model.notes = {**getattr(model, "notes", {}), "prune_ffn_neurons": plan}
     return model

@@ -75,8 +75,19 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
             f"{type(model.module).__name__}.",
             "It supports BERT, MiniLM, RoBERTa and ELECTRA; use prune_ffn_neurons or prune_layers for this model.",
         )
-    if config.energy_budget is not None:
-        return _to_budget(model, config, ctx)
+    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
+        from wattcut.compress.prune_budget import to_budget
+
+        return to_budget(
+            model,
+            ctx,
+            "prune_heads",
+            ("heads",),
+            config.energy_budget,
+            config.importance,
+            config.energy_aware,
+            config.calibration_samples,
+        )
     amounts = layer_fractions("prune_heads", config.amount, config.layer_amounts, len(blocks))
     products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_heads")
     for (_, attn, output), amount in zip(blocks, amounts, strict=True):
@@ -86,25 +97,4 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
             continue
         kept = torch.topk(head_scores(attn, output, products), keep).indices.sort().values
         slice_heads(attn, output, kept)
-    return model
-
-
-def _to_budget(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
-    from wattcut.compress.prune_budget import prune_to_budget
-    from wattcut.models.cost import profile_for
-
-    assert config.energy_budget is not None
-    plan = prune_to_budget(
-        model,
-        ctx,
-        profile_for(model, ctx),
-        budget=config.energy_budget,
-        units=("heads",),
-        importance=config.importance,
-        energy_aware=config.energy_aware,
-        samples=config.calibration_samples,
-        batch_size=1,
-        name="prune_heads",
-    )
-    model.notes = {**getattr(model, "notes", {}), "prune_heads": plan}
     return model

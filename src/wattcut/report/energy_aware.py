@@ -29,6 +29,13 @@ def _energy_ratio(results: dict[str, Any], name: str) -> dict[str, Any] | None:
     return paired.get("energy_per_request_j")
 
 
+def _estimated(results: dict[str, Any]) -> bool:
+    from wattcut.metric import infer_phase
+
+    phases = [infer_phase(t) for t in results.get("trials") or []]
+    return any(p is not None and p.get("estimated") for p in phases)
+
+
 def prediction_points(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Per variant with a cost-model prediction: predicted and measured (per-round paired) energy ratios."""
     rows = []
@@ -123,8 +130,13 @@ def lines(results: dict[str, Any]) -> list[str]:
             "",
             f"Median absolute error {pystats.median(errs):.1%} over {len(preds)} variant(s)"
             + ("" if f is None else f"; Pearson r = {f['r']:.3f}")
-            + ". Predicted from the measured cost profile (per layer, head and FFN neuron); measured as the "
-            "per-round paired ratio to the baseline.",
+            + ". Predicted from the measured cost profile (CPU time per layer, head and FFN neuron); measured as "
+            "the per-round paired ratio to the baseline"
+            + (
+                ", from estimated energy (no energy counter: CPU-time and RAM models, see the method section)."
+                if _estimated(results)
+                else ", from the energy counters."
+            ),
         ]
     fl = flops_points(results)
     f = fit(fl, "kept_flops", "throughput")

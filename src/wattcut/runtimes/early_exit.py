@@ -70,8 +70,7 @@ def exit_head(module: Any) -> torch.nn.Module:
 def confident(probs: torch.Tensor, criterion: str, threshold: float) -> torch.Tensor:
     """Rows whose prediction passes the threshold."""
     if criterion == "entropy":
-        entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1)
-        return entropy <= threshold
+        return torch.special.entr(probs).sum(-1) <= threshold
     return probs.max(-1).values >= threshold
 
 
@@ -135,15 +134,8 @@ class EarlyExitClassifier(TorchClassifier):
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits; each row leaves at its first confident exit (its depth goes to ``depth_log``)."""
         feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
-        before = torch.get_num_threads()
-        if self.threads and self.threads != before:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                return self._forward(feed).float().numpy()
-        finally:
-            if self.threads and self.threads != before:
-                torch.set_num_threads(before)
+        with self.serving(), torch.inference_mode():
+            return self._forward(feed).float().numpy()
 
     def _forward(self, feed: dict[str, torch.Tensor]) -> torch.Tensor:
         x, mask = self._embed(feed)
@@ -241,15 +233,13 @@ def sweep(
     per_item: bool = False,
 ) -> list[dict[str, Any]]:
     """Accuracy and exit depths per threshold, from every exit's logits of the same items."""
-    z = exit_logits - exit_logits.max(-1, keepdims=True)
-    probs = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    from scipy.special import entr, softmax
+
+    probs = softmax(exit_logits, axis=-1)
     depths = [*exits, n_layers]
     rows = []
     for t in thresholds:
-        if criterion == "entropy":
-            ok = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(-1) <= t
-        else:
-            ok = probs.max(-1) >= t
+        ok = entr(probs).sum(-1) <= t if criterion == "entropy" else probs.max(-1) >= t
         ok[:, -1] = True  # the final layer always answers
         first = ok.argmax(1)
         pred = probs[np.arange(len(first)), first].argmax(-1)

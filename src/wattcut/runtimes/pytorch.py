@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,17 @@ class TorchClassifier:
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``, as float32 numpy."""
         feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
+        with self.serving(), torch.inference_mode():
+            return self.module(**feed).logits.float().numpy()
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Run the block with this handle's intra-op threads (torch's count is process-wide: set, then restored)."""
         before = torch.get_num_threads()
         if self.threads and self.threads != before:
             torch.set_num_threads(self.threads)
         try:
-            with torch.inference_mode():
-                return self.module(**feed).logits.float().numpy()
+            yield
         finally:
             if self.threads and self.threads != before:
                 torch.set_num_threads(before)
