@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.energy_gates import GateSettings
 from wattcut.errors import UserInputError
 
 CHECK_ROWS = 200  # training rows used to check the teacher
 
 
 @dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(GateSettings):
     """Settings for ``distill``.
 
     Attributes:
@@ -63,6 +64,8 @@ class DistillConfig:
             first, once, cached by content hash.
         teacher_epochs: Epochs of that teacher fine-tune.
         teacher_learning_rate: Its AdamW learning rate.
+        energy_budget, gate_units, ffn_group, anneal, gate_learning_rate: energy regularization of the
+            student (``energy_gates.GateSettings``; no budget = plain distillation).
     """
 
     temperature: float = 6.0
@@ -79,9 +82,10 @@ class DistillConfig:
     teacher_finetune: bool = False
     teacher_epochs: int = 1
     teacher_learning_rate: float = 5e-5
-    version: int = 3
+    version: int = 4
 
     def __post_init__(self) -> None:
+        self.check_gates('technique "distill"')
         if self.temperature <= 0 or not 0 <= self.alpha <= 1:
             raise UserInputError('technique "distill": temperature must be > 0 and alpha in [0, 1].', "Correct them.")
         if self.warmup_epochs < 0 or self.hidden_weight < 0:
@@ -275,6 +279,10 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (steps - s) / steps))
     lengths = [len(x.split()) for x in data.texts]
+    from wattcut.compress.finetune import energy_gates
+
+    gates = energy_gates(model, config, ctx, "distill")
+    step = 0
     with ctx.phase("distill") as rec, bar("distill", steps) as advance:
         note = f"; {teacher_note}" if teacher_note else ""
         rec.step = (
@@ -309,13 +317,20 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
                         s_pool = _pool(s_out.hidden_states[-1], s_enc["attention_mask"])
                         t_pool = _pool(t_out.hidden_states[-1].clone(), t_enc["attention_mask"])
                         loss = loss + config.hidden_weight * F.mse_loss(projection(s_pool), t_pool)
-                # 3. Step.
+                if gates is not None:  # 3. The energy penalty (its gates step with the student).
+                    loss = loss + gates.penalty(step, steps)
+                # 4. Step.
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if gates is not None:
+                    gates.step()
+                step += 1
                 rec.samples += len(idx)
                 rec.tokens += int(s_enc["attention_mask"].sum())
                 advance(1)
         student.eval()
+    if gates is not None:
+        model.notes = {**getattr(model, "notes", {}), "distill": gates.finish()}
     return model

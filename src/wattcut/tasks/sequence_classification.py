@@ -58,8 +58,13 @@ def fine_tune(
     max_length: int,
     seed: int,
     rec: PhaseRecord,
+    regularizer: Any = None,
 ) -> None:
-    """Fine-tune ``module`` for classification with AdamW and linear warmup/decay."""
+    """Fine-tune ``module`` for classification with AdamW and linear warmup/decay.
+
+    ``regularizer`` (e.g. ``compress.energy_gates.EnergyGates``) adds ``penalty(step, total)`` to
+    the loss and takes its own ``step()`` after the model's.
+    """
     import torch
 
     lengths = [len(t.split()) for t in data.texts]  # word count: a cheap proxy to group by length
@@ -71,6 +76,7 @@ def fine_tune(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total_steps - s) / total_steps)
     )
     module.train()
+    step = 0
     with bar("fine-tune", total_steps) as advance:
         for epoch in range(cfg.epochs):
             for batch_idx in length_grouped_batches(lengths, cfg.batch_size, seed * 1000 + epoch):
@@ -80,10 +86,15 @@ def fine_tune(
                 labels = torch.tensor([data.labels[i] for i in batch_idx])
                 # 2. Forward, loss, backward, step.
                 loss = module(**feed, labels=labels).loss
+                if regularizer is not None:  # 3. The energy penalty, if any (its gates step with the model).
+                    loss = loss + regularizer.penalty(step, total_steps)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if regularizer is not None:
+                    regularizer.step()
+                step += 1
                 rec.samples += len(batch_idx)
                 rec.tokens += int(enc["attention_mask"].sum())
                 advance(1)
