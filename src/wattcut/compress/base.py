@@ -85,6 +85,8 @@ class Technique:
     layers_after: Callable[[Any, int], int] | None = None  # a step that changes the layer count says how
     kinds: tuple[str, ...] = ("sequence-classifier",)  # model kinds it works on (a task's model_kind)
     check_inputs: Callable[[Any], None] | None = None  # inputs a step reads (a teacher folder), checked up front
+    adds_exits: bool = False  # the step gives the model exit heads (early_exit)
+    keeps_exits: bool = False  # the step carries a model's exit heads over (others would silently drop them)
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -114,11 +116,15 @@ def technique(
     layers_after: Callable[[Any, int], int] | None = None,
     kinds: tuple[str, ...] = ("sequence-classifier",),
     check_inputs: Callable[[Any], None] | None = None,
+    adds_exits: bool = False,
+    keeps_exits: bool = False,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
-        technique = Technique(name, config_cls, apply, takes, returns, summary, layers_after, kinds, check_inputs)
+        technique = Technique(
+            name, config_cls, apply, takes, returns, summary, layers_after, kinds, check_inputs, adds_exits, keeps_exits
+        )
         TECHNIQUES.add(name, technique)
         return apply
 
@@ -128,8 +134,17 @@ def technique(
 def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:
     """Refuse pipelines whose runtimes do not chain (e.g. pruning after ONNX export)."""
     runtime: Runtime = "pytorch"
+    exits = ""
     for step in steps:
         tech = TECHNIQUES.get(step.name)
+        if exits and not tech.keeps_exits:
+            raise UserInputError(
+                f'Variant "{variant}": technique "{step.name}" after "{exits}" would drop the exit heads.',
+                "Put pruning, distillation and fine-tuning before early_exit; after it only "
+                + ", ".join(sorted(n for n in TECHNIQUES.names() if TECHNIQUES.get(n).keeps_exits))
+                + " (which quantizes each exit segment).",
+            )
+        exits = step.name if tech.adds_exits else exits
         takes = tech.takes if isinstance(tech.takes, tuple) else (tech.takes,)
         if runtime not in takes:
             raise UserInputError(

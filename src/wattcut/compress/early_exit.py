@@ -1,8 +1,10 @@
 """Early exit: a small classifier after encoder layers; an easy input stops at the first confident one.
 
-Seed 004's dynamic inference. After each chosen layer an exit head (dense + tanh + linear on
-the [CLS] vector, the shape of BERT's own pooler and classifier, and initialised from
-them) predicts the label. The exits are trained by self-distillation from the model's own
+Seed 004's dynamic inference. After each chosen layer an exit head (dense + tanh + linear,
+the shape of BERT's own pooler and classifier, and initialised from them) predicts the
+label from the mask-mean of the layer's token states (``pooling = "mean"``, the default:
+an early layer's [CLS] vector has not yet gathered the sentence, its mean has), or from
+the [CLS] vector (``pooling = "cls"``). The exits are trained by self-distillation from the model's own
 final layer (soft targets at temperature ``temperature``, mixed with the gold labels by
 ``alpha``), with the backbone frozen, so the full-depth path is unchanged and training is
 cheap: the [CLS] vectors of the training rows are computed once, then the heads are
@@ -14,6 +16,10 @@ layer, rows whose confidence passes ``threshold`` (maximum probability, or entro
 exit depth of every request is recorded. ``threshold`` is a variant setting; the
 evaluation also sweeps ``sweep`` thresholds over the same items (every exit's prediction
 is computed once), giving accuracy and mean depth per threshold on real inputs.
+
+``ort_int8_dynamic`` after ``early_exit`` exports the model as one ONNX graph per segment
+between exits and quantizes each (``runtimes/ort_early_exit.py``): exits composed with INT8
+on ONNX Runtime. Other steps after ``early_exit`` are refused (they would drop the exits).
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ class EarlyExitConfig:
         temperature: Softening of the final layer's distribution for self-distillation.
         alpha: Weight of the distillation loss (1 - alpha on the gold labels).
         sweep: Thresholds evaluated on the evaluation items besides ``threshold``.
+        pooling: The exit heads' input: ``mean`` of the token states or the ``cls`` vector.
+        train_rows: Rows of the full training split to train the exits on (None = the study's
+            training subset); the frozen backbone's states are computed once, so more rows cost
+            one inference pass each.
     """
 
     threshold: float = 0.9
@@ -55,7 +65,9 @@ class EarlyExitConfig:
     alpha: float = 0.5
     batch_size: int = 64
     sweep: tuple[float, ...] = SWEEP
-    version: int = 1
+    pooling: Literal["mean", "cls"] = "mean"
+    train_rows: int | None = None
+    version: int = 2
 
     def __post_init__(self) -> None:
         where = 'technique "early_exit"'
@@ -71,6 +83,10 @@ class EarlyExitConfig:
             )
         if not 0.0 <= self.alpha <= 1.0:
             raise UserInputError(f"{where}: alpha = {self.alpha} must be in [0, 1].", "Correct it.")
+        if self.pooling not in ("mean", "cls"):
+            raise UserInputError(f'{where}: pooling = "{self.pooling}" is unknown.', 'Use "mean" or "cls".')
+        if (self.train_rows or 1) < 1:
+            raise UserInputError(f"{where}: train_rows must be positive.", "Correct it.")
         if self.exits is not None and (not self.exits or min(self.exits) < 1):
             raise UserInputError(f"{where}: exits = {list(self.exits)} must be layer counts >= 1.", "Correct them.")
 
@@ -92,13 +108,14 @@ def _check_model(config: EarlyExitConfig, layers: int) -> int:
     returns="pytorch",
     summary="exit heads after encoder layers, self-distilled; easy inputs stop at the first confident exit",
     layers_after=_check_model,
+    adds_exits=True,
 )
 def apply(model: Any, config: EarlyExitConfig, ctx: CompressContext) -> Any:
     """Attach and train exit heads; returns an early-exit handle."""
     import numpy as np
     import torch
 
-    from wattcut.runtimes.early_exit import EarlyExitClassifier, backbone_parts
+    from wattcut.runtimes.early_exit import EarlyExitClassifier, backbone_parts, pooled
 
     if getattr(model, "precision", "fp32") != "fp32":
         raise UserInputError("early_exit needs an fp32 PyTorch model.", "Put quantization after early_exit.")
@@ -106,16 +123,20 @@ def apply(model: Any, config: EarlyExitConfig, ctx: CompressContext) -> Any:
     n_layers = len(parts.layers)
     exits = sorted(set(config.exits)) if config.exits is not None else list(range(1, n_layers))
     data = ctx.train_data
+    if config.train_rows is not None:
+        if ctx.train_rows is None:
+            raise UserInputError("early_exit train_rows needs the study's [data] table.", "Run it in a study.")
+        data = ctx.train_rows(config.train_rows)
     if data is None or len(data) == 0:
         raise UserInputError(
             "early_exit trains its exits on the study's training split; none was given.", "Add [data]."
         )
     if config.samples is not None and config.samples < len(data):
         data = type(data)(data.texts[: config.samples], data.labels[: config.samples], data.label_names, data.source)
-    handle = EarlyExitClassifier.attach(model.module, exits, config.threshold, config.criterion)
+    handle = EarlyExitClassifier.attach(model.module, exits, config.threshold, config.criterion, config.pooling)
     torch.manual_seed(ctx.seed + 104729)
     with ctx.phase("train") as rec:
-        # One pass of the frozen backbone gives every exit's [CLS] input and the final layer's logits.
+        # One pass of the frozen backbone gives every exit's input and the final layer's logits.
         cls, final = [], []
         model.module.eval()
         with torch.inference_mode():
@@ -125,7 +146,8 @@ def apply(model: Any, config: EarlyExitConfig, ctx: CompressContext) -> Any:
                     texts, truncation=True, max_length=ctx.max_length, padding=True, return_tensors="pt"
                 )
                 states, logits = handle.all_states(dict(enc))
-                cls.append(torch.stack([states[e][:, 0] for e in exits], 1))
+                mask = enc["attention_mask"]
+                cls.append(torch.stack([pooled(states[e], mask, config.pooling) for e in exits], 1))
                 final.append(logits)
                 rec.samples += len(texts)
                 rec.tokens += int(enc["attention_mask"].sum())

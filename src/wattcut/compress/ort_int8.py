@@ -4,6 +4,9 @@ Exports the PyTorch model to ONNX (fp32), then quantizes Linear/MatMul weights t
 with ``onnxruntime.quantization.quantize_dynamic``; activations are quantized at run time.
 This is the portable INT8 path (any x86 or ARM CPU). Small encoders such as MiniLM can
 lose accuracy here (microsoft/onnxruntime #9599), which is why every variant is evaluated.
+
+After ``early_exit`` the model is exported as one graph per segment between exits, each
+quantized the same way, and served with per-row stopping (``runtimes/ort_early_exit.py``).
 """
 
 from __future__ import annotations
@@ -37,16 +40,16 @@ class OrtInt8DynamicConfig:
     takes=("pytorch", "onnxruntime"),
     returns="onnxruntime",
     summary="export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime",
+    keeps_exits=True,
 )
 def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
     """Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``."""
     import shutil
 
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 
+    if hasattr(model, "exit_logits") and model.runtime == "pytorch":
+        return _early_exit(model, config, ctx)
     fused = ""
     if model.runtime == "pytorch":
         fp32 = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
@@ -55,6 +58,38 @@ def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any
         shutil.copy2(model.path, fp32)
         fused = "-fused" if "fused" in model.precision else ""
     int8 = ctx.workdir / "model.int8.onnx"
+    _quantize(fp32, int8, config)
+    fp32.unlink()  # only the quantized artifact is the variant
+    return OnnxClassifier(int8, model.input_names, threads=ctx.threads, precision=f"int8-dynamic{fused}")
+
+
+def _early_exit(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
+    """Each exit segment exported and quantized; an ``OrtEarlyExitClassifier`` with the model's exits."""
+    from wattcut.runtimes.ort_early_exit import OrtEarlyExitClassifier, export_segments
+
+    fp32 = export_segments(model, ctx.workdir / "segments-fp32", opset=config.opset)
+    (ctx.workdir / "segments-int8").mkdir(exist_ok=True)
+    int8 = [ctx.workdir / "segments-int8" / p.name for p in fp32]
+    for src, dst in zip(fp32, int8, strict=True):
+        _quantize(src, dst, config)
+    handle = OrtEarlyExitClassifier(
+        int8,
+        model.input_names,
+        model.exits,
+        model.n_layers,
+        model.threshold,
+        model.criterion,
+        ctx.threads,
+        "int8-dynamic",
+    )
+    handle.sweep, handle.notes = model.sweep, dict(getattr(model, "notes", {}))
+    return handle
+
+
+def _quantize(fp32: Any, int8: Any, config: OrtInt8DynamicConfig) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     # quantize_dynamic logs a generic "consider pre-processing" hint on the root logger
     # on every call; it is advice for static quantization of CNNs, not an error here.
     root = logging.getLogger()
@@ -72,5 +107,3 @@ def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any
         )
     finally:
         root.setLevel(level)
-    fp32.unlink()  # only the quantized artifact is the variant
-    return OnnxClassifier(int8, model.input_names, threads=ctx.threads, precision=f"int8-dynamic{fused}")

@@ -67,6 +67,14 @@ def exit_head(module: Any) -> torch.nn.Module:
     return head
 
 
+def pooled(x: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """An exit head's input: the [CLS] vector, or the mask-weighted mean of the token states."""
+    if pooling == "cls":
+        return x[:, 0]
+    m = mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
 def confident(probs: torch.Tensor, criterion: str, threshold: float) -> torch.Tensor:
     """Rows whose prediction passes the threshold."""
     if criterion == "entropy":
@@ -77,22 +85,27 @@ def confident(probs: torch.Tensor, criterion: str, threshold: float) -> torch.Te
 class EarlyExitClassifier(TorchClassifier):
     """A ``TorchClassifier`` whose forward stops at the first confident exit."""
 
-    def __init__(self, module: Any, heads: Any, exits: list[int], threshold: float, criterion: str) -> None:
+    def __init__(
+        self, module: Any, heads: Any, exits: list[int], threshold: float, criterion: str, pooling: str = "cls"
+    ) -> None:
         super().__init__(module)
         self.heads = heads
         self.exits = list(exits)
         self.threshold = threshold
         self.criterion = criterion
+        self.pooling = pooling
         self.depth_log: list[int] = []
         self.sweep: tuple[float, ...] = ()
         self.notes: dict[str, Any] = {}
 
     @classmethod
-    def attach(cls, module: Any, exits: list[int], threshold: float, criterion: str) -> EarlyExitClassifier:
+    def attach(
+        cls, module: Any, exits: list[int], threshold: float, criterion: str, pooling: str = "cls"
+    ) -> EarlyExitClassifier:
         """New exit heads after ``exits`` layers of ``module``."""
         backbone_parts(module)
         heads = torch.nn.ModuleList([exit_head(module) for _ in exits])
-        return cls(module, heads, exits, threshold, criterion)
+        return cls(module, heads, exits, threshold, criterion, pooling)
 
     @property
     def n_layers(self) -> int:
@@ -128,7 +141,9 @@ class EarlyExitClassifier(TorchClassifier):
         feed = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
         with torch.inference_mode():
             states, final = self.all_states(feed)
-            outs = [h(states[e][:, 0]) for h, e in zip(self.heads, self.exits, strict=True)] + [final]
+            mask = feed.get("attention_mask", torch.ones_like(feed["input_ids"]))
+            outs = [h(pooled(states[e], mask, self.pooling)) for h, e in zip(self.heads, self.exits, strict=True)]
+            outs.append(final)
         return torch.stack(outs, 1).float().numpy()
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -151,7 +166,7 @@ class EarlyExitClassifier(TorchClassifier):
             head = heads.get(i + 1)
             if head is None:
                 continue
-            logits = head(x[:, 0])
+            logits = head(pooled(x, mask, self.pooling))
             done = confident(torch.softmax(logits.float(), -1), self.criterion, self.threshold)
             if bool(done.any()):
                 out[alive[done]] = logits[done].float()
@@ -169,7 +184,12 @@ class EarlyExitClassifier(TorchClassifier):
     def clone(self) -> EarlyExitClassifier:
         """A deep copy."""
         c = EarlyExitClassifier(
-            copy.deepcopy(self.module), copy.deepcopy(self.heads), self.exits, self.threshold, self.criterion
+            copy.deepcopy(self.module),
+            copy.deepcopy(self.heads),
+            self.exits,
+            self.threshold,
+            self.criterion,
+            self.pooling,
         )
         c.sweep, c.threads = self.sweep, self.threads
         return c
@@ -184,7 +204,7 @@ class EarlyExitClassifier(TorchClassifier):
 
         super().save(folder)
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, str(folder / HEADS_FILE))
-        meta = {"exits": self.exits, "threshold": self.threshold, "criterion": self.criterion}
+        meta = {"exits": self.exits, "threshold": self.threshold, "criterion": self.criterion, "pooling": self.pooling}
         (folder / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
         return folder
 
@@ -197,7 +217,7 @@ class EarlyExitClassifier(TorchClassifier):
 
         module = structure.load(folder).eval()
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        handle = cls.attach(module, meta["exits"], meta["threshold"], meta["criterion"])
+        handle = cls.attach(module, meta["exits"], meta["threshold"], meta["criterion"], meta.get("pooling", "cls"))
         handle.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
         handle.heads.eval()
         return handle

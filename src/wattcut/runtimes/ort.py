@@ -77,10 +77,15 @@ class OnnxClassifier:
 
     def facts(self, workdir: Path) -> ModelFacts:
         """Count initializer elements and measure the ``.onnx`` file."""
+        return self.facts_of(self.path, self.precision)
+
+    @staticmethod
+    def facts_of(path: Path, precision: str = "") -> ModelFacts:
+        """Initializer elements (all, non-zero) and the size of one ``.onnx`` file."""
         import onnx
         from onnx import numpy_helper
 
-        graph = onnx.load(str(self.path)).graph
+        graph = onnx.load(str(path)).graph
         total = nonzero = 0
         for init in graph.initializer:
             arr = numpy_helper.to_array(init)
@@ -88,4 +93,4 @@ class OnnxClassifier:
                 continue  # scalars are scales and zero points, not parameters
             total += arr.size
             nonzero += int(np.count_nonzero(arr))
-        return ModelFacts(total, nonzero, self.path.stat().st_size, self.runtime, self.precision, "onnx file")
+        return ModelFacts(total, nonzero, Path(path).stat().st_size, "onnxruntime", precision, "onnx file")
