@@ -13,8 +13,14 @@ dev accuracy, item-level one-sided non-inferiority at 1.0 point.
 2. Energy-aware (importance per joule) against plain Taylor importance at the same 50%
    predicted-energy budget, SEEDS calibration seeds, no recovery training: accuracy and the
    item-level paired test of aware against plain (items x seeds).
-3. Early exit on the baseline, and on a budget-pruned model: thresholds measured, the
-   threshold sweep on the dev items, and the per-request exit-depth histogram.
+3. Early exit on the baseline (exits trained on the whole training split, mean-pooled), and
+   on a budget-pruned model: thresholds measured, the threshold sweep on the dev items, the
+   per-request exit-depth histogram; then exits composed with INT8 on ONNX Runtime (one graph
+   per segment, 1 thread) against the best static pipeline alone (fused INT8, 1 thread).
+4. Energy-regularized fine-tuning (hard-concrete gates priced by the profile) to a 60% budget:
+   the predicted ratio reached, the closed blocks removed, the saved folder reloaded with plain
+   transformers (``trust_remote_code``) with identical logits; beside it, pruning to the same
+   budget per joule then a plain fine-tune on the same rows.
 
     .venv/bin/python benchmarks/energy_aware.py > benchmarks/results/energy_aware.txt
 """
@@ -26,13 +32,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROUNDS = 3
 MARGIN = 0.01
+THRESHOLDS = (0.8, 0.9, 0.95)
+STATIC = "ort fused int8 1t (best static)"
 SEEDS = (0, 1, 2)
-EXIT_ROWS = 8000
+GATED_ROWS = 8000  # rows of the energy-regularized fine-tune (and of the prune-then-fine-tune control)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 PRUNED = {  # name: steps, each predicted by the profile (PyTorch fp32)
@@ -88,13 +97,15 @@ def main() -> None:
         c.cost_profile = lambda: profile
         return c
 
-    def build(steps: list, seed: int = 0) -> object:
-        m = base.clone()
+    def build(steps: list, seed: int = 0, start: object = None, threads: int = 0) -> Any:
+        m = (start or base).clone()  # type: ignore[attr-defined]
         d = work / f"v{time.monotonic_ns()}"
         d.mkdir()
         for tech, params in steps:
             t = TECHNIQUES.get(tech)
             m = t.apply(m, t.config_cls(**params), ctx_for(seed, d))
+        if threads:
+            m.set_threads(threads)
         return m
 
     built = {"baseline": base}
@@ -104,12 +115,29 @@ def main() -> None:
         for aware in (True, False):
             label = f"budget 0.5 {'per joule' if aware else 'taylor'} s{seed}"
             built[label] = build([("prune_to_budget", {"budget": 0.5, "energy_aware": aware})], seed)
-    exit_rows = min(EXIT_ROWS, len(train))
-    for thr in (0.9, 0.95):
-        built[f"early exit {thr}"] = build([("early_exit", {"threshold": thr, "samples": exit_rows})])
+    exit_rows = len(train)
+    t0 = time.perf_counter()
+    exited = build([("early_exit", {"threshold": 0.9})])  # exits trained once; thresholds are serving settings
+    exit_train_s = time.perf_counter() - t0
+    for thr in THRESHOLDS:
+        built[f"early exit {thr}"] = exited.clone()
+        built[f"early exit {thr}"].threshold = thr
     built["budget 0.7 per joule"] = build([("prune_to_budget", {"budget": 0.7})])
     built["budget 0.7 per joule + early exit 0.9"] = build(
-        [("prune_to_budget", {"budget": 0.7}), ("early_exit", {"threshold": 0.9, "samples": exit_rows})]
+        [("early_exit", {"threshold": 0.9})], start=built["budget 0.7 per joule"]
+    )
+    built[STATIC] = build([("ort_optimize", {}), ("ort_int8_dynamic", {})], threads=1)
+    built["ort int8 1t (unfused)"] = build([("ort_int8_dynamic", {})], threads=1)
+    for thr in THRESHOLDS:
+        built[f"early exit {thr} + ort int8 1t"] = build(
+            [("ort_int8_dynamic", {})], start=built[f"early exit {thr}"], threads=1
+        )
+    t0 = time.perf_counter()
+    gated = build([("finetune", {"energy_budget": 0.6, "samples": GATED_ROWS})])
+    gated_s = time.perf_counter() - t0
+    built["gated finetune 0.6"] = gated
+    built["budget 0.6 per joule + finetune"] = build(
+        [("prune_to_budget", {"budget": 0.6}), ("finetune", {"samples": GATED_ROWS})]
     )
     print("built every variant", file=sys.stderr)
 
@@ -158,7 +186,7 @@ def main() -> None:
     for n in measured:
         lr = log_ratio(per_round["baseline"], per_round[n])
         m = built[n]
-        s = cost.structure_of(m.module)
+        s = cost.structure_of(m.module) if m.runtime == "pytorch" else None
         pred = profile.ratio(s, 1) if s is not None and n != "baseline" else None
         if n in exits:
             pred = None  # the structure is the deepest path; requests stop earlier (section 3)
@@ -211,7 +239,10 @@ def main() -> None:
         f"non-inferior at 1 point: {'yes' if both['non_inferior'] else 'no'}"
     )
 
-    print(f"\n## 3. Early exit (exits after layers 1-5, self-distilled on {exit_rows} training rows, frozen backbone)")
+    print(
+        f"\n## 3. Early exit (exits after layers 1-5 on mean-pooled states, self-distilled on {exit_rows} training "
+        f"rows, frozen backbone; trained in {exit_train_s:.0f} s)"
+    )
     for n, e in exits.items():
         served = built[n].depth_log
         hist = {d: served.count(d) for d in sorted(set(served))}
@@ -222,6 +253,60 @@ def main() -> None:
             print(f"    {d}: {k:4d} {'#' * round(60 * k / total)}")
         print("  threshold sweep on the dev items (threshold: accuracy, mean depth):")
         print("    " + "; ".join(f"{x['threshold']}: {x['accuracy']:.4f}, {x['mean_depth']:.2f}" for x in e["sweep"]))
+    by_name = {r["variant"]: r for r in rows}
+    print("\n  early exit vs the same model without exits (the baseline), batch 1:")
+    for thr in THRESHOLDS:
+        r = by_name[f"early exit {thr}"]
+        print(
+            f"    {thr}: energy {r['energy_ratio']:.3f}x (cut {1 - r['energy_ratio']:.1%}), "
+            f"{r['delta_points']:+.2f} points, one-sided bound {r['ni_lower_bound_points']:+.2f}, "
+            f"non-inferior at 1 point: {'yes' if r['non_inferior'] else 'no'}"
+        )
+    print(f"\n  exits + INT8 on ONNX Runtime against the best static pipeline alone ({STATIC}):")
+    s_row = by_name[STATIC]
+    print(
+        f"    {STATIC}: {s_row['energy_ratio']:.3f}x the baseline, {s_row['delta_points']:+.2f} points, "
+        f"non-inferior: {'yes' if s_row['non_inferior'] else 'no'}"
+    )
+    combined = {}
+    for thr in THRESHOLDS:
+        n = f"early exit {thr} + ort int8 1t"
+        vs = log_ratio(per_round[STATIC], per_round[n])
+        r = by_name[n]
+        combined[n] = {"vs_static": vs, **r}
+        print(
+            f"    {n}: {r['energy_ratio']:.3f}x the baseline, {vs['ratio']:.3f}x the static pipeline "
+            f"[95% CI {vs['ci95_low']:.3f}-{vs['ci95_high']:.3f}], {r['delta_points']:+.2f} points, "
+            f"non-inferior: {'yes' if r['non_inferior'] else 'no'}"
+        )
+
+    print(f"\n## 4. Energy-regularized fine-tuning to a 0.6 budget ({GATED_ROWS} rows, {gated_s:.0f} s)")
+    from transformers import AutoModelForSequenceClassification
+
+    plan = gated.notes["finetune"]
+    with tempfile.TemporaryDirectory() as tmp:
+        gated.save(Path(tmp))
+        plain = AutoModelForSequenceClassification.from_pretrained(tmp, trust_remote_code=True).eval()
+        batch = loops.encode(tok, dev.texts[:64], MAX_LENGTH)
+        with torch.inference_mode():
+            again = plain(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
+        identical = bool(np.array_equal(again, gated.logits(batch)))
+    g, c = by_name["gated finetune 0.6"], by_name["budget 0.6 per joule + finetune"]
+    print(
+        f"gates: start {plan['start_ratio']:.3f}, expected at the end of training {plan['expected_ratio_at_end']:.3f}; "
+        f"closed by the gates {plan['closed_by_gates']}, closed to meet the budget {plan['closed_to_meet_budget']}"
+    )
+    print(
+        f"kept heads {sum(plan['structure']['heads'])} of 72, FFN neurons {sum(plan['structure']['ffn'])} of 9216; "
+        f"predicted ratio {plan['predicted_ratio']:.3f} (budget 0.600, off by "
+        f"{plan['predicted_ratio'] / 0.6 - 1:+.1%}); "
+        f"measured {g['energy_ratio']:.3f}"
+    )
+    print(f"reloaded with plain transformers (trust_remote_code=True): identical logits on 64 dev texts: {identical}")
+    print(
+        f"accuracy {g['accuracy']:.4f} ({g['delta_points']:+.2f} points); prune to 0.6 per joule + fine-tune on the "
+        f"same rows: {c['accuracy']:.4f} ({c['delta_points']:+.2f} points), measured {c['energy_ratio']:.3f}"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "energy_aware.json").write_text(
         json.dumps(
@@ -234,6 +319,9 @@ def main() -> None:
                 "prediction": {"median_abs_error": float(np.median(errors)), "pearson_r": pearson},
                 "budget_comparison": {k: v for k, v in both.items() if not isinstance(v, np.ndarray)},
                 "exits": exits,
+                "exit_train_s": exit_train_s,
+                "combined_vs_static": combined,
+                "gated_finetune": {**plan, "train_s": gated_s, "reload_identical": identical},
             },
             indent=1,
             default=str,

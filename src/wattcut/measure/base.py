@@ -21,6 +21,8 @@ class ComponentEnergy:
             judgement per method (see docs/measurement.md), not a statistical interval.
         net_energy_j: ``energy_j`` minus the idle baseline power x duration, when an idle
             baseline was measured (None otherwise).
+        low_j: The low end of an estimate's interval, from its model's range (None when measured).
+        high_j: The high end (None when measured).
         details: Extra facts (GPU temperature, power limit, devices...).
     """
 
@@ -31,6 +33,8 @@ class ComponentEnergy:
     source: str
     uncertainty_rel: float | None = None
     net_energy_j: float | None = None
+    low_j: float | None = None
+    high_j: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +105,20 @@ class PhaseRecord:
         return sum(c.net_energy_j for c in measured if c.net_energy_j is not None)
 
     @property
+    def interval_j(self) -> tuple[float, float] | None:
+        """(low, high) of the gross sum: each estimate's model range, a measured component's own value."""
+        measured = [c for c in self.energy if c.energy_j is not None]
+        if not measured or not any(c.estimated for c in measured):
+            return None
+        low = high = 0.0
+        for c in measured:
+            assert c.energy_j is not None
+            lo = c.energy_j if c.low_j is None else c.low_j
+            hi = c.energy_j if c.high_j is None else c.high_j
+            low, high = low + lo, high + hi
+        return low, high
+
+    @property
     def estimated(self) -> bool:
         """True if any component in the sum is a model estimate."""
         return any(c.estimated for c in self.energy if c.energy_j is not None)
@@ -117,6 +135,8 @@ class PhaseRecord:
             for c in self.energy
         }
         d["energy_j"] = total
+        interval = self.interval_j
+        d["low_j"], d["high_j"] = (None, None) if interval is None else interval
         d["energy_kwh"] = None if total is None else total / 3.6e6
         d["net_energy_j"] = self.net_energy_j
         d["estimated"] = self.estimated
@@ -138,6 +158,7 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
         parts = [next(c for c in r.energy if c.component == comp.component) for r in records]
         gross = [c.energy_j for c in parts]
         net = [c.net_energy_j for c in parts]
+        low, high = [c.low_j for c in parts], [c.high_j for c in parts]
         energy.append(
             ComponentEnergy(
                 component=comp.component,
@@ -147,6 +168,8 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
                 source=comp.source,
                 uncertainty_rel=comp.uncertainty_rel,
                 net_energy_j=None if any(n is None for n in net) else sum(n for n in net if n is not None),
+                low_j=None if any(x is None for x in low) else sum(x for x in low if x is not None),
+                high_j=None if any(x is None for x in high) else sum(x for x in high if x is not None),
                 details=comp.details,
             )
         )

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from wattcut.measure.base import ComponentEnergy
+from wattcut.measure.power_models import RamPowerModel, ram_model
 
 UNCERTAINTY = 1.0  # RAM power is the least certain component: ±100%
 
@@ -50,6 +51,7 @@ class RamModelMeter:
         w_per_gb: float,
         rss_bytes: Callable[[], int] | None = None,
         interval_s: float = 1.0,
+        power: RamPowerModel | None = None,
     ) -> None:
         """Create the meter.
 
@@ -60,9 +62,16 @@ class RamModelMeter:
                 (e.g. a child process tree's, for ``wattcut measure``). None = this process,
                 read at the window's edges only (no thread).
             interval_s: Sampling period when ``rss_bytes`` is given.
+            power: The RAM power model whose low and high W/GB give ``rss``'s interval (default: this
+                machine's, from ``power_models.py``).
         """
         self.model = model
         self.w_per_gb = w_per_gb
+        if power is None:
+            from wattcut.measure.microarch import this_machine
+
+            power = ram_model(this_machine(), w_per_gb)
+        self.power = power
         self.name = f"ram-{model}-model"
         self._proc = psutil.Process()
         self._rss = rss_bytes or (lambda: self._proc.memory_info().rss)
@@ -94,11 +103,14 @@ class RamModelMeter:
         if self.model == "rss":
             gb = self._mean_rss(t0, rss0) / 1e9
             joules = gb * self.w_per_gb * seconds
+            p = self.power
+            low, high = gb * p.low_w_per_gb * seconds, gb * p.high_w_per_gb * seconds
             how = (
                 f"{gb:.3f} GB mean resident memory x {self.w_per_gb:g} W/GB x {seconds:.3f} s "
-                "(assumed; set [measure] ram_w_per_gb or ram_model)"
+                f"(range {p.low_w_per_gb:.3g}-{p.high_w_per_gb:.3g} W/GB: {p.memory_type} DIMMs in Boavizta's model to "
+                "Cloud Carbon Footprint's coefficient; set [measure] ram_w_per_gb or ram_model)"
             )
-            details: dict[str, Any] = {"rss_gb": gb}
+            details: dict[str, Any] = {"rss_gb": gb, "w_per_gb": self.w_per_gb}
         else:
             total_gb = psutil.virtual_memory().total / 1e9
             watts, dimms = dimm_power_w(total_gb)
@@ -109,8 +121,19 @@ class RamModelMeter:
                 f"{' x 7 (seed 003 correction)' if factor != 1 else ''} x {seconds:.3f} s: the whole machine's RAM"
             )
             details = {"dimms": dimms, "power_w": watts * factor}
+            low, high = joules * (1 - UNCERTAINTY), joules * (1 + UNCERTAINTY)
         return [
-            ComponentEnergy("ram", joules, self.name, True, f"model, not measured: {how}", UNCERTAINTY, None, details)
+            ComponentEnergy(
+                "ram",
+                joules,
+                self.name,
+                True,
+                f"model, not measured: {how}",
+                uncertainty_rel=UNCERTAINTY if self.model != "rss" else None,
+                low_j=low,
+                high_j=high,
+                details=details,
+            )
         ]
 
     def close(self) -> None:
