@@ -8,6 +8,8 @@ force. It makes no network access.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def env(experiment: str | None = None, countries: bool = False) -> None:
     """Print the environment report.
@@ -53,6 +55,7 @@ def env(experiment: str | None = None, countries: bool = False) -> None:
         f"CPU: {cpu['model']}",
         f"  ISA: {isa}",
         f"  cores: {cpu['cores_available']} available of {cpu['logical_cores']} logical",
+        *_power_model_lines(measure_cfg),
         f"memory: {psutil.virtual_memory().total / 1e9:.1f} GB",
         "meters (in order of preference):",
     ]
@@ -77,3 +80,26 @@ def env(experiment: str | None = None, countries: bool = False) -> None:
     )
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _power_model_lines(measure_cfg: Any) -> list[str]:
+    """The inferred microarchitecture and the CPU and RAM power models the estimates would use."""
+    from wattcut.measure.cputime import cpu_power
+    from wattcut.measure.microarch import this_machine
+    from wattcut.measure.power_models import ram_model
+
+    march = this_machine()
+    power = cpu_power(measure_cfg.cpu_w_per_core)
+    lines = [f"  microarchitecture: {march.label()} ({march.evidence}{', a VM' if march.virtual else ''})"]
+    if power.model is not None:
+        m = power.model
+        lines += [
+            f"  CPU power model in force: {m.name}, {m.architecture}: {m.min_w_per_vcpu:.3f}-{m.max_w_per_vcpu:.3f} "
+            f"W per vCPU (idle to full load), {m.year}, {m.licence}",
+            f"    source: {m.source}",
+        ]
+    else:
+        lines.append(f"  CPU power in force: {power.w_per_core:.3g} W per busy core ({power.origin})")
+    r = ram_model(march, measure_cfg.ram_w_per_gb)
+    lines.append(f"  RAM power model: {r.describe()}")
+    return lines

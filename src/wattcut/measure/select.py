@@ -52,14 +52,19 @@ def select_meters(
     if "cpu" not in covered:
         power = cpu_power(cfg.cpu_w_per_core)
         meters.append(CpuTimeMeter(power))
-        probes.append(
-            Probe("cpu", "cpu-time-model", True, f"estimate: {power.w_per_core:.3g} W per busy core, {power.origin}")
+        what = (
+            f"estimate: CPU-s x P(utilisation), {power.origin}"
+            if power.model is not None
+            else f"estimate: {power.w_per_core:.3g} W per busy core, {power.origin}"
         )
+        probes.append(Probe("cpu", "cpu-time-model", True, what))
     ram_why = why if not domains else "RAPL exposes no DRAM domain here"
     probes.append(Probe("ram", "rapl", "ram" in covered, "DRAM counter readable" if "ram" in covered else ram_why))
     if "ram" not in covered:
         meters.append(RamModelMeter(cfg.ram_model, cfg.ram_w_per_gb, rss_bytes, cfg.interval_s))
-        probes.append(Probe("ram", f"ram-{cfg.ram_model}-model", True, "estimate (see [measure] ram_model)"))
+        ram_meter = meters[-1]
+        how = ram_meter.power.describe() if cfg.ram_model == "rss" else "CodeCarbon v3 DIMM rule"  # type: ignore[attr-defined]
+        probes.append(Probe("ram", f"ram-{cfg.ram_model}-model", True, f"estimate: {how} (see [measure] ram_model)"))
     if gpu:
         lib, gpu_why = nvml.probe()
         if lib is not None:

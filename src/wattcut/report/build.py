@@ -34,6 +34,14 @@ def _mean_sd(values: list[float | None]) -> dict[str, float | int | None]:
     return {"n": len(xs), "mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else None}
 
 
+def _range(infer: list[dict[str, Any]]) -> list[float] | None:
+    """Mean (low, high) J per 1,000 requests of estimated infer phases, from their models' ranges."""
+    rows = [p for p in infer if p.get("low_j") is not None and p["requests"]]
+    if not rows:
+        return None
+    return [statistics.fmean(1000 * p[k] / p["requests"] for p in rows) for k in ("low_j", "high_j")]
+
+
 def _has_co2e(p: dict[str, Any]) -> bool:
     return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
 
@@ -68,6 +76,7 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
                 "f1_macro": _mean_sd([t["metrics"].get("f1_macro") for t in mine]),
                 "latency_p50_ms": _mean_sd([t["latency"]["p50_ms"] for t in mine]),
                 "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer]),
+                "infer_energy_per_1k_requests_range_j": _range(infer),
                 "infer_estimated": any(p["estimated"] for p in infer),
                 "infer_co2e_per_1k_requests_g": _mean_sd(
                     [1000 * p["carbon"]["co2e_g"] / p["requests"] for p in infer if _has_co2e(p)]

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from wattcut.metric import MetricSpec
+from wattcut.report.estimates import method_lines, range_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
@@ -83,7 +84,12 @@ def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | N
     per = (statistics or {}).get("per_variant", {})
     vs = (statistics or {}).get("vs_baseline", {})
     for r in summary:
-        est = ' <span class="est" title="model estimate, see method below">est.</span>' if r["infer_estimated"] else ""
+        rng = range_text(r.get("infer_energy_per_1k_requests_range_j"))
+        est = (
+            f' <span class="est" title="model estimate, see method below">est. {escape(rng)}</span>'
+            if r["infer_estimated"]
+            else ""
+        )
         st, cmp = per.get(r["variant"], {}), vs.get(r["variant"], {})
         body.append(
             "<tr>"
@@ -116,7 +122,8 @@ def _methods(results: dict[str, Any]) -> str:
         f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code> — e.g. {escape(s)}</li>"
         for (c, m), s in sorted(seen.items())
     )
-    return f"<ul>{items}</ul>"
+    models = "".join(f"<li>{escape(line)}</li>" for line in method_lines(results))
+    return f"<ul>{items}{models}</ul>"
 
 
 def _train_table(results: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wattcut.metric import MetricSpec
+from wattcut.report.estimates import method_lines, range_text
 
 
 def _cell(x: Any) -> str:
@@ -54,7 +55,8 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     ]
     for r in results["summary"]:
         gate = (r.get("quality_gate") or {}).get("status", "")
-        est = " (est.)" if r["infer_estimated"] else ""
+        rng = range_text(r.get("infer_energy_per_1k_requests_range_j"))
+        est = f" (est. {rng})" if r["infer_estimated"] and rng else " (est.)" if r["infer_estimated"] else ""
         lines.append(
             f"| {_cell(r['variant'])} | {_cell(r['techniques'])} | {r['trials']} | {_ms(r[spec.key], spec.format)} | "
             f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
@@ -106,6 +108,9 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"- {_cell(g['location'])}: {g['g_per_kwh']:.2f} gCO2e/kWh ({g['year']}), {_cell(g['source'])}"
             for g in pb["grids"]
         ]
+    method = method_lines(results)
+    if method:
+        lines += ["", "## How the energy was estimated", "", *(f"- {_cell(m)}" for m in method)]
     if figs:
         lines += ["", "## Figures", ""]
         lines += [f"![{_cell(f['title'])}]({f['png']})" for f in figs.values() if f["png"]]

@@ -118,7 +118,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
     console.print(header + to_toml(cfg), highlight=False, markup=False)
 
     store = Store.open(out / STORE_NAME)
-    resumed = store.begin_study(cfg.name, cfg.to_dict(), collect())
+    resumed = store.begin_study(cfg.name, cfg.to_dict(), collect(cfg.measure.cpu_w_per_core, cfg.measure.ram_w_per_gb))
     (out / "config.resolved.toml").write_text(to_toml(cfg), encoding="utf-8")
     done = store.done()
     if resumed:
@@ -444,8 +444,6 @@ def _inference_round(
     task's requests), how many attempts ran, and whether the last one was still drifting
     (then it is kept, and flagged).
     """
-    import statistics as st
-
     from wattcut.measure.base import merge
 
     ic = cfg.infer
@@ -459,10 +457,11 @@ def _inference_round(
     n_rounds = max((len(p) for p in parts.values()), default=0)
     names = list(ready)
     drifts: list[float] = []
+    sentinel_energy: list[float | None] = []  # J per request of each metered sentinel run: before, after, ...
     if sentinel:  # the baseline sat idle while variants were built: warm it first, or "before" reads cold
         primary.serve(base, sentinel[:1], _scratch(), desc="sentinel warm-up")
     for attempt in range(ic.max_repeats + 1):
-        before = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+        before = _sentinel(session, primary, base, sentinel, sentinel_energy)
         served: dict[str, dict[str, dict[str, Any]]] = {
             n: {_key(t): {"phases": [], "latencies": [], "rounds": [], "details": None} for t in tasks} for n in names
         }
@@ -487,7 +486,7 @@ def _inference_round(
                     slot["latencies"] += latencies
                     slot["rounds"].append(_round_figures(r, position, rec, latencies))
                     slot["details"] = t.request_details()
-        after = st.median(primary.serve(base, sentinel, _scratch(), desc="sentinel")) if sentinel else None
+        after = _sentinel(session, primary, base, sentinel, sentinel_energy)
         drift = None if before is None or after is None else after / before - 1
         drifts.append(drift if drift is not None else 0.0)
         if drift is None or abs(drift) <= ic.drift_threshold:
@@ -520,7 +519,21 @@ def _inference_round(
         "rounds": len(drifts),
         "drifts": drifts if sentinel else [],
         "flagged": bool(sentinel) and abs(last) > ic.drift_threshold,
+        # the same requests served before and after each attempt's round: the machine's run-to-run noise
+        "sentinel_energy_per_request_j": sentinel_energy,
     }
+
+
+def _sentinel(session: Any, task: Any, base: Any, sentinel: list[Any], energy: list[float | None]) -> float | None:
+    """Serve the sentinel requests in a metered window; append its J per request to ``energy``; median latency."""
+    import statistics as st
+
+    if not sentinel:
+        return None
+    with session.window("sentinel") as rec:
+        latencies = task.serve(base, sentinel, rec, desc="sentinel")
+    energy.append(rec.energy_j / rec.requests if rec.energy_j is not None and rec.requests else None)
+    return st.median(latencies)
 
 
 def _parts(reqs: list[Any], rounds: int) -> list[list[Any]]:
@@ -647,6 +660,9 @@ def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
     c = carbon.co2e(d["energy_j"], intensity, cfg.carbon.pue)
     net = carbon.co2e(d["net_energy_j"], intensity, cfg.carbon.pue)["co2e_g"]
     d["carbon"] = {**c, "net_co2e_g": net, "embodied_co2e_g": carbon.embodied_g(cfg.carbon, phase.duration_s)}
+    if d.get("low_j") is not None:  # the estimate's interval, priced on the same grid
+        d["carbon"]["co2e_low_g"] = carbon.co2e(d["low_j"], intensity, cfg.carbon.pue)["co2e_g"]
+        d["carbon"]["co2e_high_g"] = carbon.co2e(d["high_j"], intensity, cfg.carbon.pue)["co2e_g"]
     return d
 
 

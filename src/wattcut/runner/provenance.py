@@ -83,7 +83,29 @@ def _gpus() -> list[str]:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
-def collect() -> dict[str, Any]:
+def power_models(cpu_w_per_core: float | None = None, ram_w_per_gb: float | None = None) -> dict[str, Any]:
+    """The inferred microarchitecture and the CPU and RAM power models an estimate on this machine uses."""
+    from dataclasses import asdict
+
+    from wattcut.measure.cputime import cpu_power
+    from wattcut.measure.microarch import this_machine
+    from wattcut.measure.power_models import ram_model
+
+    march = this_machine()
+    power = cpu_power(cpu_w_per_core)
+    ram = ram_model(march, ram_w_per_gb)
+    return {
+        "microarchitecture": {**asdict(march), "label": march.label()},
+        "cpu": {
+            "origin": power.origin,
+            "model": None if power.model is None else asdict(power.model),
+            "w_per_core": power.w_per_core,
+        },
+        "ram": asdict(ram),
+    }
+
+
+def collect(cpu_w_per_core: float | None = None, ram_w_per_gb: float | None = None) -> dict[str, Any]:
     """Everything needed to say where and with what a result was produced."""
     import psutil
 
@@ -97,4 +119,5 @@ def collect() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 2),
         "gpus": _gpus(),
         "hostname": socket.gethostname(),
+        "power_models": power_models(cpu_w_per_core, ram_w_per_gb),
     }

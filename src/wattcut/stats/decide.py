@@ -28,6 +28,7 @@ from wattcut.metric import (
     primary_spec,
     quality,
 )
+from wattcut.stats.noise import noise_floor
 from wattcut.stats.payback import payback
 from wattcut.stats.summary import compare, describe, fit_line, holm, non_inferiority, pareto
 
@@ -143,7 +144,19 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         "energy_vs_runtime": _energy_vs_runtime(trials),
         "recommendation": recommend(per_variant, comparisons, margin, spec, margin_type, paired, decisive),
         "payback": pb,
+        "noise_floor": noise_floor(trials, _paired_rounds(trials)),
     }
+
+
+def _paired_rounds(trials: list[dict[str, Any]]) -> int:
+    """Paired rounds a variant's energy ratio rests on: the baseline's stored rounds over its trials."""
+    from wattcut.stats.paired import round_values
+
+    base = [t for t in trials if t["variant"] == BASELINE]
+    if not base:
+        return 0
+    task = base[0].get("energy_task") or base[0].get("task") or ""
+    return sum(len(round_values(t, task, "energy_per_request_j")) for t in base)
 
 
 def paired_statistics(

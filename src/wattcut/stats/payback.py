@@ -11,6 +11,11 @@ Payback of a variant against the baseline it was derived from:
 - yearly saving at ``[deploy] requests_per_day``: kWh, and kgCO2e per grid with PUE.
 
 Energies are gross (what the meters reported), means over the stored trials.
+
+Where the energy is an estimate, each figure also carries its ``*_range`` (low, high):
+the same arithmetic at the low and at the high end of the power models' ranges (the
+phases' ``low_j`` and ``high_j``), one consistent scenario per end. The statistics run on
+the central values.
 """
 
 from __future__ import annotations
@@ -39,6 +44,40 @@ def per_request_j(trial: dict[str, Any]) -> float | None:
     if p is None or p["energy_j"] is None or not p["requests"]:
         return None
     return float(p["energy_j"] / p["requests"])
+
+
+def _scenario(p: dict[str, Any], end: str) -> float | None:
+    """A phase's energy at one end of its interval (``low_j``/``high_j``), or its value when it has none."""
+    v = p.get(end)
+    return p["energy_j"] if v is None else v
+
+
+def per_request_range_j(trial: dict[str, Any]) -> tuple[float, float] | None:
+    """(low, high) inference energy per request of one trial, when its energy is an estimate with a range."""
+    from wattcut.metric import infer_phase
+
+    p = infer_phase(trial)
+    if p is None or p["energy_j"] is None or not p["requests"] or p.get("low_j") is None:
+        return None
+    return float(p["low_j"] / p["requests"]), float(p["high_j"] / p["requests"])
+
+
+def one_off_range_j(trial: dict[str, Any]) -> tuple[float, float] | None:
+    """(low, high) of :func:`one_off_energy_j`."""
+    phases = [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ONE_OFF_EXCLUDED + ("train",)]
+    if any(p["energy_j"] is None for p in phases):
+        return None
+    return (
+        float(sum(_scenario(p, "low_j") or 0.0 for p in phases)),
+        float(sum(_scenario(p, "high_j") or 0.0 for p in phases)),
+    )
+
+
+def _mean_range(values: list[tuple[float, float] | None]) -> tuple[float, float] | None:
+    xs = [v for v in values if v is not None]
+    if not xs:
+        return None
+    return statistics.fmean(v[0] for v in xs), statistics.fmean(v[1] for v in xs)
 
 
 def _used_phases(trial: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,7 +115,9 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
     grid_rows = grids(deploy)
     names = ["baseline", *(v["name"] for v in config["variants"])]
     per_req = {n: _mean([per_request_j(t) for t in trials if t["variant"] == n]) for n in names}
+    ranges = {n: _mean_range([per_request_range_j(t) for t in trials if t["variant"] == n]) for n in names}
     base = per_req.get("baseline")
+    base_range = ranges.get("baseline")
     variants: dict[str, Any] = {}
     for n in names:
         mine = [t for t in trials if t["variant"] == n]
@@ -99,11 +140,27 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
             ],
             "energy_per_year_kwh": e * rpd * DAYS_PER_YEAR / J_PER_KWH,
         }
+        r = ranges[n]
+        if r is not None:
+            row["energy_per_request_range_j"] = list(r)
+            row["energy_per_year_kwh_range"] = [x * rpd * DAYS_PER_YEAR / J_PER_KWH for x in r]
+            for d, g in zip(row["deployment"], grid_rows, strict=True):
+                d["co2e_per_1k_requests_range_g"] = [1000 * x / J_PER_KWH * g["g_per_kwh"] * pue for x in r]
+                d["co2e_per_year_kg_range"] = [
+                    x * rpd * DAYS_PER_YEAR / J_PER_KWH * g["g_per_kwh"] * pue / 1000 for x in r
+                ]
         if n != "baseline" and base is not None:
             one_off = _mean([one_off_energy_j(t) for t in mine])
             saving = base - e
             row["one_off_energy_j"] = one_off
             row["saving_per_request_j"] = saving
+            one_off_r = _mean_range([one_off_range_j(t) for t in mine])
+            if r is not None and base_range is not None:
+                savings = [base_range[0] - r[0], base_range[1] - r[1]]  # the low end for both, the high end for both
+                row["saving_per_request_range_j"] = savings
+                row["saving_per_year_kwh_range"] = [x * rpd * DAYS_PER_YEAR / J_PER_KWH for x in savings]
+                if one_off_r is not None and all(x > 0 for x in savings):
+                    row["break_even_requests_range"] = [one_off_r[0] / savings[0], one_off_r[1] / savings[1]]
             if saving > 0 and one_off is not None:
                 row["break_even_requests"] = one_off / saving
                 row["break_even_days"] = row["break_even_requests"] / rpd if rpd > 0 else None
