@@ -220,6 +220,8 @@ class MeasureConfig:
         interval_s: Sampling period of the background thread of meters that need one.
         idle_s: Seconds of idle baseline measured before the first trial (0 = none); net
             energy = gross - idle power x duration.
+        crosscheck: ``codecarbon`` runs CodeCarbon's offline tracker over the same windows and
+            stores its figures beside wattcut's (``none``: off).
     """
 
     cpu_w_per_core: float | None = None
@@ -227,9 +229,14 @@ class MeasureConfig:
     ram_w_per_gb: float = 0.375
     interval_s: float = 1.0
     idle_s: float = 5.0
-    version: int = 2
+    crosscheck: Literal["none", "codecarbon"] = "none"
+    version: int = 3
 
     def __post_init__(self) -> None:
+        if self.crosscheck not in ("none", "codecarbon"):
+            raise UserInputError(
+                f'[measure] crosscheck = "{self.crosscheck}" is unknown.', 'Use "codecarbon" or leave it out.'
+            )
         positive("[measure]", "cpu_w_per_core", self.cpu_w_per_core)
         positive("[measure]", "ram_w_per_gb", self.ram_w_per_gb, allow_zero=True)
         positive("[measure]", "interval_s", self.interval_s)

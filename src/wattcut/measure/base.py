@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from wattcut.measure.crosscheck import merged
+
 
 @dataclass(frozen=True)
 class ComponentEnergy:
@@ -77,6 +79,7 @@ class PhaseRecord:
         parent: The enclosing phase when windows nest (``calibrate`` inside ``compress``);
             a nested window's energy is part of its parent's, so never add the two.
         energy: Per-component energy.
+        crosscheck: A second tool's figures for the same window (``[measure] crosscheck``), or None.
     """
 
     phase: str
@@ -89,6 +92,7 @@ class PhaseRecord:
     started_at: float = 0.0
     parent: str | None = None
     energy: list[ComponentEnergy] = field(default_factory=list)
+    crosscheck: dict[str, Any] | None = None
 
     @property
     def energy_j(self) -> float | None:
@@ -184,4 +188,5 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
         started_at=first.started_at,
         parent=first.parent,
         energy=energy,
+        crosscheck=merged([r.crosscheck for r in records]),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,9 +43,10 @@ class EnergySession:
         'infer'
     """
 
-    def __init__(self, meters: Sequence[Meter], idle: IdleBaseline | None = None) -> None:
+    def __init__(self, meters: Sequence[Meter], idle: IdleBaseline | None = None, crosscheck: Any = None) -> None:
         self.meters = list(meters)
         self.idle = idle
+        self.crosscheck = crosscheck  # a second tool over the same top-level windows (``crosscheck.py``), or None
         self.records: list[PhaseRecord] = []
         self._open: list[str] = []  # names of the windows open now, outermost first
 
@@ -87,6 +89,11 @@ class EnergySession:
         parent = self._open[-1] if self._open else None
         rec = PhaseRecord(phase=name, duration_s=0.0, step=step, started_at=time.time(), parent=parent)
         proc = psutil.Process()
+        # The cross-check's task opens before our meters and closes after them: it sees the same work
+        # (CodeCarbon tasks do not nest, so only top-level windows are cross-checked).
+        checked = self.crosscheck is not None and parent is None and name != "idle"
+        if checked:
+            self.crosscheck.begin(name)
         starts = [m.begin() for m in self.meters]
         cpu0, t0 = process_cpu_s(proc), time.perf_counter()
         self._open.append(name)
@@ -94,10 +101,14 @@ class EnergySession:
             yield rec
         finally:
             self._open.pop()
+            if checked and sys.exc_info()[0] is not None:
+                self.crosscheck.end()  # close the task of a failed window; it is not recorded
         rec.duration_s = time.perf_counter() - t0
         rec.cpu_time_s = process_cpu_s(proc) - cpu0
         readings = [r for m, s in zip(self.meters, starts, strict=True) for r in m.end(s)]
         rec.energy = [self._net(r, rec.duration_s) for r in readings]
+        if checked:
+            rec.crosscheck = self.crosscheck.end()
         self.records.append(rec)
 
     def take(self) -> list[PhaseRecord]:
@@ -106,6 +117,8 @@ class EnergySession:
         return out
 
     def close(self) -> None:
-        """Close every meter."""
+        """Close every meter (and the cross-check)."""
         for m in self.meters:
             m.close()
+        if self.crosscheck is not None:
+            self.crosscheck.close()

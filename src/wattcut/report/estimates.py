@@ -59,3 +59,69 @@ def method_lines(results: dict[str, Any]) -> list[str]:
     elif results.get("trials"):
         lines.append("Noise floor: not available (no metered sentinel runs in this store).")
     return lines
+
+
+CROSSCHECK_REASONS = (
+    "CPU: wattcut bills this process's CPU seconds (the kernel's CPU clock) x the microarchitecture's load curve "
+    "(Cloud Carbon Footprint, from SPECpower); CodeCarbon, without RAPL and in process mode, bills the CPU's TDP "
+    "(from its table, or its default when the model is unknown) x the process's share of all cores, over wall time.",
+    "RAM: wattcut bills this process's resident memory x W/GB; CodeCarbon 3 bills a constant for the whole machine "
+    "(5 W per guessed DIMM, at least 10 W) over wall time, however little memory the process uses.",
+    "Both are models: neither side is a measurement, so their ratio shows how far two public methods disagree, "
+    "not which is right.",
+)
+
+
+def crosscheck_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per phase kind: wattcut's and the cross-check's CPU and RAM joules, summed over trials, and their ratios."""
+    sums: dict[str, dict[str, float]] = {}
+    tool = ""
+    for t in results.get("trials", []):
+        for p in t["phases"]:
+            cc = p.get("crosscheck")
+            if not cc or p.get("parent"):
+                continue
+            tool = cc["tool"]
+            s = sums.setdefault(p["phase"], {"w_cpu": 0.0, "w_ram": 0.0, "c_cpu": 0.0, "c_ram": 0.0, "n": 0.0})
+            s["w_cpu"] += (p["energy"].get("cpu") or {}).get("energy_j") or 0.0
+            s["w_ram"] += (p["energy"].get("ram") or {}).get("energy_j") or 0.0
+            s["c_cpu"] += cc["cpu_j"]
+            s["c_ram"] += cc["ram_j"]
+            s["n"] += 1
+    rows = []
+    for phase, s in sums.items():
+        rows.append(
+            {
+                "phase": phase,
+                "windows": int(s["n"]),
+                "tool": tool,
+                "wattcut_cpu_j": s["w_cpu"],
+                "crosscheck_cpu_j": s["c_cpu"],
+                "cpu_ratio": s["c_cpu"] / s["w_cpu"] if s["w_cpu"] else None,
+                "wattcut_ram_j": s["w_ram"],
+                "crosscheck_ram_j": s["c_ram"],
+                "ram_ratio": s["c_ram"] / s["w_ram"] if s["w_ram"] else None,
+            }
+        )
+    return rows
+
+
+CROSSCHECK_COLUMNS = (
+    ("phase", "phase"),
+    ("windows", "windows"),
+    ("wattcut_cpu_j", "wattcut CPU J"),
+    ("crosscheck_cpu_j", "CodeCarbon CPU J"),
+    ("cpu_ratio", "CPU ratio (CodeCarbon / wattcut)"),
+    ("wattcut_ram_j", "wattcut RAM J"),
+    ("crosscheck_ram_j", "CodeCarbon RAM J"),
+    ("ram_ratio", "RAM ratio"),
+)
+
+
+def cell(value: Any) -> str:
+    """A cross-check table cell."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
+    return str(value)

@@ -11,7 +11,14 @@ from html import escape
 from typing import Any
 
 from wattcut.metric import MetricSpec
-from wattcut.report.estimates import method_lines, range_text
+from wattcut.report.estimates import (
+    CROSSCHECK_COLUMNS,
+    CROSSCHECK_REASONS,
+    cell,
+    crosscheck_rows,
+    method_lines,
+    range_text,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
@@ -123,7 +130,22 @@ def _methods(results: dict[str, Any]) -> str:
         for (c, m), s in sorted(seen.items())
     )
     models = "".join(f"<li>{escape(line)}</li>" for line in method_lines(results))
-    return f"<ul>{items}{models}</ul>"
+    return f"<ul>{items}{models}</ul>{_crosscheck(results)}"
+
+
+def _crosscheck(results: dict[str, Any]) -> str:
+    rows = crosscheck_rows(results)
+    if not rows:
+        return ""
+    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in CROSSCHECK_COLUMNS) + "</tr>"
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell(r[k]))}</td>" for k, _ in CROSSCHECK_COLUMNS) + "</tr>" for r in rows
+    )
+    reasons = "".join(f"<li>{escape(x)}</li>" for x in CROSSCHECK_REASONS)
+    return (
+        f"<h3>Cross-check: the same windows measured by {escape(rows[0]['tool'])}</h3>"
+        f"<table>{head}{body}</table><ul>{reasons}</ul>"
+    )
 
 
 def _train_table(results: dict[str, Any]) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from wattcut.metric import MetricSpec
-from wattcut.report.estimates import method_lines, range_text
+from wattcut.report.estimates import (
+    CROSSCHECK_COLUMNS,
+    CROSSCHECK_REASONS,
+    cell,
+    crosscheck_rows,
+    method_lines,
+    range_text,
+)
 
 
 def _cell(x: Any) -> str:
@@ -111,6 +118,13 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     method = method_lines(results)
     if method:
         lines += ["", "## How the energy was estimated", "", *(f"- {_cell(m)}" for m in method)]
+    cc = crosscheck_rows(results)
+    if cc:
+        lines += ["", f"## Cross-check: the same windows measured by {_cell(cc[0]['tool'])}", ""]
+        lines += ["| " + " | ".join(label for _, label in CROSSCHECK_COLUMNS) + " |"]
+        lines += ["|" + "---|" * len(CROSSCHECK_COLUMNS)]
+        lines += ["| " + " | ".join(cell(r[k]) for k, _ in CROSSCHECK_COLUMNS) + " |" for r in cc]
+        lines += ["", *(f"- {_cell(x)}" for x in CROSSCHECK_REASONS)]
     if figs:
         lines += ["", "## Figures", ""]
         lines += [f"![{_cell(f['title'])}]({f['png']})" for f in figs.values() if f["png"]]

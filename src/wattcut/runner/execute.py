@@ -135,7 +135,13 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
         console.print(
             f"meter {p.component}: {p.meter} {mark} {p.reason}", highlight=False, markup=False, soft_wrap=True
         )
-    session = EnergySession(meters)
+    crosscheck = None
+    if cfg.measure.crosscheck == "codecarbon":
+        from wattcut.measure.crosscheck import CodeCarbonCrosscheck
+
+        crosscheck = CodeCarbonCrosscheck()
+        console.print(f"cross-check: codecarbon {crosscheck.version} over the same windows ({crosscheck.cpu})")
+    session = EnergySession(meters, crosscheck=crosscheck)
     idle = None
     if cfg.measure.idle_s > 0:
         console.print(f"measuring the idle baseline ({cfg.measure.idle_s:g} s, keep the machine quiet)...")
