@@ -39,7 +39,7 @@ class CodeCarbonCrosscheck:
         self.version = codecarbon.__version__
         self.tracker = OfflineEmissionsTracker(
             country_iso_code=country_iso_code,  # only its energy is compared; wattcut prices CO2e itself
-            save_to_file=False,
+            output_methods=[],  # nothing written: the figures go into wattcut's store
             log_level="error",
             tracking_mode="process",
             measure_power_secs=SAMPLE_S,
