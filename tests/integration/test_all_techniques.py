@@ -32,6 +32,16 @@ def test_every_technique_runs_end_to_end(tiny_bert, tmp_path):
         for name in TECHNIQUES
         if "sequence-classifier" in TECHNIQUES.get(name).kinds  # decoder techniques: test_llm_runtimes.py
     )
+    # compositions: exits quantized segment by segment on ONNX Runtime; an energy-regularized fine-tune
+    variants += """
+[[variants]]
+name = "exits-then-int8"
+techniques = [{ name = "early_exit", threshold = 0.6, epochs = 2 }, { name = "ort_int8_dynamic" }]
+
+[[variants]]
+name = "gated-finetune"
+techniques = [{ name = "finetune", samples = 32, energy_budget = 0.97, gate_learning_rate = 0.5, epochs = 2 }]
+"""
     exp = tmp_path / "all.toml"
     exp.write_text(
         f"""
@@ -62,7 +72,13 @@ idle_s = 0.0
     assert r.returncode == 0, r.stderr[-4000:]
     res = json.loads((out / "results.json").read_text())
     encoder = [n for n in TECHNIQUES.names() if "sequence-classifier" in TECHNIQUES.get(n).kinds]
-    assert res["complete"] and len(res["trials"]) == 1 + len(encoder)
+    assert res["complete"] and len(res["trials"]) == 1 + len(encoder) + 2
+    exits = next(t for t in res["trials"] if t["variant"] == "exits-then-int8")
+    assert exits["model"]["runtime"] == "onnxruntime" and "onnx segments" in exits["model"]["artifact"]
+    assert sum(exits["tasks"][exits["task"]]["exits"]["infer_depth_counts"].values()) > 0
+    gated = next(t for t in res["trials"] if t["variant"] == "gated-finetune")
+    plan = gated["technique_notes"]["finetune"]
+    assert plan["predicted_ratio"] <= 0.97 and gated["cost_model"]["predicted_energy_ratio"] <= 0.97
     runtimes = {t["variant"]: t["model"]["runtime"] for t in res["trials"]}
     assert runtimes["v-ort_int8_dynamic"] == "onnxruntime" and runtimes["v-ov_int8_static"] == "openvino"
     for t in res["trials"]:  # every variant's model and tokenizer were kept

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from tests.recompute import check
@@ -59,3 +60,44 @@ def test_example_has_html_markdown_and_every_figure_as_png():
     ):
         assert f'id="fig-{key}"' in html
         assert f"figures/{key}.png" in md and (EXAMPLE / "figures" / f"{key}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_example_estimates_carry_intervals_that_recompute_from_the_shipped_models():
+    """Every estimated figure has low_j/high_j; the CPU's recompute from CPU-s, utilisation and the coefficients."""
+    from wattcut.measure.power_models import data
+
+    res = _results()
+    model = res["provenance"]["power_models"]["cpu"]["model"]
+    shipped = {m["architecture"]: m for m in data()["cpu"]["models"]}[model["architecture"]]
+    lo_w, hi_w = shipped["min_w_per_vcpu"], shipped["max_w_per_vcpu"]
+    checked = 0
+    for t in res["trials"]:
+        for p in t["phases"]:
+            for comp, e in p["energy"].items():
+                if not e["estimated"]:
+                    continue
+                assert e["low_j"] is not None and e["high_j"] is not None, (comp, p["phase"])
+                assert e["low_j"] <= e["energy_j"] <= e["high_j"]
+                if comp == "cpu":
+                    cpu_s, u = e["details"]["cpu_time_s"], e["details"]["utilisation"]
+                    assert e["energy_j"] == pytest.approx(cpu_s * (lo_w + u * (hi_w - lo_w)), rel=1e-9)
+                    assert e["low_j"] == pytest.approx(cpu_s * lo_w, rel=1e-9)
+                    assert e["high_j"] == pytest.approx(cpu_s * hi_w, rel=1e-9)
+                    checked += 1
+            assert p["low_j"] <= p["energy_j"] <= p["high_j"]
+    assert checked > 50
+    md = (EXAMPLE / "report.md").read_text()
+    assert model["architecture"] in md and "Cloud Carbon Footprint" in md and "(est. " in md
+
+
+def test_example_states_its_noise_floor_and_both_tools_per_phase():
+    res = _results()
+    nf = res["statistics"]["noise_floor"]
+    assert nf["pairs"] >= res["config"]["trials"] and nf["resolvable_pct"] > 0
+    md = (EXAMPLE / "report.md").read_text()
+    assert f"differences below {nf['resolvable_pct']:.1f}% in energy per request cannot be resolved" in md
+    for t in res["trials"]:
+        top = [p for p in t["phases"] if not p.get("parent")]
+        assert all(p["crosscheck"]["tool"].startswith("codecarbon") for p in top)
+        assert all(p["crosscheck"]["cpu_j"] > 0 for p in top if p["duration_s"] > 1)
+    assert "Cross-check: the same windows measured by codecarbon" in md
