@@ -3,8 +3,9 @@
 The first columns are CodeCarbon's (energies in kWh, powers in W, emissions in kg), so
 tools that read CodeCarbon output read this file too. Columns CodeCarbon has no data for
 here stay empty. wattcut appends its own columns at the end (prefixed ``wattcut_``): the
-method of each component, whether the row is estimated, and the intensity's provenance,
-which CodeCarbon's file does not record.
+method of each component, whether the row is estimated, the intensity's provenance, an
+estimate's low and high energy and emissions, and the cross-check's energy, which
+CodeCarbon's file does not record.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ WATTCUT_COLUMNS = [
     "wattcut_variant", "wattcut_trial_index", "wattcut_phase", "wattcut_step", "wattcut_cpu_method",
     "wattcut_ram_method", "wattcut_gpu_method", "wattcut_estimated", "wattcut_intensity_g_per_kwh",
     "wattcut_intensity_source", "wattcut_intensity_year", "wattcut_intensity_basis", "wattcut_net_energy_kwh",
+    "wattcut_energy_low_kwh", "wattcut_energy_high_kwh", "wattcut_emissions_low", "wattcut_emissions_high",
+    "wattcut_crosscheck_energy_kwh",
 ]  # fmt: skip
 
 
@@ -81,6 +84,12 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 wattcut_intensity_year=c.get("intensity_year"),
                 wattcut_intensity_basis=c.get("intensity_basis", ""),
                 wattcut_net_energy_kwh=None if p.get("net_energy_j") is None else p["net_energy_j"] / 3.6e6,
+                # an estimate's interval (its models' ranges), and the cross-check tool's total for the same window
+                wattcut_energy_low_kwh=None if p.get("low_j") is None else p["low_j"] / 3.6e6,
+                wattcut_energy_high_kwh=None if p.get("high_j") is None else p["high_j"] / 3.6e6,
+                wattcut_emissions_low=None if c.get("co2e_low_g") is None else c["co2e_low_g"] / 1000,
+                wattcut_emissions_high=None if c.get("co2e_high_g") is None else c["co2e_high_g"] / 1000,
+                wattcut_crosscheck_energy_kwh=None if not p.get("crosscheck") else p["crosscheck"]["energy_j"] / 3.6e6,
             )
             out.append(row)
     return out
