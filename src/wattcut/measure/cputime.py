@@ -172,7 +172,8 @@ class CpuTimeMeter:
                     f"model, not measured: {cpu_s:.3f} CPU-s of this process and its waited-for children x {how} "
                     f"({self.power.origin}; set [measure] cpu_w_per_core); no hardware energy counter was read"
                 ),
-                uncertainty_rel=UNCERTAINTY if self.power.model is None else None,
+                # the interval's wider side, relative to the central figure (kept for readers of uncertainty_rel)
+                uncertainty_rel=max(high - w, w - low) / w if w > 0 else None,
                 low_j=cpu_s * low,
                 high_j=cpu_s * high,
                 details={"cpu_time_s": cpu_s, "w_per_core": w, "utilisation": u, "vcpus": self.vcpus},

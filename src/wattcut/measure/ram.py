@@ -129,12 +129,19 @@ class RamModelMeter:
                 self.name,
                 True,
                 f"model, not measured: {how}",
-                uncertainty_rel=UNCERTAINTY if self.model != "rss" else None,
+                uncertainty_rel=UNCERTAINTY if self.model != "rss" else self._rss_uncertainty(),
                 low_j=low,
                 high_j=high,
                 details=details,
             )
         ]
+
+    def _rss_uncertainty(self) -> float | None:
+        """The interval's wider side relative to the central W/GB."""
+        p = self.power
+        if self.w_per_gb <= 0:
+            return None
+        return max(p.high_w_per_gb - self.w_per_gb, self.w_per_gb - p.low_w_per_gb) / self.w_per_gb
 
     def close(self) -> None:
         """Stop the sampling thread, if any."""
