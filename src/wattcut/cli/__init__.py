@@ -63,6 +63,24 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("ls", help="list techniques and named datasets")
 
+    pla = sub.add_parser("place", help="where and when to run a job (a study, or its energy) for the least CO2e")
+    pla.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="NAME=CSV|CODE",
+        help="a candidate: NAME=hourly.csv (timestamp,g_per_kwh) or a country code (repeatable)",
+    )
+    pla.add_argument("--study", default=None, help="a study folder: its measured energy and wall time are the job")
+    pla.add_argument("--energy-kwh", type=float, default=None, help="the job's energy (measured or predicted)")
+    pla.add_argument("--hours", type=float, default=None, help="the job's length")
+    pla.add_argument("--default", default=None, help="the region it would run in now (default: the first)")
+    pla.add_argument("--start", default=None, help="earliest start, ISO 8601 (default: now)")
+    pla.add_argument("--deadline-h", type=float, default=24.0, help="hours from the start by which it must end")
+    pla.add_argument("--pue", type=float, default=1.0, help="data-centre PUE (default 1.0)")
+    pla.add_argument("--embodied-g-per-h", type=float, default=0.0, help="embodied gCO2e per machine hour")
+    pla.add_argument("--out", default=None, help="also write the answer as JSON to this file")
+
     env = sub.add_parser("env", help="what this machine can measure (meters, CPU flags, GPUs, carbon location)")
     env.add_argument("experiment", nargs="?", default=None, help="apply this file's [measure] and [carbon]")
     env.add_argument("--countries", action="store_true", help="list the carbon data pack")
@@ -129,6 +147,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wattcut.cli.ls import ls
 
             ls()
+        elif args.command == "place":
+            from wattcut.cli.place import place
+
+            return place(
+                args.region,
+                study=args.study,
+                energy_kwh=args.energy_kwh,
+                hours=args.hours,
+                default=args.default,
+                start=args.start,
+                deadline_h=args.deadline_h,
+                pue=args.pue,
+                embodied_g_per_h=args.embodied_g_per_h,
+                out=args.out,
+            )
         elif args.command == "env":
             from wattcut.cli.env import env
 
