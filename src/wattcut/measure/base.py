@@ -80,6 +80,7 @@ class PhaseRecord:
             a nested window's energy is part of its parent's, so never add the two.
         energy: Per-component energy.
         crosscheck: A second tool's figures for the same window (``[measure] crosscheck``), or None.
+        thermal: CPU temperature min/mean/max over the window (``thermal.py``), or why there is none.
     """
 
     phase: str
@@ -93,6 +94,7 @@ class PhaseRecord:
     parent: str | None = None
     energy: list[ComponentEnergy] = field(default_factory=list)
     crosscheck: dict[str, Any] | None = None
+    thermal: dict[str, Any] | None = None
 
     @property
     def energy_j(self) -> float | None:
@@ -189,4 +191,24 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
         parent=first.parent,
         energy=energy,
         crosscheck=merged([r.crosscheck for r in records]),
+        thermal=_merged_thermal([r.thermal for r in records]),
     )
+
+
+def _merged_thermal(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Min of mins, sample-weighted mean, max of maxes over several windows (rounds of one phase)."""
+    if not parts or any(p is None for p in parts):
+        return None
+    temps = [p["cpu_temp_c"] for p in parts if p is not None and p.get("cpu_temp_c")]
+    if not temps:
+        return dict(parts[0])  # type: ignore[arg-type]
+    weights = [p.get("samples", 1) for p in parts if p is not None and p.get("cpu_temp_c")]
+    return {
+        "cpu_temp_c": {
+            "min": min(t["min"] for t in temps),
+            "mean": sum(t["mean"] * w for t, w in zip(temps, weights, strict=True)) / sum(weights),
+            "max": max(t["max"] for t in temps),
+        },
+        "samples": sum(weights),
+        "sensors": parts[0].get("sensors", []),  # type: ignore[union-attr]
+    }

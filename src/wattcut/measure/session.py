@@ -43,9 +43,12 @@ class EnergySession:
         'infer'
     """
 
-    def __init__(self, meters: Sequence[Meter], idle: IdleBaseline | None = None, crosscheck: Any = None) -> None:
+    def __init__(
+        self, meters: Sequence[Meter], idle: IdleBaseline | None = None, crosscheck: Any = None, thermal: Any = None
+    ) -> None:
         self.meters = list(meters)
         self.idle = idle
+        self.thermal = thermal  # a ``thermal.ThermalSampler``: CPU temperatures per window, or None
         self.crosscheck = crosscheck  # a second tool over the same top-level windows (``crosscheck.py``), or None
         self.records: list[PhaseRecord] = []
         self._open: list[str] = []  # names of the windows open now, outermost first
@@ -95,6 +98,7 @@ class EnergySession:
         if checked:
             self.crosscheck.begin(name)
         starts = [m.begin() for m in self.meters]
+        heat = self.thermal.begin() if self.thermal is not None else None
         cpu0, t0 = process_cpu_s(proc), time.perf_counter()
         self._open.append(name)
         try:
@@ -107,6 +111,8 @@ class EnergySession:
         rec.cpu_time_s = process_cpu_s(proc) - cpu0
         readings = [r for m, s in zip(self.meters, starts, strict=True) for r in m.end(s)]
         rec.energy = [self._net(r, rec.duration_s) for r in readings]
+        if self.thermal is not None:
+            rec.thermal = self.thermal.end(heat)
         if checked:
             rec.crosscheck = self.crosscheck.end()
         self.records.append(rec)
@@ -122,3 +128,5 @@ class EnergySession:
             m.close()
         if self.crosscheck is not None:
             self.crosscheck.close()
+        if self.thermal is not None:
+            self.thermal.close()

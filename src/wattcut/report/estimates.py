@@ -43,6 +43,7 @@ def method_lines(results: dict[str, Any]) -> list[str]:
             f"{r['high_w_per_gb']:.3f} W/GB ({r['memory_type']}). Central: {r['sources']['central']}. Low: "
             f"{r['sources']['low']}. High: {r['sources']['high']}."
         )
+    lines += thermal_lines(results)
     nf = (results.get("statistics") or {}).get("noise_floor")
     if nf:
         lo, hi = nf["spread_ci95_pct"]
@@ -125,3 +126,26 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
     return str(value)
+
+
+def thermal_lines(results: dict[str, Any]) -> list[str]:
+    """CPU temperature min/mean/max per phase kind, or that the machine does not expose it."""
+    by: dict[str, list[dict[str, float]]] = {}
+    seen = False
+    for t in results.get("trials", []):
+        for p in t["phases"]:
+            th = p.get("thermal")
+            if th is None or p.get("parent"):
+                continue
+            seen = True
+            if th.get("cpu_temp_c"):
+                by.setdefault(p["phase"], []).append(th["cpu_temp_c"])
+    if not seen:
+        return []
+    if not by:
+        return ["CPU temperature: not exposed by this machine (no hwmon or thermal-zone sensor)."]
+    parts = []
+    for phase, v in by.items():
+        low, mean, high = min(x["min"] for x in v), sum(x["mean"] for x in v) / len(v), max(x["max"] for x in v)
+        parts.append(f"{phase} {low:.0f}/{mean:.0f}/{high:.0f}")
+    return ["CPU temperature (°C, min/mean/max per phase): " + "; ".join(parts) + "."]

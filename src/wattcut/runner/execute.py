@@ -141,7 +141,9 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
 
         crosscheck = CodeCarbonCrosscheck()
         console.print(f"cross-check: codecarbon {crosscheck.version} over the same windows ({crosscheck.cpu})")
-    session = EnergySession(meters, crosscheck=crosscheck)
+    from wattcut.measure.thermal import ThermalSampler
+
+    session = EnergySession(meters, crosscheck=crosscheck, thermal=ThermalSampler(cfg.measure.interval_s))
     idle = None
     if cfg.measure.idle_s > 0:
         console.print(f"measuring the idle baseline ({cfg.measure.idle_s:g} s, keep the machine quiet)...")
