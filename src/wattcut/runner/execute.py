@@ -18,7 +18,7 @@ import re
 import shutil
 import statistics
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,11 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
     console.rule(f"wattcut run: {cfg.name}")
     console.print(header + to_toml(cfg), highlight=False, markup=False)
 
+    meters, probes = select_meters(cfg.measure)
     store = Store.open(out / STORE_NAME)
-    resumed = store.begin_study(cfg.name, cfg.to_dict(), collect(cfg.measure.cpu_w_per_core, cfg.measure.ram_w_per_gb))
+    machine = collect(cfg.measure.cpu_w_per_core, cfg.measure.ram_w_per_gb)
+    machine["meters"] = [asdict(p) for p in probes]  # what this machine could measure, and why not
+    resumed = store.begin_study(cfg.name, cfg.to_dict(), machine)
     (out / "config.resolved.toml").write_text(to_toml(cfg), encoding="utf-8")
     done = store.done()
     if resumed:
@@ -129,7 +132,6 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
         console.print(f"task {_key(t)}: {t.describe_data()}", soft_wrap=True, markup=False, highlight=False)
     tokenizer = primary.load_tokenizer(source)
     variants = {v.name: v for v in cfg.variants}
-    meters, probes = select_meters(cfg.measure)
     for p in probes:
         mark = "✓" if p.available else "✗"
         console.print(
