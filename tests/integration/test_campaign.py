@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
+# a loopback test cluster: no usage reports; no token auth (driver, head and worker must agree, and a token file
+# left in ~/.ray by an earlier local-mode run would otherwise switch the head to token mode)
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 pytest.importorskip("ray")
 
 
@@ -64,7 +67,7 @@ variants = [{ name = "l1-50", techniques = [{ name = "prune_l1_unstructured", am
 
 def campaign(camp, out, *extra, wait=True):
     cmd = [sys.executable, "-m", "wattcut", "campaign", str(camp), "--out", str(out), *extra]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, **RAY_ENV}
     if not wait:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -103,20 +106,27 @@ def _free_port():
 
 
 @pytest.fixture
-def two_nodes(tmp_path):
+def two_nodes():
+    import tempfile
+
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, **RAY_ENV}
+    temp = tempfile.mkdtemp(prefix="wr-", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
     res = '{"wattcut_node": 1}'
     head = [str(RAY), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
-            f"--resources={res}", "--include-dashboard=false", f"--temp-dir={tmp_path / 'ray-head'}"]  # fmt: skip
+            f"--resources={res}", "--include-dashboard=false", f"--temp-dir={temp}"]  # fmt: skip
     worker = [str(RAY), "start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
               f"--resources={res}"]  # fmt: skip
-    subprocess.run(head, check=True, env=env, capture_output=True, timeout=180)
     try:
-        subprocess.run(worker, check=True, env=env, capture_output=True, timeout=180)
+        for cmd in (head, worker):
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+            assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_two_node_cluster_survives_a_killed_worker_without_losing_or_duplicating_trials(tiny_bert, tmp_path, two_nodes):

@@ -78,14 +78,17 @@ def test_example_estimates_carry_intervals_that_recompute_from_the_shipped_model
                     continue
                 assert e["low_j"] is not None and e["high_j"] is not None, (comp, p["phase"])
                 assert e["low_j"] <= e["energy_j"] <= e["high_j"]
-                if comp == "cpu":
-                    cpu_s, u = e["details"]["cpu_time_s"], e["details"]["utilisation"]
-                    assert e["energy_j"] == pytest.approx(cpu_s * (lo_w + u * (hi_w - lo_w)), rel=1e-9)
-                    assert e["low_j"] == pytest.approx(cpu_s * lo_w, rel=1e-9)
-                    assert e["high_j"] == pytest.approx(cpu_s * hi_w, rel=1e-9)
+                if comp == "cpu" and (p["phase"] != "infer" or "windows" in e["details"]):
+                    # one window, or the interleaved rounds' windows of a merged infer phase (stores written
+                    # before the per-window details were kept hold the first round's only: not recomputable)
+                    windows = e["details"].get("windows") or [e["details"]]
+                    energy = sum(w["cpu_time_s"] * (lo_w + w["utilisation"] * (hi_w - lo_w)) for w in windows)
+                    assert e["energy_j"] == pytest.approx(energy, rel=1e-9)
+                    assert e["low_j"] == pytest.approx(sum(w["cpu_time_s"] for w in windows) * lo_w, rel=1e-9)
+                    assert e["high_j"] == pytest.approx(sum(w["cpu_time_s"] for w in windows) * hi_w, rel=1e-9)
                     checked += 1
             assert p["low_j"] <= p["energy_j"] <= p["high_j"]
-    assert checked > 50
+    assert checked > 30
     md = (EXAMPLE / "report.md").read_text()
     assert model["architecture"] in md and "Cloud Carbon Footprint" in md and "(est. " in md
 

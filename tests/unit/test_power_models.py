@@ -113,3 +113,22 @@ def test_ram_interval_spans_boavizta_to_ccf():
     assert r.low_j / r.energy_j == pytest.approx(model.low_w_per_gb / 0.375)
     assert r.high_j / r.energy_j == pytest.approx(0.392 / 0.375)
     assert math.isclose(r.energy_j / (gb * 0.375), r.high_j / (gb * 0.392), rel_tol=1e-9)  # the same window
+
+
+def test_merged_rounds_keep_each_windows_model_inputs():
+    from wattcut.measure.base import PhaseRecord, merge
+
+    p = cpu_power(None, parse_cpuinfo((FIXTURES / "amd-genoa-metal.txt").read_text()))
+    meter = CpuTimeMeter(p, vcpus=2)
+    rounds = []
+    for seconds in (0.05, 0.1):
+        start = meter.begin()
+        busy(seconds)
+        rounds.append(PhaseRecord("infer", seconds, energy=meter.end(start)))
+    (e,) = merge(rounds).energy
+    m = p.model
+    windows = e.details["windows"]
+    assert len(windows) == 2 and e.details["cpu_time_s"] == pytest.approx(sum(w["cpu_time_s"] for w in windows))
+    expected = sum(w["cpu_time_s"] * m.w_at(w["utilisation"]) for w in windows)
+    assert e.energy_j == pytest.approx(expected, rel=1e-12)
+    assert e.low_j == pytest.approx(e.details["cpu_time_s"] * m.min_w_per_vcpu, rel=1e-12)

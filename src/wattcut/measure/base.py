@@ -176,7 +176,7 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
                 net_energy_j=None if any(n is None for n in net) else sum(n for n in net if n is not None),
                 low_j=None if any(x is None for x in low) else sum(x for x in low if x is not None),
                 high_j=None if any(x is None for x in high) else sum(x for x in high if x is not None),
-                details=comp.details,
+                details=_merged_details([c.details for c in parts]),
             )
         )
     return PhaseRecord(
@@ -193,6 +193,13 @@ def merge(records: list[PhaseRecord]) -> PhaseRecord:
         crosscheck=merged([r.crosscheck for r in records]),
         thermal=_merged_thermal([r.thermal for r in records]),
     )
+
+
+def _merged_details(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Details of several windows: a per-window model's inputs are kept per window (its energy sums them)."""
+    if len(parts) == 1 or "utilisation" not in parts[0]:
+        return parts[0]
+    return {"cpu_time_s": sum(d.get("cpu_time_s", 0.0) for d in parts), "windows": parts}
 
 
 def _merged_thermal(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
