@@ -100,3 +100,13 @@ def test_campaign_store_keeps_every_trial_once(tmp_path):
     store.mark("s1", "done", node="n1")
     assert store.status("s1") == "done"
     store.close()
+
+
+def test_the_example_campaign_is_a_grid_of_six_quick_studies():
+    from pathlib import Path
+
+    import wattcut
+
+    c = load_campaign(Path(wattcut.__file__).parent / "examples" / "campaign.toml")
+    assert len(c.studies) == 6 and all(s.doc["study"]["trials"] == 1 for s in c.studies)
+    assert {s.doc["data"]["name"] for s in c.studies} == {"sst2", "financial_phrasebank", "amazon_polarity_sample"}
