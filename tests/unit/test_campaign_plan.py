@@ -110,3 +110,55 @@ def test_the_example_campaign_is_a_grid_of_six_quick_studies():
     c = load_campaign(Path(wattcut.__file__).parent / "examples" / "campaign.toml")
     assert len(c.studies) == 6 and all(s.doc["study"]["trials"] == 1 for s in c.studies)
     assert {s.doc["data"]["name"] for s in c.studies} == {"sst2", "financial_phrasebank", "amazon_polarity_sample"}
+
+
+def _study(out, sid, energies, thermal=None):
+    import json
+
+    def trial(variant, i, e):
+        phase = {"phase": "infer", "step": None, "parent": None, "energy_j": e * 10, "requests": 10}
+        if thermal:
+            phase["thermal"] = {"cpu_temp_c": thermal}
+        return {"variant": variant, "trial_index": i, "phases": [phase]}
+
+    trials = [trial(v, i, e) for v, es in energies.items() for i, e in enumerate(es)]
+    res = {
+        "provenance": {"cpu": {"model": "CPU", "cores_available": 2}, "hostname": sid, "memory_gb": 8, "gpus": []},
+        "statistics": {"recommendation": {"variant": "v"}, "payback": {"variants": {"v": {"deployment": []}}}},
+        "summary": [{"variant": v} for v in energies],
+        "trials": trials,
+    }
+    folder = out / "studies" / sid
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(res))
+    return trials
+
+
+def test_campaign_report_compares_the_same_variant_across_machines_with_welch(tmp_path):
+    from scipy import stats
+
+    from wattcut.report.campaign import campaign_results, write_campaign_report
+
+    store = CampaignStore(tmp_path / "campaign.sqlite")
+    a = {"baseline": [1.0, 1.1, 0.9], "v": [0.5, 0.55, 0.45]}
+    b = {"baseline": [2.0, 2.2, 1.9], "v": [0.9, 1.0, 0.95]}
+    studies = []
+    for sid, machine in (("s-a", "vm-a"), ("s-b", "vm-b")):
+        labels = {"models": "m", "datasets": "d", "variant_sets": "vs", "machines": machine}
+        studies.append({"study_id": sid, "labels": labels, "config": {}})
+    store.begin("c", {}, studies)
+    for sid, energies, th in (("s-a", a, {"min": 40, "mean": 45, "max": 50}), ("s-b", b, None)):
+        for t in _study(tmp_path, sid, energies, th):
+            store.add_trial(sid, t)
+        store.mark(sid, "done")
+    data = campaign_results(store, tmp_path)
+    rows = {r["variant"]: r for r in data["across_machines"]}
+    assert set(rows) == {"baseline", "v"} and rows["v"]["machine_b"] == "vm-b"
+    p = stats.ttest_ind(b["v"], a["v"], equal_var=False).pvalue
+    assert rows["v"]["test"]["p_value"] == pytest.approx(p)
+    assert rows["v"]["ratio_b_over_a"] == pytest.approx(sum(b["v"]) / sum(a["v"]))
+    thermal = {s["study_id"]: s["thermal"] for s in data["studies"]}
+    assert thermal == {"s-a": "40/45/50 °C", "s-b": "not exposed by this machine"}
+    md = write_campaign_report(store, tmp_path).read_text()
+    assert "The same variant across machines" in md and "## By machines" in md
+    store.close()
