@@ -78,7 +78,7 @@ def crosscheck_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     sums: dict[str, dict[str, float]] = {}
     tool = ""
     for t in results.get("trials", []):
-        for p in t["phases"]:
+        for p in t.get("phases", []):
             cc = p.get("crosscheck")
             if not cc or p.get("parent"):
                 continue
@@ -133,7 +133,7 @@ def thermal_lines(results: dict[str, Any]) -> list[str]:
     by: dict[str, list[dict[str, float]]] = {}
     seen = False
     for t in results.get("trials", []):
-        for p in t["phases"]:
+        for p in t.get("phases", []):
             th = p.get("thermal")
             if th is None or p.get("parent"):
                 continue
