@@ -35,7 +35,7 @@ from typing import Any
 import psutil
 
 from wattcut.measure.base import ComponentEnergy
-from wattcut.measure.microarch import infer
+from wattcut.measure.microarch import infer, parse_cpuinfo
 from wattcut.measure.power_models import CpuPowerModel, cpu_model
 
 GENERIC_W_PER_CORE = 4.0
@@ -99,14 +99,10 @@ class CpuPower:
 
 
 def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
-    info: dict[str, str] = {}
     try:
-        for line in path.read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
+        return parse_cpuinfo(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
-        pass
-    return info
+        return {}
 
 
 def cpu_power(user_w_per_core: float | None, cpuinfo: dict[str, str] | None = None) -> CpuPower:
