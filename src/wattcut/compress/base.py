@@ -2,8 +2,8 @@
 
 A technique is a frozen ``<Name>Config`` dataclass (with a ``version``) plus one
 ``apply(model, config, ctx) -> model`` function, registered together under a name in
-:data:`TECHNIQUES`. ``model`` is a runtime handle (``wattcut.models.handles``): a
-``TorchClassifier`` or an ``OnnxClassifier``. Techniques declare which runtime they
+:data:`TECHNIQUES`. ``model`` is a runtime handle (:mod:`wattcut.runtimes`): a
+``TorchClassifier``, an ``OnnxClassifier``, a language model on llama.cpp... Techniques declare which runtime they
 take and which they return, so a pipeline such as "prune FFN, then INT8 on ONNX
 Runtime" is checked when the experiment file is read, before anything runs.
 
@@ -87,6 +87,9 @@ class Technique:
     check_inputs: Callable[[Any], None] | None = None  # inputs a step reads (a teacher folder), checked up front
     adds_exits: bool = False  # the step gives the model exit heads (early_exit)
     keeps_exits: bool = False  # the step carries a model's exit heads over (others would silently drop them)
+    # The result depends only on the model it takes and its settings, not on the trial's seed: a study whose
+    # baseline is not re-trained per trial builds such a variant once and reuses it in every trial.
+    deterministic: bool = False
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -118,12 +121,24 @@ def technique(
     check_inputs: Callable[[Any], None] | None = None,
     adds_exits: bool = False,
     keeps_exits: bool = False,
+    deterministic: bool = False,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
         technique = Technique(
-            name, config_cls, apply, takes, returns, summary, layers_after, kinds, check_inputs, adds_exits, keeps_exits
+            name,
+            config_cls,
+            apply,
+            takes,
+            returns,
+            summary,
+            layers_after,
+            kinds,
+            check_inputs,
+            adds_exits,
+            keeps_exits,
+            deterministic,
         )
         TECHNIQUES.add(name, technique)
         return apply

@@ -64,6 +64,7 @@ def check_inputs(config: GgufQuantizeConfig) -> None:
     summary="write a GGUF and quantize it with llama.cpp (Q8_0, Q4_K_M, ...); served by llama.cpp",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
+    deterministic=True,
 )
 def apply(model: Any, config: GgufQuantizeConfig, ctx: CompressContext) -> Any:
     """Export f16 (or f32), quantize, and return a :class:`~wattcut.runtimes.llamacpp.LlamaCppLM`."""

@@ -77,6 +77,7 @@ def factorize(linear: Any, rank: int) -> Any:
     takes="pytorch",
     returns="pytorch",
     summary="replace Linear layers by two low-rank Linears from their SVD (rank by fraction or energy)",
+    deterministic=True,
 )
 def apply(model: Any, config: SvdConfig, ctx: CompressContext) -> Any:
     """Factorize the targeted Linears of ``model.module`` in place."""

@@ -59,6 +59,7 @@ def check_inputs(config: OrtGenAIConfig) -> None:
     summary="ONNX Runtime GenAI model builder: int4/int8/fp32 decoder with a KV cache (portable)",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
+    deterministic=True,
 )
 def apply(model: Any, config: OrtGenAIConfig, ctx: CompressContext) -> Any:
     """Save the HF folder, run the builder; returns an :class:`~wattcut.runtimes.ort_genai.OrtGenAILM`."""

@@ -41,6 +41,7 @@ class OrtInt8DynamicConfig:
     returns="onnxruntime",
     summary="export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime",
     keeps_exits=True,
+    deterministic=True,
 )
 def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
     """Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``."""

@@ -74,6 +74,7 @@ class _Texts:
     takes="pytorch",
     returns="onnxruntime",
     summary="static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts",
+    deterministic=True,
 )
 def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
     """Export, calibrate and quantize; returns an ``OnnxClassifier``."""

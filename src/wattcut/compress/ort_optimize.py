@@ -60,6 +60,7 @@ def fuse(src: Any, dst: Any, module_config: Any, model_type: str) -> dict[str, i
     takes="pytorch",
     returns="onnxruntime",
     summary="export to ONNX and fuse attention, LayerNorm and GELU (onnxruntime.transformers optimizer), fp32",
+    deterministic=True,
 )
 def apply(model: Any, config: OrtOptimizeConfig, ctx: CompressContext) -> Any:
     """Export, fuse and open an ONNX Runtime session; returns an ``OnnxClassifier``."""

@@ -50,6 +50,7 @@ class OvInt8Config:
     takes="pytorch",
     returns="openvino",
     summary="NNCF INT8 static PTQ (weights and activations), calibrated on training texts, on OpenVINO",
+    deterministic=True,
 )
 def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
     """Convert, calibrate and quantize; returns an ``OpenVinoClassifier``."""

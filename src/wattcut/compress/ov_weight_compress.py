@@ -115,6 +115,7 @@ def calibration_sequences(config: OvWeightCompressConfig, ctx: CompressContext) 
     summary="NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
+    deterministic=True,
 )
 def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> Any:
     """Export, convert to IR, compress; returns an :class:`~wattcut.runtimes.ov_genai.OpenVinoLM`."""

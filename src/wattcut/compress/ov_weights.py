@@ -37,6 +37,7 @@ class OvWeightsConfig:
     takes="pytorch",
     returns="openvino",
     summary="NNCF weight-only INT8/INT4 on OpenVINO (a size win for encoders, not a speed win)",
+    deterministic=True,
 )
 def apply(model: Any, config: OvWeightsConfig, ctx: CompressContext) -> Any:
     """Convert and compress weights; returns an ``OpenVinoClassifier``."""

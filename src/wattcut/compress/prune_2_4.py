@@ -46,6 +46,7 @@ def two_four_mask(weight: Any) -> Any:
     takes="pytorch",
     returns="pytorch",
     summary="2:4 semi-structured sparsity masks (50% zeros; GPU sparse kernels only, ~1.0x on CPU)",
+    deterministic=True,
 )
 def apply(model: Any, config: TwoFourConfig, ctx: CompressContext) -> Any:
     """Zero weights in the 2:4 pattern, in place."""

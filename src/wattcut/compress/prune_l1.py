@@ -44,6 +44,7 @@ class L1UnstructuredConfig:
     takes="pytorch",
     returns="pytorch",
     summary="zero the smallest |w| in Linear layers (dense storage: a size/accuracy study, ~1.0x speed)",
+    deterministic=True,
 )
 def apply(model: Any, config: L1UnstructuredConfig, ctx: CompressContext) -> Any:
     """Prune ``model.module`` in place and return the handle."""

@@ -38,6 +38,7 @@ def native_bf16() -> bool:
     returns="pytorch",
     summary="cast weights and compute to bfloat16 (PyTorch eager)",
     kinds=("sequence-classifier", "causal-lm"),
+    deterministic=True,
 )
 def apply(model: Any, config: PtBf16Config, ctx: CompressContext) -> Any:
     """Cast ``model.module`` to bf16; returns a handle of the same kind."""

@@ -27,6 +27,7 @@ class PtInt8DynamicConfig:
     returns="pytorch",
     summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
     kinds=("sequence-classifier", "causal-lm"),
+    deterministic=True,
 )
 def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
     """Quantize ``model.module``'s Linear layers; returns a handle of the same kind."""

@@ -189,6 +189,44 @@ def load_classifier_module(source: str, cfg: ModelConfig, label_names: list[str]
     return module.eval()
 
 
+def check_trained_classifier(source: str, cfg: ModelConfig) -> Any:
+    """The config of an already trained classifier, refused if it has no classification head to keep."""
+    config = load_config(source, cfg)
+    archs = list(getattr(config, "architectures", None) or [])
+    if not any(a.endswith("ForSequenceClassification") for a in archs):
+        raise UserInputError(
+            f'[model] already_trained = true, but "{source}" is not a trained sequence classifier '
+            f"(its config names {', '.join(archs) or 'no architecture'}, not a ...ForSequenceClassification head).",
+            "Point [model] at the folder your trained classifier was saved to (save_pretrained), or leave "
+            "already_trained out so that wattcut fine-tunes a new head on [data].",
+        )
+    return config
+
+
+def load_trained_classifier_module(source: str, cfg: ModelConfig) -> Any:
+    """Load an already trained classifier as it is: its own head and ``id2label``, nothing re-initialised.
+
+    Raises:
+        UserInputError: Some head weights are missing from the folder (transformers would
+            initialise them at random, silently changing the model the user asked about).
+    """
+    import transformers
+
+    from wattcut.models import folders
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    module, info = _hub_errors(lambda: folders.load(source, **hf_kwargs(cfg), output_loading_info=True), source)
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise UserInputError(
+            f'[model] already_trained = true, but "{source}" lacks trained weights for {", ".join(missing[:4])}'
+            f"{' ...' if len(missing) > 4 else ''}; they would be initialised at random.",
+            "Save the whole trained model (model.save_pretrained), or leave already_trained out to fine-tune here.",
+        )
+    return module.eval()
+
+
 def _hub_errors(load: Any, source: str) -> Any:
     import pickle
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from wattcut.metric import MetricSpec, describe_margin, infer_phase, margin_in_units, oriented, primary_spec, quality
 from wattcut.stats.decide import study_statistics
+from wattcut.stats.payback import built
 from wattcut.store import SCHEMA_VERSION, Store
 
 CSV_COMPONENTS = ("cpu", "ram", "gpu")
@@ -46,7 +47,17 @@ def _has_co2e(p: dict[str, Any]) -> bool:
     return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
 
 
+AS_GIVEN = "your model as given, not fine-tuned here"
+
+
+def as_given(config: dict[str, Any]) -> bool:
+    """Whether the study's baseline is the user's trained classifier used as it is (no train phase)."""
+    return bool((config.get("model") or {}).get("already_trained"))
+
+
 def _baseline_label(config: dict[str, Any]) -> str:
+    if as_given(config):
+        return f"({AS_GIVEN}, uncompressed)"
     tasks = config.get("tasks") or []
     trains = not tasks or any(t["name"] == "sequence_classification" for t in tasks)
     return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
@@ -65,7 +76,9 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
         if not mine:
             continue
         infer = [p for p in (infer_phase(t) for t in mine) if p is not None]
-        compress = [sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine]
+        compress = [  # a variant built once per study states its build once (the trial that built it)
+            sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine if built(t)
+        ]
         rows.append(
             {
                 "variant": name,

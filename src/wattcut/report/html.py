@@ -295,10 +295,12 @@ def _energy_aware(results: dict[str, Any]) -> str:
     return _markdown_section(lines(results))
 
 
-def _training_notes(cfg: dict[str, Any]) -> str:
-    from wattcut.report.notes import training_data_notes
+def _training_notes(cfg: dict[str, Any], trials: list[dict[str, Any]]) -> str:
+    from wattcut.report.notes import baseline_notes, training_data_notes
 
-    return "".join(f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg))
+    return "".join(f'<p class="note">{escape(n)}</p>' for n in baseline_notes(cfg, trials)) + "".join(
+        f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg)
+    )
 
 
 def _paired_table(statistics: dict[str, Any]) -> str:
@@ -506,7 +508,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 {_recommendation(results)}
 <h2>Variants</h2>
 <p class="note">Mean ± SD over trials. {_workload_note(cfg)}</p>
-{_training_notes(cfg)}
+{_training_notes(cfg, results.get("trials") or [])}
 {_variant_table(results["summary"], statistics)}
 {_contention(results)}
 <p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not

@@ -22,3 +22,28 @@ def training_data_notes(config: dict[str, Any]) -> list[str]:
                     "compression."
                 )
     return notes
+
+
+def baseline_notes(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[str]:
+    """What the baseline is when it was not fine-tuned here, and which variants were built once per study."""
+    notes = []
+    if (config.get("model") or {}).get("already_trained"):
+        mapping = (config.get("model") or {}).get("label_map")
+        how = (
+            "through [model] label_map (" + ", ".join(f"{d} -> {m}" for d, m in mapping.items()) + ")"
+            if mapping
+            else "by name or index"
+        )
+        notes.append(
+            "Baseline: your model as given, not fine-tuned here (no train phase); its own head and labels are kept, "
+            f"and the dataset's labels were mapped onto them {how}. Trials differ only in measurement: every trial "
+            "scores the same model."
+        )
+    reused = sorted({t["variant"] for t in trials if (t.get("build") or {}).get("reused")})
+    if reused:
+        notes.append(
+            "Built once per study and reused by every trial (the build does not depend on the trial's seed, and "
+            f"the baseline is not re-trained per trial): {', '.join(reused)}. Their compression energy is stated "
+            "once, in the trial that built them; evaluation and inference are measured in every trial."
+        )
+    return notes

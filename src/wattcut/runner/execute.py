@@ -2,10 +2,13 @@
 
 For every trial index (seed):
 
-1. ``train``: load the pretrained model with a fresh head and fine-tune it (baseline).
-2. For the baseline and each variant, on a copy of the fine-tuned model:
+1. ``train``: load the pretrained model with a fresh head and fine-tune it (baseline);
+   none for a pretrained LM scored as it is or a classifier already trained.
+2. For the baseline and each variant, on a copy of the baseline:
    ``compress`` (one window per technique step), ``evaluate`` (quality on the eval
-   split), ``infer`` (the timed request workload, after a warm-up).
+   split), ``infer`` (the timed request workload, after a warm-up). A variant that is the
+   same model in every trial (no re-trained baseline, seed-free techniques) is built in
+   the first trial only and reused.
 3. Commit the trial's record to the store at once, then move on.
 
 Trials already in the store (an interrupted run of the same study) are skipped.
@@ -18,7 +21,7 @@ import re
 import shutil
 import statistics
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +104,6 @@ def run_study(cfg: StudyConfig, out: Path, header: str = "", on_trial: Any = Non
 def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) -> Path:
     import torch
 
-    from wattcut.compress import TECHNIQUES, CompressContext
     from wattcut.measure import EnergySession
     from wattcut.measure.select import select_meters
     from wattcut.report.build import write_reports
@@ -153,6 +155,9 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
         idle = session.measure_idle(cfg.measure.idle_s).to_dict()
     work = out / "_work"
 
+    # Variants whose build does not depend on the trial (a baseline that is not re-trained per trial, and only
+    # seed-free techniques) are built once per study and reused by every trial: see ``_reusable``.
+    built: dict[str, Built] = {}
     try:
         for trial in plan_trials(cfg):
             todo = [v for v in trial.variants if (v, trial.index) not in done]
@@ -162,7 +167,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
             _seed_everything(trial.seed)
 
             # Phase "train": fine-tune the baseline that every variant of this trial derives from
-            # (tasks that score a pretrained model as it is have no train phase).
+            # (tasks that score a pretrained model as it is, and a classifier already trained, have no train phase).
             base = primary.load_model(source)
             train_phase = []
             if primary.trains:
@@ -177,41 +182,22 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
 
             # Compress and evaluate every variant of this trial; keep the models for the inference round.
             ready: dict[str, tuple[Any, list[Any], dict[str, Any], Any, str, Path]] = {}
-            extra: dict[str, dict[str, Any]] = {}  # per variant: cost-model prediction, technique notes
+            extra: dict[str, dict[str, Any]] = {}  # per variant: cost-model prediction, technique notes, build
             for name in todo:
                 started = _now()
                 variant = variants.get(name)
-                vdir = work / f"{_folder_name(name)}-t{trial.index}"
-                vdir.mkdir(parents=True, exist_ok=True)
-                model = base.clone()
-                ctx = CompressContext(
-                    tokenizer=tokenizer,
-                    max_length=primary.max_length(),
-                    threads=threads,
-                    workdir=vdir,
-                    calibration_texts=primary.calibration_texts(),
-                    train_data=primary.train_data(),
-                    teacher=base,
-                    seed=trial.seed,
-                    phase=session.phase,
-                    model_source=source,
-                    train_rows=_train_rows(cfg),
-                    cost_profile=cost_profile,
-                )
-                # Phase "compress": one window per technique in the pipeline.
-                flops = model.flops_per_sequence(primary.max_length())
-                structure = _structure(model) if cost_profile is not None else None
-                for i, step in enumerate(variant.techniques if variant else ()):
-                    with session.phase("compress", step=f"{i + 1}:{step.name}"):
-                        model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
-                    if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
-                        flops = model.flops_per_sequence(primary.max_length())  # outside the window
-                        structure = _structure(model) if cost_profile is not None else None
-                if variant is not None and variant.threads:  # a deployment setting: served with this many threads
-                    model.set_threads(variant.threads)
-                if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
-                    with session.phase("load"):
-                        model.load()
+                reuse = _reusable(primary, variant)
+                if name in built:  # built once per study: no compress or load phase in this trial
+                    b = built[name]
+                    model, flops, structure, vdir = b.model, b.flops, b.structure, b.vdir
+                else:
+                    vdir = work / (f"{_folder_name(name)}-study" if reuse else f"{_folder_name(name)}-t{trial.index}")
+                    vdir.mkdir(parents=True, exist_ok=True)
+                    model, flops, structure = _build(
+                        cfg, primary, variant, base, tokenizer, threads, vdir, trial.seed, session, source, cost_profile
+                    )
+                    if reuse:
+                        built[name] = Built(model, flops, structure, vdir, trial.index)
                 # Phase "evaluate": quality on each task's evaluation data.
                 metrics: dict[str, Any] = {}
                 for t in tasks:
@@ -225,13 +211,18 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 phases = (train_phase if name == BASELINE else []) + session.take()
                 extra[name] = _cost_entry(cfg, cost_profile, structure, model, name)
+                extra[name]["build"] = {
+                    "once_per_study": reuse,
+                    "trial_index": built[name].trial_index if name in built else trial.index,
+                    "reused": name in built and built[name].trial_index != trial.index,
+                }
                 ready[name] = (model, phases, metrics, facts, started, vdir)
 
             # Phase "infer": one interleaved round per task, repeated while the baseline sentinel drifts.
             infer, contention = _inference_round(cfg, session, tasks, base, requests, ready)
             for name, (model, phases, metrics, facts, started, vdir) in ready.items():
                 artifact = None
-                if cfg.save_variants:
+                if cfg.save_variants and not extra[name]["build"]["reused"]:
                     artifact = model.save(out / "artifacts" / vdir.name)
                     tokenizer.save_pretrained(artifact)
                 variant = variants.get(name)
@@ -254,7 +245,8 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                 if on_trial is not None:
                     on_trial(record)
                 _echo(record)
-                shutil.rmtree(vdir, ignore_errors=True)
+                if name not in built:
+                    shutil.rmtree(vdir, ignore_errors=True)
             del ready
     finally:
         session.close()
@@ -262,6 +254,82 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
         write_reports(store, out)
         store.close()
     return out / STORE_NAME
+
+
+@dataclass
+class Built:
+    """A variant built once per study: its runtime handle and the facts measured when it was built."""
+
+    model: Any
+    flops: Any
+    structure: Any
+    vdir: Path
+    trial_index: int
+
+
+def _reusable(primary: Any, variant: VariantConfig | None) -> bool:
+    """Whether a variant is the same model in every trial, so it may be built once per study.
+
+    True when the baseline is not re-trained per trial (a pretrained LM, a classifier used as it is)
+    and every technique of the variant declares itself ``deterministic`` (independent of the seed).
+    The baseline itself is loaded per trial (cheap, and its record carries the train phase if any).
+    """
+    from wattcut.compress import TECHNIQUES
+
+    if primary.trains or variant is None:
+        return False
+    return all(TECHNIQUES.get(step.name).deterministic for step in variant.techniques)
+
+
+def _build(
+    cfg: StudyConfig,
+    primary: Any,
+    variant: VariantConfig | None,
+    base: Any,
+    tokenizer: Any,
+    threads: int,
+    vdir: Path,
+    seed: int,
+    session: Any,
+    source: str,
+    cost_profile: Any,
+) -> tuple[Any, Any, Any]:
+    """A variant from a copy of ``base``: one ``compress`` window per technique, then ``load`` for LM runtimes.
+
+    Returns the runtime handle, FLOPs per sequence and (with a cost profile) the structure,
+    both taken from the last PyTorch fp32 step.
+    """
+    from wattcut.compress import TECHNIQUES, CompressContext
+
+    model = base.clone()
+    ctx = CompressContext(
+        tokenizer=tokenizer,
+        max_length=primary.max_length(),
+        threads=threads,
+        workdir=vdir,
+        calibration_texts=primary.calibration_texts(),
+        train_data=primary.train_data(),
+        teacher=base,
+        seed=seed,
+        phase=session.phase,
+        model_source=source,
+        train_rows=_train_rows(cfg),
+        cost_profile=cost_profile,
+    )
+    flops = model.flops_per_sequence(primary.max_length())
+    structure = _structure(model) if cost_profile is not None else None
+    for i, step in enumerate(variant.techniques if variant else ()):
+        with session.phase("compress", step=f"{i + 1}:{step.name}"):
+            model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
+        if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
+            flops = model.flops_per_sequence(primary.max_length())  # outside the window
+            structure = _structure(model) if cost_profile is not None else None
+    if variant is not None and variant.threads:  # a deployment setting: served with this many threads
+        model.set_threads(variant.threads)
+    if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
+        with session.phase("load"):
+            model.load()
+    return model, flops, structure
 
 
 def _needs_profile(cfg: StudyConfig) -> bool:

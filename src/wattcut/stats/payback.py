@@ -2,7 +2,8 @@
 
 Payback of a variant against the baseline it was derived from:
 
-- one-off energy: the variant's own top-level phases other than ``evaluate`` and
+- one-off energy: the variant's own top-level phases (in the trials that built it: a
+  variant built once per study and reused carries its build in one trial only) other than ``evaluate`` and
   ``infer``, i.e. compression with its calibration, recovery fine-tuning and distillation
   (nested windows are part of their parent and never added twice). The baseline's own
   fine-tuning is shared by every variant, so it is not charged to any of them;
@@ -26,6 +27,11 @@ from typing import Any
 J_PER_KWH = 3.6e6
 DAYS_PER_YEAR = 365.0
 ONE_OFF_EXCLUDED = ("evaluate", "infer")
+
+
+def built(trial: dict[str, Any]) -> bool:
+    """Whether this trial built its variant (False: it reused the one an earlier trial built once per study)."""
+    return not (trial.get("build") or {}).get("reused")
 
 
 def one_off_energy_j(trial: dict[str, Any]) -> float | None:
@@ -150,11 +156,11 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
                     x * rpd * DAYS_PER_YEAR / J_PER_KWH * g["g_per_kwh"] * pue / 1000 for x in r
                 ]
         if n != "baseline" and base is not None:
-            one_off = _mean([one_off_energy_j(t) for t in mine])
+            one_off = _mean([one_off_energy_j(t) for t in mine if built(t)])
             saving = base - e
             row["one_off_energy_j"] = one_off
             row["saving_per_request_j"] = saving
-            one_off_r = _mean_range([one_off_range_j(t) for t in mine])
+            one_off_r = _mean_range([one_off_range_j(t) for t in mine if built(t)])
             if r is not None and base_range is not None:
                 savings = [base_range[0] - r[0], base_range[1] - r[1]]  # the low end for both, the high end for both
                 row["saving_per_request_range_j"] = savings

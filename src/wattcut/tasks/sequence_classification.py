@@ -209,10 +209,18 @@ class SequenceClassification(Task):
 
     name = "sequence_classification"
     config_cls = SequenceClassificationConfig
-    summary = "encoder + new head fine-tuned on [data]; accuracy, precision/recall/F1, ROC AUC, confusion matrix"
-    trains = True
+    summary = (
+        "encoder + new head fine-tuned on [data] (or a trained classifier as it is); accuracy, precision/recall/F1, "
+        "ROC AUC, confusion matrix"
+    )
     model_kind = "sequence-classifier"
     metric_spec = ACCURACY
+    aligned = False  # the splits' labels are the model's class ids (already_trained)
+
+    @property
+    def trains(self) -> bool:  # type: ignore[override]
+        """A new head is fine-tuned, unless the model is already trained (then it is used as it is)."""
+        return not self.study.model.already_trained
 
     def _data(self) -> DataConfig:
         if self.study.data is None:
@@ -227,12 +235,19 @@ class SequenceClassification(Task):
         from wattcut.data import load_splits
 
         self.train, self.evals = load_splits(self._data(), seed=self.study.seed)
+        self.aligned = False
 
     def describe_data(self) -> str:
-        """Rows and labels read."""
+        """Rows and labels read (and, for a model used as it is, how they map onto its labels)."""
+        mapped = getattr(self, "label_mapping", None)
+        labels = (
+            "labels mapped onto the model's: " + ", ".join(f"{d} -> {m}" for d, m in mapped.items())
+            if mapped
+            else f"labels {self.train.label_names}"
+        )
         return (
             f"{len(self.train)} training rows from {self.train.source}; {len(self.evals)} evaluation rows from "
-            f"{self.evals.source}; labels {self.train.label_names}"
+            f"{self.evals.source}; {labels}"
         )
 
     def calibration_texts(self) -> list[str]:
@@ -248,10 +263,18 @@ class SequenceClassification(Task):
         return self._data().max_length
 
     def check_model(self, source: str) -> None:
-        """Refuse ``[data] max_length`` above the model's position limit, before any training."""
-        from wattcut.models.loading import load_config
+        """Refuse ``[data] max_length`` above the model's position limit, before any training.
 
-        config = load_config(source, self.study.model)
+        For a model used as it is, the dataset's labels are mapped onto its ``id2label``
+        now (or refused): from here on the splits' labels are the model's class ids.
+        """
+        from wattcut.models.loading import check_trained_classifier, load_config
+
+        if self.study.model.already_trained:
+            config = check_trained_classifier(source, self.study.model)
+            self._align(config)
+        else:
+            config = load_config(source, self.study.model)
         limit = getattr(config, "max_position_embeddings", None)
         if isinstance(limit, int) and self.max_length() > limit:
             raise UserInputError(
@@ -259,11 +282,34 @@ class SequenceClassification(Task):
                 f"Set [data] max_length to {limit} or less.",
             )
 
+    def _align(self, config: Any) -> None:
+        """Re-express both splits' labels as the model's class ids (:mod:`wattcut.models.labels`)."""
+        from wattcut.data import TextDataset
+        from wattcut.data.catalog import DATASETS
+        from wattcut.models.labels import align, model_labels
+
+        if self.aligned:
+            return
+        data = self._data()
+        names = model_labels(getattr(config, "id2label", None), int(config.num_labels))
+        meanings = DATASETS.get(data.name).meanings if data.name else ()
+        ids = align(self.train.label_names, names, self.study.model.label_map, meanings)
+        self.label_mapping = {d: names[i] for d, i in zip(self.train.label_names, ids, strict=True)}
+
+        def remap(d: TextDataset) -> TextDataset:
+            return TextDataset(d.texts, [ids[y] for y in d.labels], names, d.source)
+
+        self.train, self.evals = remap(self.train), remap(self.evals)
+        self.aligned = True
+
     def load_model(self, source: str) -> Any:
-        """The pretrained encoder with a fresh head for the training labels."""
-        from wattcut.models.loading import load_classifier_module
+        """The pretrained encoder with a fresh head for the training labels, or the trained classifier as it is."""
+        from wattcut.models.loading import load_classifier_module, load_trained_classifier_module
         from wattcut.runtimes.pytorch import TorchClassifier
 
+        if self.study.model.already_trained:
+            self.check_model(source)  # labels mapped onto the model's (a no-op once done)
+            return TorchClassifier(load_trained_classifier_module(source, self.study.model))
         return TorchClassifier(load_classifier_module(source, self.study.model, self.train.label_names))
 
     def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: PhaseRecord) -> None:
