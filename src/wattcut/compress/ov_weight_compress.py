@@ -1,7 +1,10 @@
 """NNCF weight compression of a decoder LM (INT8, INT4; AWQ, scale estimation, GPTQ), served by OpenVINO GenAI.
 
-The variant's weights are written as an f16 GGUF, which
-OpenVINO GenAI converts to a stateful IR; NNCF then compresses the IR's weights. The
+The variant's weights are converted to an f16 GGUF by llama.cpp's own converter (as
+``gguf_quantize`` does, cached by content), which OpenVINO GenAI's GGUF reader converts to
+a stateful IR (cached too: that conversion is the slow part); NNCF then compresses the IR's
+weights. Architectures: those OpenVINO GenAI's GGUF reader supports (:data:`OV_GGUF`);
+any other is refused by ``validate`` and ``run`` alike. The
 data-aware options run the model on calibration text in a metered ``calibrate`` phase.
 Calibration text comes from WikiText-2's validation split by default (or the primary
 task's training texts), never from the text a study evaluates.
@@ -79,6 +82,36 @@ def check_inputs(config: OvWeightCompressConfig) -> None:
         find_data_file(config.calibration, "ov_weight_compress calibration")
 
 
+# GGUF architectures OpenVINO GenAI 2026.4's GGUF reader builds a model for (gguf_modeling.cpp).
+OV_GGUF = ("llama", "qwen2", "qwen3", "gemma3")
+
+
+def check_source(config: OvWeightCompressConfig, source: str) -> None:
+    """The model converts to a GGUF that OpenVINO GenAI's reader supports (exit 2 naming it otherwise)."""
+    from wattcut.models import llama_tools
+
+    llama_tools.check_convertible(source, "ov_weight_compress", OV_GGUF)
+
+
+def ir_folder(converted: Any, work: Any, threads: int) -> Any:
+    """The stateful IR of a converted f16 GGUF, from the cache (keyed by the GGUF's content key) or made now."""
+    import os
+    import shutil
+
+    from wattcut.models import llama_tools
+    from wattcut.runtimes.ov_genai import MODEL_XML, ir_from_gguf
+
+    cached = llama_tools.cache_dir() / f"{converted.key}-openvino"
+    if (cached / MODEL_XML).is_file():
+        return cached, True
+    folder = ir_from_gguf(converted.path, work / "openvino", threads)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    shutil.copytree(folder, tmp)
+    os.replace(tmp, cached) if not cached.exists() else shutil.rmtree(tmp)
+    shutil.rmtree(folder)
+    return cached, False
+
+
 def calibration_sequences(config: OvWeightCompressConfig, ctx: CompressContext) -> list[list[int]]:
     """``calibration_samples`` token sequences of ``calibration_tokens`` each, cut from the calibration text.
 
@@ -115,6 +148,7 @@ def calibration_sequences(config: OvWeightCompressConfig, ctx: CompressContext) 
     summary="NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
+    check_source=check_source,
     deterministic=True,
 )
 def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> Any:
@@ -123,22 +157,24 @@ def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> A
 
     import numpy as np
 
-    from wattcut.models.gguf import source_gguf
-    from wattcut.models.gguf_export import check_exportable, write_gguf
-    from wattcut.runtimes.ov_genai import MODEL_XML, OpenVinoLM, ir_from_gguf, require
+    from wattcut.compress.gguf_quantize import converted_f16
+    from wattcut.models import llama_tools
+    from wattcut.runtimes.ov_genai import MODEL_XML, OpenVinoLM, require
 
     require()
     seqs = calibration_sequences(config, ctx) if config.data_aware else []  # fail on short text before work
-    template = source_gguf(ctx.model_source) if ctx.model_source else None
-    check_exportable(model.module.config, template)
-    assert template is not None
     work = Path(ctx.workdir)
-    # OpenVINO GenAI reads f16 GGUFs, not f32: the IR keeps f16 weights, decompressed to f32 for compute.
-    gguf_path = write_gguf(model.module, template, work / "model-f16.gguf", dtype="f16")
-    folder = ir_from_gguf(gguf_path, work / "openvino", ctx.threads)
-    gguf_path.unlink()
+    if ctx.model_source:  # the baseline folder; the variant keeps its architecture
+        llama_tools.check_convertible(ctx.model_source, "ov_weight_compress", OV_GGUF)
+    converted = converted_f16(model, ctx)  # OpenVINO GenAI reads f16 GGUFs (not f32); computes in f32
+    with ctx.phase("convert"):
+        folder, ir_cached = ir_folder(converted, work, ctx.threads)
+    notes = {"converter": "llama.cpp convert_hf_to_gguf.py, then OpenVINO GenAI's GGUF reader"}
+    notes |= {"gguf_from_cache": converted.cached, "ir_from_cache": ir_cached}
     if config.bits == "none":
-        return OpenVinoLM(folder, ctx.threads, "f16 weights, f32 compute (unquantized IR)", config.inference_precision)
+        lm = OpenVinoLM(folder, ctx.threads, "f16 weights, f32 compute (unquantized IR)", config.inference_precision)
+        lm.notes = notes
+        return lm
 
     import nncf
     import openvino as ov
@@ -192,15 +228,16 @@ def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> A
     del ir, compressed
     for f in folder.iterdir():
         if not f.name.startswith("openvino_model."):
-            shutil.copy2(f, final / f.name)  # tokenizer and detokenizer IRs, configs
-    shutil.rmtree(folder)
+            shutil.copy2(f, final / f.name)  # tokenizer and detokenizer IRs, configs (the cached IR stays)
     folder = final
     method = "+".join(
         m for m, on in (("AWQ", config.awq), ("SE", config.scale_estimation), ("GPTQ", config.gptq)) if on
     )
     precision = f"{config.bits} weights" + (f" g{config.group_size}" if config.bits == "int4" else "")
     precision += f" ({method})" if method else ""
-    return OpenVinoLM(folder, ctx.threads, precision, config.inference_precision)
+    lm = OpenVinoLM(folder, ctx.threads, precision, config.inference_precision)
+    lm.notes = notes
+    return lm
 
 
 def _nothing() -> Any:

@@ -482,6 +482,11 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
     source = resolve_model_source(cfg.model)
     for t in tasks:
         t.check_model(source)
+    for variant in cfg.variants:  # what a step needs of the model itself (an architecture its converter knows)
+        for step in variant.techniques:
+            check_source = TECHNIQUES.get(step.name).check_source
+            if check_source is not None:
+                check_source(step.config, source)
     if tasks[0].model_kind == "sequence-classifier":
         _check_techniques(cfg, source)
     return source, tasks

@@ -53,6 +53,7 @@ class LlamaCppLM:
     """A GGUF file served by llama.cpp; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
     runtime = "llamacpp"
+    notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
 
     def __init__(self, gguf_path: Path, threads: int, precision: str, n_ctx: int = 2048) -> None:
         self.path = Path(gguf_path)

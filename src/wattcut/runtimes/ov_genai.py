@@ -67,6 +67,7 @@ class OpenVinoLM:
     """A stateful OpenVINO IR causal LM; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
     runtime = "openvino"
+    notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
 
     def __init__(self, folder: Path, threads: int, precision: str, inference_precision: str = "f32") -> None:
         self.folder = Path(folder)
