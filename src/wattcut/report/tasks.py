@@ -35,6 +35,11 @@ PREFERRED: tuple[tuple[str, str, str], ...] = (
     ("wall time accounted", "accounted_share", ".4f"),
 )
 SKIP = {"n", "nll_sum", "max_length", "stride", "low_margin", "shots", "windows", "tokens_in_file", "words", "bytes"}
+SKIP |= {"limit", "max_gen_toks"}  # lm-eval settings, stated in the task's data line
+
+
+def _skipped(key: str) -> bool:
+    return key in SKIP or key.endswith(".sample_len")  # lm-eval's count of samples, not a metric
 
 
 def _scalars(entry: dict[str, Any]) -> dict[str, float]:
@@ -42,7 +47,7 @@ def _scalars(entry: dict[str, Any]) -> dict[str, float]:
     return {
         k: float(v)
         for k, v in merged.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and k not in SKIP
+        if isinstance(v, int | float) and not isinstance(v, bool) and not _skipped(k)
     }
 
 
@@ -68,6 +73,9 @@ def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
         for es in entries.values():
             for e in es:
                 names += [k for k in _scalars(e) if k not in names]
+        spec_key = (first.get("metric_spec") or {}).get("key")
+        if spec_key in names:  # the task's primary metric first (MMLU: the group's accuracy, then subjects)
+            names.insert(0, names.pop(names.index(spec_key)))
         preferred = [(label, k, f) for label, k, f in PREFERRED if k in names]
         rest = [(k, k, ".4g") for k in names if k not in {p[1] for p in PREFERRED}]
         columns = (preferred + rest)[:MAX_COLUMNS]

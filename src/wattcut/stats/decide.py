@@ -194,7 +194,7 @@ def paired_statistics(
             continue
         quality_test = None
         if items[BASELINE] and items[n]:
-            m = (units or 0.0) if spec.key == "accuracy" else margin
+            m = (units or 0.0) if spec.bounded else margin  # a mean of per-item scores: in the metric's units
             quality_test = item_non_inferiority(items[BASELINE], items[n], spec.key, m, kind, spec.higher_is_better)
         out[n] = {"quality": quality_test}
         for field, by_variant in rounds.items():

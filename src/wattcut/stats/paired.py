@@ -44,13 +44,17 @@ ROUND_METHOD = "per-round paired log ratio: t over (trial, round) pairs, two-sid
 def item_scores(trial: dict[str, Any], task: str, metric: str) -> dict[str, np.ndarray] | None:
     """Per-item observations of ``metric`` in one record (None when the record has none).
 
-    ``{"score": 0/1}`` for accuracy; ``{"nll": ..., "tokens": ...}`` for perplexity.
+    ``{"score": 0/1}`` for accuracy; ``{"nll": ..., "tokens": ...}`` for perplexity; ``{"score": ...}``
+    for any metric that is the mean of per-item scores stored as ``{"scores": {metric: [...]}}``
+    (lm-eval's ``acc`` and IFEval's prompt-level accuracies).
     """
     items = (trial.get("tasks") or {}).get(task, {}).get("items")
     if not items:
         return None
     if metric == "accuracy" and "gold" in items and "pred" in items:
         return {"score": (np.asarray(items["pred"]) == np.asarray(items["gold"])).astype(float)}
+    if metric in (items.get("scores") or {}):
+        return {"score": np.asarray(items["scores"][metric], dtype=float)}
     if metric == "perplexity" and "nll" in items:
         return {"nll": np.asarray(items["nll"], dtype=float), "tokens": np.asarray(items["tokens"], dtype=float)}
     return None
@@ -99,12 +103,12 @@ def item_non_inferiority(
     trials = sorted(set(base) & set(var))
     if not trials:
         return None
-    key = "score" if metric == "accuracy" else "nll"
+    key = "score" if "score" in base[trials[0]] else "nll"
     lengths = {len(base[t][key]) for t in trials} | {len(var[t][key]) for t in trials}
     if len(lengths) != 1:
         return None  # not the same items: no item-level pairing
     diffs = np.mean([var[t][key] - base[t][key] for t in trials], axis=0)
-    if metric == "accuracy":
+    if key == "score":
         out = one_sided(diffs if higher_is_better else -diffs, margin)
         out.update(scale="absolute")
     else:

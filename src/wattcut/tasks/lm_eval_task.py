@@ -6,10 +6,13 @@ lm-eval's metrics become the task's metrics, keyed ``<task>.<metric>``; the prim
 ``[[tasks]] metric`` of the first lm-eval task, with lm-eval's own direction.
 
 Offline, data must be local: wattcut ships ``wikitext2_local`` (WikiText-2 document-level
-perplexity from the data folder), and ``include_path`` adds folders of your own task
-YAMLs. Stock tasks such as ``mmlu`` and ``ifeval`` download their data from the hub (and
-IFEval needs ``pip install "lm-eval[ifeval]"`` and NLTK data); wattcut checks that before
-the study starts and says what is missing.
+perplexity), ``mmlu_local`` (all 57 subjects, 5-shot from dev; one subject is
+``mmlu_local_<subject>``) and ``ifeval_local`` (the 541 prompts, the harness's own scorer),
+each reading the data folder with the stock task's definition; ``include_path`` adds
+folders of your own task YAMLs. Stock tasks such as ``mmlu`` and ``ifeval`` download their
+data from the hub; wattcut checks that before the study starts and says what is missing.
+Per-item scores of mean metrics (``acc``, IFEval's prompt-level accuracies) are stored for
+the item-level paired test.
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ from wattcut.tasks.base import task
 from wattcut.tasks.lm import CausalLMTask
 
 LOCAL_TASKS = Path(__file__).parent / "lm_eval_local"
+# wattcut's local tasks and their lm-eval output types: all answered exactly by ``HandleLM`` on any runtime.
+LOCAL_OUTPUT_TYPES = {
+    "mmlu_local": "multiple_choice",  # also every mmlu_local_<subject>
+    "ifeval_local": "generate_until",
+    "wikitext2_local": "loglikelihood_rolling",
+}
+
+
+def _local(name: str) -> bool:
+    return name in LOCAL_OUTPUT_TYPES or name.startswith("mmlu_local_")
+
+
 LOWER_IS_BETTER = ("perplexity", "bits_per_byte", "bpb", "loss")
 
 
@@ -42,6 +57,8 @@ class LmEvalConfig:
         num_fewshot: Few-shot examples (None = the task's default).
         batch_size: lm-eval batch size.
         max_length: Context length lm-eval uses for rolling windows and truncation.
+        max_gen_toks: New tokens at most per generation (None = the task's own, 1280 for IFEval); a lower
+            value makes IFEval quicker and its scores not comparable with published ones (stated in the record).
     """
 
     tasks: tuple[str, ...] = ("wikitext2_local",)
@@ -51,9 +68,12 @@ class LmEvalConfig:
     num_fewshot: int | None = None
     batch_size: int = 1
     max_length: int = 1024
-    version: int = 1
+    max_gen_toks: int | None = None
+    version: int = 2
 
     def __post_init__(self) -> None:
+        if self.max_gen_toks is not None and self.max_gen_toks < 1:
+            raise UserInputError('[[tasks]] "lm_eval": max_gen_toks must be 1 or more.', "Correct it, or leave it out.")
         if not self.tasks:
             raise UserInputError('[[tasks]] "lm_eval" tasks is empty.', 'Name at least one, e.g. ["wikitext2_local"].')
         if (self.limit is not None and self.limit < 1) or self.batch_size < 1 or self.max_length < 16:
@@ -77,13 +97,16 @@ def _quiet() -> Any:
 class LmEval(CausalLMTask):
     """Run lm-evaluation-harness tasks on the variant's model; store their metrics."""
 
-    runtimes = ("pytorch",)  # lm-eval is handed the PyTorch module itself
+    # PyTorch variants go to lm-eval's HFLM; other runtimes through HandleLM, for the local tasks whose output
+    # types it answers exactly. Other tasks (your own YAMLs) may need is_greedy, which only HFLM computes.
+    runtimes: tuple[str, ...] | None = ("pytorch",)
     name = "lm_eval"
     config_cls = LmEvalConfig
-    summary = "lm-evaluation-harness tasks (local WikiText-2, or MMLU/IFEval online) on the loaded variant"
+    summary = "lm-evaluation-harness tasks (WikiText-2, MMLU and IFEval from the data folder, or any) on the variant"
 
     def __init__(self, study: Any, config: LmEvalConfig, key: str | None = None) -> None:
         super().__init__(study, config, key)
+        self.runtimes = None if all(_local(n) for n in config.tasks) else ("pytorch",)
         first = config.tasks[0]
         lower = any(k in config.metric for k in LOWER_IS_BETTER)  # lm-eval's own direction replaces this guess
         self.metric_spec = MetricSpec(
@@ -151,23 +174,15 @@ class LmEval(CausalLMTask):
     def describe_data(self) -> str:
         """Tasks and limits."""
         limit = f", {self.config.limit} documents each" if self.config.limit else ""
-        return f"lm-eval tasks {', '.join(self.config.tasks)}{limit}; primary {self.spec.key}"
+        gen = f", at most {self.config.max_gen_toks} new tokens per generation" if self.config.max_gen_toks else ""
+        return f"lm-eval tasks {', '.join(self.config.tasks)}{limit}{gen}; primary {self.spec.key}"
 
     def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
         """lm-eval's ``simple_evaluate`` on the loaded module; metrics as ``<task>.<metric>``."""
         from lm_eval import simple_evaluate
-        from lm_eval.models.huggingface import HFLM
 
         cfg = self.config
-        module = model.module
-        # HFLM re-ties input and output embeddings; they were tied at load already, and on a torch-quantized
-        # module the output layer is a quantized Linear whose weight cannot be re-assigned: skip it there.
-        module.tie_weights = lambda *args, **kwargs: None
-        try:
-            with _quiet():
-                lm = HFLM(pretrained=module, tokenizer=tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length)
-        finally:
-            del module.tie_weights
+        lm = self._lm(model, tokenizer)
         with _quiet():
             res = simple_evaluate(
                 model=lm,
@@ -175,7 +190,8 @@ class LmEval(CausalLMTask):
                 task_manager=self._manager(),
                 limit=cfg.limit,
                 num_fewshot=cfg.num_fewshot,
-                log_samples=False,
+                gen_kwargs={"max_gen_toks": cfg.max_gen_toks} if cfg.max_gen_toks else None,
+                log_samples=True,  # per-item scores, for the item-level paired test
                 bootstrap_iters=0,
             )
         metrics: dict[str, Any] = {}
@@ -204,7 +220,32 @@ class LmEval(CausalLMTask):
         metrics["lm_eval_version"] = res.get("lm_eval_version") or _version()
         metrics["limit"] = cfg.limit
         metrics["max_length"] = cfg.max_length
+        metrics["max_gen_toks"] = cfg.max_gen_toks
+        metrics["items"] = {"scores": item_scores(res)}
         return metrics
+
+    def _lm(self, model: Any, tokenizer: Any) -> Any:
+        """lm-eval's ``HFLM`` on a PyTorch module; :class:`~wattcut.tasks.lm_eval_handle.HandleLM` on other runtimes."""
+        if model.runtime != "pytorch":
+            from wattcut.tasks.lm_eval_handle import HandleLM
+
+            return HandleLM(model, tokenizer, self.config.max_length)
+        from lm_eval.models.huggingface import HFLM
+
+        module = model.module
+        # HFLM re-ties input and output embeddings; they were tied at load already, and on a torch-quantized
+        # module the output layer is a quantized Linear whose weight cannot be re-assigned: skip it there.
+        module.tie_weights = lambda *args, **kwargs: None
+        try:
+            with _quiet():
+                return HFLM(
+                    pretrained=module,
+                    tokenizer=tokenizer,
+                    batch_size=self.config.batch_size,
+                    max_length=self.config.max_length,
+                )
+        finally:
+            del module.tie_weights
 
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
         """No separate request workload: lm-eval's evaluation energy is in the ``evaluate`` phase."""
@@ -213,6 +254,28 @@ class LmEval(CausalLMTask):
     def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
         """Nothing to serve."""
         return []
+
+
+def item_scores(res: dict[str, Any]) -> dict[str, list[float]]:
+    """Per-item scores of every mean metric, keyed ``<task>.<metric>``; a group's items are its subtasks' in order.
+
+    A group aggregated with ``weight_by_size`` (MMLU) is the mean over all its items, so its
+    per-item scores are its subtasks' concatenated (subtasks sorted by name, items by doc id).
+    """
+    out: dict[str, list[float]] = {}
+    for name, samples in (res.get("samples") or {}).items():
+        for s in sorted(samples, key=lambda x: x["doc_id"]):
+            for metric, value in s.items():
+                if metric in ("doc_id", "target", "arguments", "resps", "filtered_resps", "doc", "filter"):
+                    continue
+                if isinstance(value, bool | int | float):
+                    out.setdefault(f"{name}.{metric}", []).append(float(value))
+    for group, subtasks in (res.get("group_subtasks") or {}).items():
+        for metric in ("acc", "acc_norm"):
+            parts = [out.get(f"{t}.{metric}") for t in sorted(subtasks)]
+            if parts and all(p is not None for p in parts):
+                out[f"{group}.{metric}"] = [x for p in parts for x in p]  # type: ignore[union-attr]
+    return out
 
 
 def _version() -> str:
