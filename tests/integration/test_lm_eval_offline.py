@@ -33,7 +33,7 @@ name = "lm_eval"
 id = "mmlu"
 tasks = TASKS
 metric = "acc"
-limit = 4
+limit = 3
 
 [[tasks]]
 name = "lm_eval"
@@ -66,7 +66,7 @@ def test_mmlu_subjects_and_ifeval_run_offline_in_a_study_with_item_level_tests(t
         mmlu, ifeval = t["tasks"]["mmlu"], t["tasks"]["ifeval"]
         for subject in ("anatomy", "astronomy"):
             assert 0 <= mmlu["metrics"][f"mmlu_local_{subject}.acc"] <= 1
-            assert len(mmlu["items"]["scores"][f"mmlu_local_{subject}.acc"]) == 4  # limit: 4 items per subject
+            assert len(mmlu["items"]["scores"][f"mmlu_local_{subject}.acc"]) == 3  # limit: 3 items per subject
         for m in ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc"):
             assert 0 <= ifeval["metrics"][f"ifeval_local.{m}"] <= 1
         assert len(ifeval["items"]["scores"]["ifeval_local.prompt_level_strict_acc"]) == 2
@@ -74,7 +74,7 @@ def test_mmlu_subjects_and_ifeval_run_offline_in_a_study_with_item_level_tests(t
     # the primary metric (the first subject's acc) is tested item by item against the baseline
     for variant in ("pt-int8", "gguf-q8"):  # PyTorch through HFLM, llama.cpp through HandleLM
         quality = res["statistics"]["paired"][variant]["quality"]
-        assert quality is not None and quality["n_items"] == 4
+        assert quality is not None and quality["n_items"] == 3
     md = (tmp_path / "out" / "report.md").read_text().replace("\\_", "_")
     assert "ifeval_local.prompt_level_strict_acc" in md and "mmlu_local_astronomy.acc" in md
     assert "at most 24 new tokens per generation" in md
