@@ -65,6 +65,8 @@ def test_every_record_has_the_contract_fields(smoke):
         assert names[-2:] == ["evaluate", "infer"]
         assert ("train" in names) == (t["variant"] == "baseline")
         assert ("compress" in names) == (t["variant"] != "baseline")
+        # a baseline fine-tuned per trial: every variant, deterministic techniques included, is rebuilt per trial
+        assert t["build"] == {"once_per_study": False, "trial_index": t["trial_index"], "reused": False}
         for p in t["phases"]:
             assert set(p) >= PHASE_FIELDS
             assert p["duration_s"] > 0

@@ -12,6 +12,7 @@ tokenizer returns them with ``return_tensors="np"``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -81,3 +82,18 @@ class Classifier(RuntimeHandle, Protocol):
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""
         ...
+
+
+def token_logp(logits: np.ndarray, targets: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``log softmax(logits)[i, targets[i]]`` per row, without materialising the whole log-softmax.
+
+    Runtimes that hand back every position's logits (llama.cpp with ``logits_all``) would otherwise
+    convert rows x vocabulary (25 M values for 512 tokens of a 49k vocabulary) to float64 and
+    normalise them all; only one entry per row is needed. The shifted exponentials are summed in
+    float64, so the result agrees with a float64 log-softmax to about 1e-6.
+    """
+    x = np.asarray(logits, dtype=np.float32)
+    rows = np.arange(x.shape[0])
+    m = x.max(axis=1)
+    lse = np.log(np.exp(x - m[:, None]).sum(axis=1, dtype=np.float64)) + m.astype(np.float64)
+    return x[rows, np.asarray(targets)].astype(np.float64) - lse

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts
+from wattcut.runtimes.base import ModelFacts, token_logp
 
 INSTALL_HINT = (
     "Run `bash scripts/setup.sh --llm`, which builds llama-cpp-python for this CPU once (about 15 minutes) and "
@@ -41,12 +41,6 @@ def require() -> Any:
             "Rebuild it for this CPU: bash scripts/setup.sh --llm (the wheel cache is keyed by CPU flags).",
         ) from None
     return llama_cpp
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    from scipy.special import log_softmax
-
-    return np.asarray(log_softmax(x.astype(np.float64), axis=-1))
 
 
 class LlamaCppLM:
@@ -105,15 +99,25 @@ class LlamaCppLM:
         llm = self.scorer()
         llm.reset()
         llm.eval(ids)
-        logp = _log_softmax(np.asarray(llm.scores[: len(ids) - 1]))
-        return logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+        return token_logp(llm.scores[: len(ids) - 1], ids[1:])
+
+    def _last_logits(self, llm: Any) -> np.ndarray:
+        """The last evaluated position's logits (a view into llama.cpp's buffer: copy before the next eval)."""
+        llama_cpp = require()
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
 
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
     ) -> list[float]:
-        """``sum log p(continuation | context)``; one prefill per item, a shared prefix kept in the KV cache."""
+        """``sum log p(continuation | context)``; one prefill per item, a shared prefix kept in the KV cache.
+
+        Runs on the generator context, which computes the output layer for the last position only:
+        a label needs the next-token distribution after the context, not the context's own logits
+        (the scorer's ``logits_all`` would multiply the output layer's work by the context length).
+        A continuation of several tokens is then fed one token at a time.
+        """
         self._check_len(len(context) + max(len(c) for c in continuations))
-        llm = self.scorer()
+        llm = self.generator()
         keep = 0
         if (
             0 < prefix_len < len(context)
@@ -124,15 +128,15 @@ class LlamaCppLM:
         llm.n_tokens = keep  # eval() drops the cache beyond n_tokens first
         llm.eval(context[keep:])
         n = llm.n_tokens
-        first = _log_softmax(np.asarray(llm.scores[n - 1]))
+        first = np.array(self._last_logits(llm))
         scores = []
         for c in continuations:
-            total = float(first[c[0]])
+            total = float(token_logp(first[None], [c[0]])[0])
             if len(c) > 1:
                 llm.n_tokens = n
-                llm.eval(c[:-1])
-                logp = _log_softmax(np.asarray(llm.scores[n : n + len(c) - 1]))
-                total += float(logp[np.arange(len(c) - 1), np.asarray(c[1:])].sum())
+                for j, tok in enumerate(c[:-1]):
+                    llm.eval([tok])
+                    total += float(token_logp(self._last_logits(llm)[None], [c[j + 1]])[0])
             scores.append(total)
         llm.n_tokens = n
         return scores

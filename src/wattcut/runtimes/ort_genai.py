@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
 
 
 def require() -> Any:
@@ -115,8 +115,7 @@ class OrtGenAILM:
     def token_logprobs(self, ids: list[int]) -> np.ndarray:
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64)."""
         self._check_len(len(ids))
-        logp = self._log_softmax(self._logits(self._generator(), ids)[:-1])
-        return logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+        return token_logp(self._logits(self._generator(), ids)[:-1], ids[1:])
 
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
@@ -131,8 +130,7 @@ class OrtGenAILM:
             total = float(last[c[0]])
             if len(c) > 1:
                 gen.rewind_to(n)
-                logp = self._log_softmax(self._logits(gen, c[:-1]))
-                total += float(logp[np.arange(len(c) - 1), np.asarray(c[1:])].sum())
+                total += float(token_logp(self._logits(gen, c[:-1]), c[1:]).sum())
             scores.append(total)
         return scores
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
 
 MODEL_XML = "openvino_model.xml"
 
@@ -117,14 +117,11 @@ class OpenVinoLM:
                 "beam_idx": np.zeros(1, dtype=np.int32),
             }
         )
-        return np.asarray(req.get_tensor("logits").data[0], dtype=np.float64)
+        return np.asarray(req.get_tensor("logits").data[0], dtype=np.float32)  # token_logp sums in float64
 
     def token_logprobs(self, ids: list[int]) -> np.ndarray:
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64)."""
-        from scipy.special import log_softmax
-
-        logp = log_softmax(self._logits(ids)[:-1], axis=-1)
-        return logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+        return token_logp(self._logits(ids)[:-1], ids[1:])
 
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
@@ -148,7 +145,7 @@ class OpenVinoLM:
         """``log p(· | ids)``: the next-token distribution after ``ids``."""
         from scipy.special import log_softmax
 
-        return np.asarray(log_softmax(self._logits(ids)[-1]))
+        return np.asarray(log_softmax(self._logits(ids)[-1].astype(np.float64)))
 
     def generate(
         self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None

@@ -165,10 +165,9 @@ class LmEval(CausalLMTask):
                 raise UserInputError(
                     f'[[tasks]] "lm_eval": the data of {", ".join(self.config.tasks)} could not be loaded '
                     f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else 'no message'}).",
-                    "Stock tasks such as mmlu and ifeval download their data from the Hugging Face hub: run online "
-                    "once (or set HF_DATASETS_OFFLINE=1 with a filled cache); IFEval also needs "
-                    '`pip install "lm-eval[ifeval]"` and NLTK\'s punkt_tab data. Offline, use wikitext2_local or '
-                    "your own task YAMLs with local data (include_path).",
+                    "Stock tasks such as mmlu and ifeval download their data from the Hugging Face hub. Offline, use "
+                    "wattcut's copies that read the data folder with the same definitions: mmlu_local (or "
+                    "mmlu_local_<subject>), ifeval_local, wikitext2_local; or your own task YAMLs (include_path).",
                 ) from None
 
     def describe_data(self) -> str:
