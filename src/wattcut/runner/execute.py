@@ -560,9 +560,10 @@ def _inference_round(
                     if r >= len(parts[k]):
                         continue  # a task with no request workload (lm_eval: its energy is in "evaluate")
                     reqs, warm = requests[k], t.warmup_requests()
-                    # The whole warm-up before a variant's first round; one request before later rounds, to
-                    # bring its weights back into cache after the other variants ran.
-                    t.serve(model, reqs[: warm if r == 0 else min(warm, 1)], _scratch(), desc=f"warm-up {name}")
+                    # The whole warm-up before a variant's first round; one request (shortened where the task says
+                    # it may be) before later rounds, to bring its weights back into cache after the others ran.
+                    again = t.rewarm(reqs[: min(warm, 1)])
+                    t.serve(model, reqs[:warm] if r == 0 else again, _scratch(), desc=f"warm-up {name}")
                     time.sleep(ic.cooldown_s)  # rest between windows; also lets runtime worker threads settle
                     label = f"infer {name}" + (f" {r + 1}/{len(parts[k])}" if len(parts[k]) > 1 else "")
                     with session.phase("infer", step=k) as rec:

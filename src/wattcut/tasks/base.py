@@ -74,6 +74,14 @@ class Task:
         """Requests of the workload served untimed before each variant's window."""
         return self.study.infer.warmup_requests
 
+    def rewarm(self, requests: list[Any]) -> list[Any]:
+        """What a variant serves untimed before its later rounds, to bring its weights back into cache.
+
+        Any forward pass reads every weight once, so a task whose requests are long (a scored
+        window of hundreds of tokens) may shorten them here; by default they are served as they are.
+        """
+        return requests
+
     # --- model ------------------------------------------------------------------------
     def load_tokenizer(self, source: str) -> Any:
         """The tokenizer of ``source``."""
