@@ -69,8 +69,19 @@ def test_every_runtime_variant_ran_three_trials_on_the_three_tasks():
         seen.setdefault(t["variant"], set()).add(t["trial_index"])
         assert t["model"]["runtime"] == RUNTIMES[t["variant"]]
         assert set(t["tasks"]) == {"perplexity", "sst2-0shot", "chat_replay"}
-        assert any(p["phase"] == "load" for p in t["phases"]) == (RUNTIMES[t["variant"]] != "pytorch")
+        # an LM variant is built (compress, then load for the fast runtimes) in trial 0 and reused after it
+        built = t["build"]["trial_index"] == t["trial_index"]
+        assert t["build"]["reused"] is (t["variant"] != "baseline" and t["trial_index"] > 0)
+        assert any(p["phase"] == "compress" for p in t["phases"]) == (t["variant"] != "baseline" and built)
+        assert any(p["phase"] == "load" for p in t["phases"]) == (RUNTIMES[t["variant"]] != "pytorch" and built)
     assert seen == {v: {0, 1, 2} for v in RUNTIMES}
+
+
+def test_gguf_variants_were_converted_by_llama_cpps_converter():
+    for t in _results()["trials"]:
+        if RUNTIMES[t["variant"]] == "llamacpp" and t["trial_index"] == 0:
+            assert t["technique_notes"]["converter"] == "llama.cpp convert_hf_to_gguf.py"
+            assert [p["phase"] for p in t["phases"]][:2] == ["convert", "compress"]
 
 
 def test_perplexity_uses_4_windows_of_512_tokens():
@@ -84,11 +95,12 @@ def test_perplexity_uses_4_windows_of_512_tokens():
 def test_prompted_sst2_on_40_items_with_argmax_labels():
     for t in _results()["trials"]:
         m = t["tasks"]["sst2-0shot"]["metrics"]
-        assert m["shots"] == 0 and m["n"] == 40 and len(m["items"]) == 40
+        items = t["tasks"]["sst2-0shot"]["items"]  # column-wise per-item results, for the item-level paired test
+        assert m["shots"] == 0 and m["n"] == 40 and len(items["gold"]) == len(items["pred"]) == 40
         assert sum(map(sum, m["confusion_matrix"])) == 40
-        for item in m["items"]:
-            assert item["pred"] == int(np.argmax(item["loglik"]))
-        assert m["accuracy"] == np.mean([i["pred"] == i["gold"] for i in m["items"]])
+        for pred, loglik in zip(items["pred"], items["loglik"], strict=True):
+            assert pred == int(np.argmax(loglik))
+        assert m["accuracy"] == np.mean([p == g for p, g in zip(items["pred"], items["gold"], strict=True)])
 
 
 def test_chat_replay_forces_32_tokens_and_splits_each_request_into_prefill_and_decode():
