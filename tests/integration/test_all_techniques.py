@@ -119,7 +119,7 @@ idle_s = 0.0
         env={**os.environ, "WATTCUT_CACHE": str(tmp_path / "cache")},
     )
     assert r.returncode == 0, r.stderr[-4000:]
-    assert "read from the cache" in r.stdout  # the fixture profile was the one in force
+    assert "read from the cache" in r.stdout + r.stderr  # the fixture profile was the one in force
     res = json.loads((out / "results.json").read_text())
     encoder = [n for n in TECHNIQUES.names() if "sequence-classifier" in TECHNIQUES.get(n).kinds]
     assert res["complete"] and len(res["trials"]) == 1 + len(encoder) + 2
