@@ -300,7 +300,8 @@ def test_chat_replay_prefill_and_decode_windows_add_up_to_each_request(tmp_path)
             assert req["output_tokens"] == 24
             # one request is a fraction of a second, CPU time is read in 10 ms ticks: per request within 5%
             assert req["prefill_energy_j"] + req["decode_energy_j"] == pytest.approx(req["energy_j"], rel=0.05)
-            assert req["prefill_s"] + req["decode_s"] == pytest.approx(req["duration_s"], rel=0.01, abs=2e-3)
+            # wall time: the two windows cover the request, up to a scheduling gap between them on a busy 2-core VM
+            assert req["prefill_s"] + req["decode_s"] == pytest.approx(req["duration_s"], rel=0.01, abs=0.01)
             assert req["ttft_s"] <= req["duration_s"]
         assert chat["workload"]["split_share"] == pytest.approx(1.0, abs=0.01)
         assert any(p["phase"] == "load" for p in trial["phases"]) == (trial["variant"] != "baseline")
