@@ -8,6 +8,7 @@ the exact setting (``[train] learning_rate``) in every message.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -38,6 +39,17 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
+
+
+def _nonfinite(value: Any) -> float | None:
+    """The first NaN or infinity anywhere in ``value`` (TOML has ``nan`` and ``inf``), else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return next((v for v in map(_nonfinite, value) if v is not None), None)
+    return None
 
 
 def _describe(hint: Any) -> str:
@@ -94,6 +106,12 @@ def build(cls: type[C], table: Mapping[str, Any], where: str, fixed: Mapping[str
                 raise UserInputError(f'{where} is missing the required setting "{name}".', f"Add {name} = ... there.")
             continue
         value = table[name]
+        bad = _nonfinite(value)
+        if bad is not None:  # NaN passes every comparison (nan < 0 is false), so refuse it before any range check
+            raise UserInputError(
+                f"{where} {name} = {value!r} is not valid: every number must be finite, not {bad}.",
+                "Write a finite number.",
+            )
         nested = _dataclass_in(hints[name])
         if nested is not None and isinstance(value, Mapping):  # a sub-table, e.g. a task's data
             kwargs[name] = build(nested, value, f"{where} {name}")

@@ -12,6 +12,7 @@ name ``baseline``; ``[[variants]]`` lists the compressed variants derived from i
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ def positive(where: str, name: str, value: float | None, allow_zero: bool = Fals
     """Refuse a negative (or zero, unless ``allow_zero``) setting with a clear message."""
     if value is None:
         return
-    if value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         need = "zero or more" if allow_zero else "more than zero"
         raise UserInputError(f"{where} {name} = {value} is not valid: it must be {need}.", "Correct it.")
 

@@ -214,7 +214,7 @@ def test_carbon_series_problems_are_caught_before_the_first_trial(tmp_path, comm
     cases = {
         "missing": (tmp_path / "nope.csv", "does not exist"),
         "bad": (_series(tmp_path, [("yesterday", 50)], "bad.csv"), 'not "ISO-timestamp,number"'),
-        "late": (_series(tmp_path, [("2099-01-01T00:00", 50)], "late.csv"), "after this run starts"),
+        "late": (_series(tmp_path, [("2099-01-01T00:00", 50)], "late.csv"), "after the job starts"),
     }
     for path, needle in cases.values():
         exp = experiment(tmp_path, SMOKE + f'\n[carbon]\ntimeseries_csv = "{path}"\n')
@@ -235,7 +235,7 @@ def test_gaps_are_refused_or_filled_as_stated_and_an_old_year_is_warned(tmp_path
     notes = TimeSeries(gap).check(now, 3 * 3600, "previous")
     assert any("filled with the previous value" in n for n in notes)
     old = _series(tmp_path, [(f"2020-01-01T{h:02d}:00", 50) for h in range(24)], "old.csv")
-    with pytest.raises(UserInputError, match="ends before the run starts"):
+    with pytest.raises(UserInputError, match="ends before the job starts"):
         TimeSeries(old).check(now, 3 * 3600, "refuse")
     notes = TimeSeries(old).check(now, 3 * 3600, "previous")
     assert any("not 2026" in n for n in notes)

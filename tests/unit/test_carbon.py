@@ -44,7 +44,7 @@ def test_time_series_is_time_weighted(tmp_path):
     # 30 min at 100 then 60 min at 400 (the last row holds onwards)
     assert carbon.resolve(cfg, t0 + 1800, t0 + 1800 + 5400).g_per_kwh == pytest.approx((1800 * 100 + 3600 * 400) / 5400)
     assert carbon.resolve(cfg, t0 + 10, t0 + 20).g_per_kwh == 100
-    with pytest.raises(UserInputError, match="after this run starts"):
+    with pytest.raises(UserInputError, match="after the job starts"):
         carbon.resolve(cfg, t0 - 10, t0 + 10)
 
 

@@ -45,7 +45,7 @@ def test_lowest_carbon_window_matches_an_independent_search_to_the_hour(tmp_path
 
 def test_best_region_and_saving_against_now_in_the_default_region(tmp_path):
     a = hourly_csv(tmp_path / "a.csv", series(0))
-    b = hourly_csv(tmp_path / "b.csv", series(5) - 150)
+    b = hourly_csv(tmp_path / "b.csv", np.clip(series(5) - 150, 0, None))  # intensities are never negative
     regions = {"A": TimeSeries(a), "B": TimeSeries(b), "FRA": grid("FRA")}
     answer = place(Job(1.0, 2, "test", embodied_g_per_h=10.0), regions, "A", START.timestamp(), 24, 1.0)
     rows = answer["regions"]

@@ -17,6 +17,30 @@ from wattcut import __version__
 from wattcut.errors import UserInputError
 
 
+def _number(low: float, high: float, *, above: bool = False, integer: bool = False) -> Any:
+    """An argparse type: a finite number in [low, high] (or (low, high] with ``above``); NaN and inf are refused."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if integer else 'a number'}") from None
+        ok = math.isfinite(value) and (value > low if above else value >= low) and value <= high
+        if not ok:
+            side = f"more than {low:g}" if above else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is not valid: give a finite number, {side} and at most {high:g}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"  # argparse names the type in its message
+    return parse
+
+
+_COUNT = _number(1, 1e9, integer=True)
+_POSITIVE = _number(0, 1e15, above=True)
+_PUE = _number(1.0, 10.0)  # a PUE below 1 is impossible; above 10 is a typo
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wattcut",
@@ -34,15 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default=None, help="output folder (default: [study] out from the file)")
     run.add_argument("--quick", action="store_true", help="one trial, 2,000 training rows, 100 requests")
-    run.add_argument("--trials", type=int, default=None, help="override [study] trials")
+    run.add_argument("--trials", type=_COUNT, default=None, help="override [study] trials")
 
     sea = sub.add_parser("search", help="search pipelines on a fast proxy, then prove the best ones in a full study")
     sea.add_argument("experiment", nargs="?", default=None, help="experiment TOML (its [[variants]] are ignored)")
     sea.add_argument("--out", default=None, help="output folder (default: <[study] out>-search)")
-    sea.add_argument("--budget-min", type=float, default=20.0, help="minutes for the proxy search (default 20)")
+    sea.add_argument(
+        "--budget-min",
+        type=_number(0, 10080, above=True),
+        default=20.0,
+        help="minutes for the proxy search (default 20)",
+    )
     sea.add_argument("--quick", action="store_true", help="the quick preset for the full study")
-    sea.add_argument("--proxy-items", type=int, default=300, help="evaluation items per proxy score (default 300)")
-    sea.add_argument("--front", type=int, default=4, help="pipelines re-measured in the full study (default 4)")
+    sea.add_argument("--proxy-items", type=_COUNT, default=300, help="evaluation items per proxy score (default 300)")
+    sea.add_argument("--front", type=_COUNT, default=4, help="pipelines re-measured in the full study (default 4)")
 
     val = sub.add_parser("validate", help="check an experiment file without running it")
     val.add_argument("experiment")
@@ -50,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rebuild results.json/.csv, report.html/.md, figures and emissions.csv")
     rep.add_argument("store", help="an output folder or its wattcut.sqlite")
     rep.add_argument(
-        "--requests-per-day", type=float, default=None, metavar="N", help="re-price payback for this traffic"
+        "--requests-per-day", type=_POSITIVE, default=None, metavar="N", help="re-price payback for this traffic"
     )
     rep.add_argument(
         "--grid", action="append", default=None, metavar="GRID", help="deployment grid (repeatable): DEU, WORLD..."
@@ -77,13 +106,24 @@ def _parser() -> argparse.ArgumentParser:
         help="a candidate: NAME=hourly.csv (timestamp,g_per_kwh) or a country code (repeatable)",
     )
     pla.add_argument("--study", default=None, help="a study folder: its measured energy and wall time are the job")
-    pla.add_argument("--energy-kwh", type=float, default=None, help="the job's energy (measured or predicted)")
-    pla.add_argument("--hours", type=float, default=None, help="the job's length")
+    pla.add_argument("--energy-kwh", type=_POSITIVE, default=None, help="the job's energy (measured or predicted)")
+    pla.add_argument("--hours", type=_number(0, 8760, above=True), default=None, help="the job's length")
     pla.add_argument("--default", default=None, help="the region it would run in now (default: the first)")
     pla.add_argument("--start", default=None, help="earliest start, ISO 8601 (default: now)")
-    pla.add_argument("--deadline-h", type=float, default=24.0, help="hours from the start by which it must end")
-    pla.add_argument("--pue", type=float, default=1.0, help="data-centre PUE (default 1.0)")
-    pla.add_argument("--embodied-g-per-h", type=float, default=0.0, help="embodied gCO2e per machine hour")
+    pla.add_argument(
+        "--deadline-h",
+        type=_number(0, 87600, above=True),
+        default=24.0,
+        help="hours from the start by which it must end",
+    )
+    pla.add_argument("--pue", type=_PUE, default=1.0, help="data-centre PUE (default 1.0)")
+    pla.add_argument("--embodied-g-per-h", type=_number(0, 1e9), default=0.0, help="embodied gCO2e per machine hour")
+    pla.add_argument(
+        "--max-gap-h", type=_number(0, 8760, above=True), default=3.0, help="longest series step that is not a gap"
+    )
+    pla.add_argument(
+        "--gap-fill", choices=["refuse", "previous"], default="refuse", help="refuse gaps or hold the previous value"
+    )
     pla.add_argument("--out", default=None, help="also write the answer as JSON to this file")
 
     env = sub.add_parser("env", help="what this machine can measure (meters, CPU flags, GPUs, carbon location)")
@@ -98,9 +138,17 @@ def _parser() -> argparse.ArgumentParser:
     mea.add_argument("--out", default=".", help="folder for emissions.csv and measurement.json (default: .)")
     mea.add_argument("--country", default=None, help="ISO 3166 alpha-3 code or name (default: world average)")
     mea.add_argument("--region", default=None, help="sub-national region, e.g. a US state code")
-    mea.add_argument("--pue", type=float, default=1.0, help="power usage effectiveness (default 1.0)")
-    mea.add_argument("--idle", type=float, default=0.0, metavar="SECONDS", help="measure an idle baseline first")
-    mea.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="sampling period (default 1)")
+    mea.add_argument("--pue", type=_PUE, default=1.0, help="power usage effectiveness (default 1.0)")
+    mea.add_argument(
+        "--idle", type=_number(0, 86400), default=0.0, metavar="SECONDS", help="measure an idle baseline first"
+    )
+    mea.add_argument(
+        "--interval",
+        type=_number(0, 3600, above=True),
+        default=1.0,
+        metavar="SECONDS",
+        help="sampling period (default 1)",
+    )
     mea.add_argument("--crosscheck", choices=["codecarbon"], default=None, help="run CodeCarbon alongside")
     mea.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return p
@@ -170,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pue=args.pue,
                 embodied_g_per_h=args.embodied_g_per_h,
                 out=args.out,
+                max_gap_h=args.max_gap_h,
+                gap_fill=args.gap_fill,
             )
         elif args.command == "env":
             from wattcut.cli.env import env

@@ -136,5 +136,5 @@ def compare(store_a: str, store_b: str, out: str | None = None) -> None:
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         path = Path(out) / "compare.json"
-        path.write_text(json.dumps(cmp, indent=2), encoding="utf-8")
+        path.write_text(json.dumps(cmp, indent=2, allow_nan=False), encoding="utf-8")
         console.print(f"wrote {path}")

@@ -136,7 +136,7 @@ def measure(
     }
     if cc is not None:
         result["crosscheck"] = {"tool": "codecarbon (OfflineEmissionsTracker, machine mode)", **cc}
-    (out_dir / "measurement.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (out_dir / "measurement.json").write_text(json.dumps(result, indent=2, allow_nan=False), encoding="utf-8")
     emissions.write(result, out_dir / "emissions.csv")
     from wattcut.ui import out as stdout
 

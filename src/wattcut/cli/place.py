@@ -17,6 +17,8 @@ def place(
     pue: float = 1.0,
     embodied_g_per_h: float = 0.0,
     out: str | None = None,
+    max_gap_h: float = 3.0,
+    gap_fill: str = "refuse",
 ) -> int:
     """Print the lowest-carbon window per region and the saving against running now in the default region.
 
@@ -31,6 +33,8 @@ def place(
         pue: Data-centre PUE.
         embodied_g_per_h: Embodied emissions of the machine per hour of use (the same everywhere).
         out: Also write the answer as JSON here.
+        max_gap_h: A series step longer than this where the job could run is a gap (as ``[carbon] max_gap_h``).
+        gap_fill: ``refuse`` gaps, or hold the ``previous`` value across them (stated in the answer).
     """
     import time
     from datetime import UTC, datetime
@@ -43,11 +47,25 @@ def place(
 
     if not regions:
         raise UserInputError("No --region given.", "Give at least one: --region FRA=fra.csv or --region DEU.")
+    if out is not None and (Path(out).is_dir() or not Path(out).parent.is_dir()):
+        raise UserInputError(
+            f'--out "{out}" is a folder or is in a folder that does not exist: it names the JSON file to write.',
+            "Give a file path in an existing folder, e.g. --out place.json.",
+        )
     if study is not None:
         path = Path(study) / "results.json" if Path(study).is_dir() else Path(study)
         if not path.is_file():
             raise UserInputError(f"{study} has no results.json.", "Give a study output folder, or --energy-kwh.")
-        job = study_job(json.loads(path.read_text(encoding="utf-8")), embodied_g_per_h)
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UserInputError(
+                f'"{path}" is not a results.json ({type(e).__name__}: {e}).',
+                "Give the folder of a finished study (rebuild its results with `wattcut report DIR`).",
+            ) from None
+        if not isinstance(results, dict):
+            raise UserInputError(f'"{path}" is not a results.json (not a JSON object).', "Give a study folder.")
+        job = study_job(results, embodied_g_per_h)
     elif energy_kwh is not None and hours is not None:
         job = Job(energy_kwh, hours, "given on the command line", embodied_g_per_h)
     else:
@@ -55,8 +73,12 @@ def place(
     where: dict[str, object] = {}
     for spec in regions:
         name, sep, csv_path = spec.partition("=")
+        if not name.strip() or name in where or (sep and not csv_path):
+            raise UserInputError(
+                f'--region "{spec}" is empty or repeats a name.', "Give each region once: NAME=hourly.csv or a code."
+            )
         if sep:
-            where[name] = carbon.TimeSeries(Path(csv_path))
+            where[name] = carbon.TimeSeries(Path(csv_path), setting=f"--region {spec}")
         else:
             where[name] = carbon.grid(name)
     if start is None:
@@ -69,7 +91,7 @@ def place(
                 f'--start "{start}" is not an ISO 8601 time.', "Write e.g. 2024-03-01T00:00."
             ) from None
         t0 = (s if s.tzinfo else s.replace(tzinfo=UTC)).timestamp()
-    answer = compute(job, where, default or next(iter(where)), t0, deadline_h, pue)
+    answer = compute(job, where, default or next(iter(where)), t0, deadline_h, pue, max_gap_h, gap_fill)
     console.print(
         f"job: {job.energy_kwh:.4g} kWh over {job.hours:.3g} h ({job.source}); start {answer['start']}, deadline "
         f"{answer['deadline']}, PUE {pue:g}",
@@ -84,7 +106,9 @@ def place(
             highlight=False,
             markup=False,
         )
+        for note in r["notes"]:
+            console.print(f"  {'':12} note: {note}", highlight=False, markup=False)
     console.print(f"lowest CO2e: {answer['best_region']}", highlight=False, markup=False)
     if out:
-        Path(out).write_text(json.dumps(answer, indent=1), encoding="utf-8")
+        Path(out).write_text(json.dumps(answer, indent=1, allow_nan=False), encoding="utf-8")
     return 0

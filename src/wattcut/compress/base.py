@@ -194,5 +194,5 @@ def nncf_to_stderr() -> Iterator[None]:
 
 def fraction(where: str, name: str, value: float) -> None:
     """Validate a fraction in (0, 1) for a technique setting."""
-    if not 0.0 < value < 1.0:
+    if not 0.0 < value < 1.0:  # false for NaN too
         raise UserInputError(f"{where}: {name} = {value} must be between 0 and 1 (exclusive).", "Correct it.")

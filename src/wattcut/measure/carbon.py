@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import bisect
 import csv
+import io
 import json
+import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -121,69 +123,100 @@ class TimeSeries:
     """A step-wise intensity series from a CSV with ``timestamp`` and ``g_per_kwh`` columns.
 
     Timestamps are ISO 8601; without a zone they are taken as UTC. Each row's value holds
-    from its timestamp until the next row's.
+    from its timestamp until the next row's; the last row holds for one step (the series'
+    last spacing), so the series ends at ``end``. One reader and one set of rules serve
+    ``[carbon] timeseries_csv`` and ``wattcut place``: every value finite and 0 or more, no
+    duplicate timestamps, and no step longer than the allowed gap where a job is priced
+    (:meth:`check`), unless the user asks to hold the previous value.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, setting: str = "[carbon] timeseries_csv") -> None:
         if not path.is_file():
-            raise UserInputError(f'The intensity series "{path}" does not exist.', "Fix [carbon] timeseries_csv.")
+            raise UserInputError(f'The intensity series "{path}" does not exist.', f"Fix {setting}.")
         self.path = path
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UserInputError(
+                f'The intensity series "{path}" is not UTF-8 text (bad byte at offset {e.start}).',
+                "Save it as a UTF-8 CSV with the columns timestamp,g_per_kwh.",
+            ) from None
         rows: list[tuple[float, float]] = []
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not {"timestamp", "g_per_kwh"} <= set(reader.fieldnames or []):
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not {"timestamp", "g_per_kwh"} <= set(reader.fieldnames or []):
+            raise UserInputError(
+                f'"{path}" needs the columns timestamp,g_per_kwh; it has {reader.fieldnames}.',
+                "Rename the columns (one row per hour is typical).",
+            )
+        for n, row in enumerate(reader, 2):
+            stamp, value = row.get("timestamp"), row.get("g_per_kwh")
+            if stamp is None or value is None or not stamp.strip() or not value.strip():
+                raise UserInputError(f'"{path}" row {n} has a missing value: {row}.', "Fill or delete that row.")
+            try:
+                t = datetime.fromisoformat(stamp.strip())
+                g = float(value)
+            except ValueError:
+                raise UserInputError(f'"{path}" row {n} is not "ISO-timestamp,number".', "Fix that row.") from None
+            if not math.isfinite(g) or g < 0:
                 raise UserInputError(
-                    f'"{path}" needs the columns timestamp,g_per_kwh; it has {reader.fieldnames}.',
-                    "Rename the columns (one row per hour is typical).",
+                    f'"{path}" row {n}: g_per_kwh = {value.strip()} is not an intensity (a finite number, 0 or more).',
+                    "Fix that row.",
                 )
-            for n, row in enumerate(reader, 2):
-                try:
-                    t = datetime.fromisoformat(row["timestamp"].strip())
-                    rows.append(((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp(), float(row["g_per_kwh"])))
-                except (ValueError, AttributeError):
-                    raise UserInputError(f'"{path}" row {n} is not "ISO-timestamp,number".', "Fix that row.") from None
+            rows.append(((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp(), g))
         if not rows:
             raise UserInputError(f'"{path}" has no rows.', "Give at least one timestamp,g_per_kwh row.")
         rows.sort()
         self.times = [t for t, _ in rows]
         self.values = [v for _, v in rows]
+        twice = next((a for a, b in zip(self.times, self.times[1:], strict=False) if a == b), None)
+        if twice is not None:
+            when = datetime.fromtimestamp(twice, UTC).isoformat(timespec="minutes")
+            raise UserInputError(
+                f'"{path}" has two rows for {when}: which value holds there is ambiguous.', "Keep one of them."
+            )
+        step = self.times[-1] - self.times[-2] if len(self.times) > 1 else 3600.0
+        self.end = self.times[-1] + step
+        self.notes: list[str] = []
 
-    def check(self, start: float, max_gap_s: float, fill: str) -> list[str]:
-        """Refuse a series that cannot price a run starting at ``start``; return warnings.
+    def check(self, start: float, max_gap_s: float, fill: str, end: float | None = None) -> list[str]:
+        """Refuse a series that cannot price ``[start, end]`` (end: open, a run under way); return warnings.
 
-        Refused: a series that starts after the run; a step longer than ``max_gap_s`` from
-        the run's start on (inside the series, or the last value held past its end) unless
-        ``fill = "previous"``. Warned: a series from another year than the run.
+        Refused: a series that starts after ``start``; a step longer than ``max_gap_s`` that
+        ends after ``start`` and begins before ``end`` (inside the series, or the last value
+        held past the series' last row) unless ``fill = "previous"``. Warned: a series from
+        another year than ``start``.
         """
-        from datetime import datetime
-
         if self.times[0] > start:
             first = datetime.fromtimestamp(self.times[0], UTC).isoformat(timespec="minutes")
             raise UserInputError(
-                f'The intensity series "{self.path}" starts at {first}, after this run starts: the first phases '
+                f'The intensity series "{self.path}" starts at {first}, after the job starts: the first hours '
                 "would have no intensity.",
-                "Give a series that covers the run (from before it starts), or set [carbon] intensity_g_per_kwh.",
+                "Give a series that covers the job (from before it starts), or set [carbon] intensity_g_per_kwh.",
             )
         warnings = []
         hours = max_gap_s / 3600
-        steps = [(a, b) for a, b in zip(self.times, self.times[1:], strict=False) if b > start and b - a > max_gap_s]
-        if start - self.times[-1] > max_gap_s:
-            steps.append((self.times[-1], start))
+        last = start if end is None else end
+        steps = [
+            (a, b)
+            for a, b in zip(self.times, self.times[1:], strict=False)
+            if b > start and a < last and b - a > max_gap_s
+        ]
+        if last - self.times[-1] > max_gap_s:
+            steps.append((self.times[-1], last))
         if steps:
             a, b = steps[0]
             span = f"{datetime.fromtimestamp(a, UTC):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(b, UTC):%Y-%m-%d %H:%M}"
             if fill != "previous":
                 raise UserInputError(
                     f'The intensity series "{self.path}" has a gap of {(b - a) / 3600:.1f} h ({span}, longer than '
-                    f"[carbon] max_gap_h = {hours:g}) where this run would be priced"
-                    + (" (it ends before the run starts)" if b == start else "")
+                    f"the allowed {hours:g} h) where this job would be priced"
+                    + ((" (it ends before the job " + ("starts)" if end is None else "ends)")) if b == last else "")
                     + ".",
-                    'Fill the gap (or extend the series), raise max_gap_h, or set gap_fill = "previous" to hold the '
-                    "last value across gaps (the report then says so).",
+                    "Fill the gap (or extend the series), allow longer gaps ([carbon] max_gap_h, place --max-gap-h), "
+                    'or hold the last value across gaps ([carbon] gap_fill = "previous", place --gap-fill previous; '
+                    "the answer then says so).",
                 )
-            warnings.append(
-                f"gaps over {hours:g} h (first {span}) filled with the previous value ([carbon] gap_fill = previous)"
-            )
+            warnings.append(f"gaps over {hours:g} h (first {span}) filled with the previous value (gap fill: previous)")
         run_year = datetime.fromtimestamp(start, UTC).year
         years = {datetime.fromtimestamp(t, UTC).year for t in self.times}
         if run_year not in years:

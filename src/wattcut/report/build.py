@@ -226,7 +226,7 @@ def write_reports(store: Store, out: Path, deploy: dict[str, Any] | None = None)
     results = build_results(store, deploy)
     figs = render_all(results, png_dir=out / "figures")
     paths = [out / "results.json", out / "results.csv", out / "report.html", out / "report.md"]
-    paths[0].write_text(json.dumps(results, indent=2), encoding="utf-8")
+    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False), encoding="utf-8")
     rows = csv_rows(results)
     with paths[1].open("w", newline="", encoding="utf-8") as f:
         if rows:

@@ -124,7 +124,7 @@ def campaign_results(store: Any, out: Path) -> dict[str, Any]:
 def write_campaign_report(store: Any, out: Path) -> Path:
     """``campaign.json`` and ``campaign.md`` under ``out``."""
     data = campaign_results(store, out)
-    (out / "campaign.json").write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    (out / "campaign.json").write_text(json.dumps(data, indent=1, default=str, allow_nan=False), encoding="utf-8")
     lines = ["# wattcut campaign", "", "## Studies", ""]
     lines += [
         "| study | model | dataset | variant set | machine axis | status | attempts | trials | machine "

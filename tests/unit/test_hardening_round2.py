@@ -1,0 +1,152 @@
+"""Issue 24 (hardening, round 2): each test is named after the item it covers and failed before its fix."""
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wattcut.cli import main
+from wattcut.errors import UserInputError
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+BASE = '[study]\nname = "x"\n[model]\nname_or_path = "m"\n[data]\nname = "sst2"\n'
+
+
+def hourly(path, values, hours=None):
+    hours = hours if hours is not None else range(len(values))
+    stamps = [(START + timedelta(hours=h)).isoformat() for h in hours]
+    rows = ["timestamp,g_per_kwh"] + [f"{t},{v}" for t, v in zip(stamps, values, strict=True)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def said(capsys):
+    r = capsys.readouterr()
+    return r.out + r.err
+
+
+def place(*args):
+    base = ["place", "--energy-kwh", "2", "--hours", "2", "--start", START.isoformat(), "--deadline-h", "12"]
+    return main([*base, *args])
+
+
+# 3. place recommends a region because of a NaN; negative or NaN figures give negative or NaN CO2e ---------------
+@pytest.mark.parametrize("bad", ["nan", "-5", "inf"])
+def test_03_a_series_with_nan_or_negative_intensity_is_refused_not_recommended(tmp_path, capsys, bad):
+    good = hourly(tmp_path / "good.csv", [300] * 24)
+    odd = hourly(tmp_path / "odd.csv", [100, bad] + [100] * 22)
+    assert place("--region", f"GOOD={good}", "--region", f"ODD={odd}") == 2
+    err = said(capsys)
+    assert "row 3" in err and "finite number, 0 or more" in err
+
+
+@pytest.mark.parametrize(
+    "flag", [["--pue", "-3"], ["--pue", "nan"], ["--energy-kwh", "nan"], ["--embodied-g-per-h", "-1e9"],
+             ["--hours", "inf"], ["--deadline-h", "1e300"]]
+)  # fmt: skip
+def test_03_place_flags_must_be_finite_and_in_range(tmp_path, capsys, flag):
+    good = hourly(tmp_path / "good.csv", [300] * 24)
+    with pytest.raises(SystemExit) as e:
+        place("--region", f"GOOD={good}", *flag)
+    assert e.value.code == 2 and flag[0] in capsys.readouterr().err
+
+
+def test_03_placement_api_refuses_non_finite_figures(tmp_path):
+    from wattcut.measure.carbon import TimeSeries
+    from wattcut.stats.placement import Job
+    from wattcut.stats.placement import place as compute
+
+    s = TimeSeries(hourly(tmp_path / "a.csv", [300] * 24))
+    for job, pue in [(Job(math.nan, 1, "t"), 1.0), (Job(1, 1, "t", -1e9), 1.0), (Job(1, 1, "t"), -3.0)]:
+        with pytest.raises(UserInputError, match="finite"):
+            compute(job, {"A": s}, "A", START.timestamp(), 12, pue)
+
+
+# 5. one series reader and one set of rules for place and [carbon] timeseries_csv --------------------------------
+def test_05_place_refuses_gaps_and_duplicate_hours_as_carbon_does(tmp_path, capsys):
+    gap = hourly(tmp_path / "gap.csv", [100, 100, 500, 500], hours=[0, 1, 8, 9])  # 7 h without a value
+    assert place("--region", f"G={gap}") == 2
+    assert "gap of 7.0 h" in said(capsys)
+    assert place("--region", f"G={gap}", "--gap-fill", "previous") == 0  # held, and said so
+    assert "filled with the previous value" in said(capsys)
+    twice = hourly(tmp_path / "twice.csv", [100, 200, 300], hours=[0, 1, 1])
+    assert place("--region", f"T={twice}") == 2
+    assert "two rows for 2024-03-01T01:00" in said(capsys)
+
+
+def test_05_place_does_not_stretch_the_last_value_past_the_series(tmp_path, capsys):
+    short = hourly(tmp_path / "short.csv", [100, 100])  # covers 2 h; the job would run 2 h from hour 0 ...
+    assert place("--region", f"S={short}", "--hours", "6", "--deadline-h", "12") == 2  # ... but 6 h is not covered
+    assert "ends before the job ends" in said(capsys)
+
+
+def test_05_carbon_series_and_place_read_the_same_way(tmp_path):
+    from wattcut.measure.carbon import TimeSeries
+    from wattcut.settings import CarbonConfig
+
+    twice = hourly(tmp_path / "twice.csv", [100, 200], hours=[0, 0])
+    with pytest.raises(UserInputError, match="two rows"):
+        TimeSeries(twice)
+    from wattcut.measure import carbon
+
+    with pytest.raises(UserInputError, match="two rows"):
+        carbon.check_inputs(CarbonConfig(timeseries_csv=str(twice)), START.timestamp())
+
+
+# 6. NaN and inf pass every numeric check ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("table", "line"),
+    [("measure", "idle_s = nan"), ("carbon", "pue = nan"), ("infer", "cooldown_s = inf"),
+     ("deploy", "requests_per_day = inf"), ("carbon", "intensity_g_per_kwh = -inf")],
+)  # fmt: skip
+def test_06_nan_and_inf_settings_are_refused(tmp_path, capsys, table, line):
+    exp = tmp_path / "e.toml"
+    exp.write_text(f"{BASE}\n[{table}]\n{line}\n")
+    assert main(["validate", str(exp)]) == 2
+    out = said(capsys)
+    assert line.split(" = ")[0] in out and ("finite" in out or "not valid" in out)
+
+
+def test_06_a_nan_early_exit_threshold_is_refused(tmp_path, capsys):
+    exp = tmp_path / "e.toml"
+    exp.write_text(BASE + '[[variants]]\nname = "ee"\ntechniques = [{ name = "early_exit", threshold = nan }]\n')
+    assert main(["validate", str(exp)]) == 2
+    assert "threshold = nan" in said(capsys)
+
+
+@pytest.mark.parametrize(
+    "args", [["report", "x", "--requests-per-day", "nan"], ["report", "x", "--requests-per-day", "inf"],
+             ["search", "--budget-min", "nan"], ["search", "--budget-min", "inf"], ["run", "--trials", "0"],
+             ["measure", "--idle", "nan", "--", "true"], ["measure", "--interval", "0", "--", "true"]]
+)  # fmt: skip
+def test_06_numeric_flags_must_be_finite_and_in_range(capsys, args):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2 and "finite number" in capsys.readouterr().err
+
+
+# 10. CSV readers crash on a missing value or non-UTF-8 bytes ---------------------------------------------------
+def test_10_carbon_csv_with_a_missing_value_or_non_utf8_bytes_is_refused(tmp_path, capsys):
+    from wattcut.measure.carbon import TimeSeries
+
+    missing = tmp_path / "missing.csv"
+    missing.write_text("timestamp,g_per_kwh\n2024-03-01T00:00,100\n2024-03-01T01:00\n")
+    with pytest.raises(UserInputError, match="row 3 has a missing value"):
+        TimeSeries(missing)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("timestamp,g_per_kwh\n2024-03-01T00:00,100 \xb5\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="not UTF-8"):
+        TimeSeries(latin)
+    assert place("--region", f"L={latin}") == 2 and "not UTF-8" in said(capsys)
+
+
+# 15. output paths and bad results.json in place ---------------------------------------------------------------
+def test_15_place_out_pointing_at_a_folder_and_a_bad_study_are_exit_2(tmp_path, capsys):
+    good = hourly(tmp_path / "good.csv", [300] * 24)
+    assert place("--region", f"G={good}", "--out", str(tmp_path)) == 2
+    assert "is a folder" in said(capsys)
+    for text in ["{not json", "[1, 2]", json.dumps({"study": "s", "trials": [{"phases": [{"energy_j": "x"}]}]})]:
+        (tmp_path / "results.json").write_text(text)
+        assert main(["place", "--region", f"G={good}", "--study", str(tmp_path)]) == 2
+        assert "results.json" in said(capsys)
