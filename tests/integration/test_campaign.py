@@ -99,6 +99,42 @@ def test_local_mode_runs_the_grid_once_and_a_rerun_skips_it(tiny_bert, tmp_path)
     assert trials_in(out)[0] == rows
 
 
+def test_24_02_a_rerun_after_a_label_changes_meaning_runs_that_study_again(tiny_bert, tmp_path):
+    camp, out = write_campaign(tmp_path, tiny_bert, datasets=("sst2",)), tmp_path / "out"
+    l1 = (
+        '[[variant_sets]]\nlabel = "l1"\n'
+        'variants = [{ name = "l1-50", techniques = [{ name = "prune_l1_unstructured", amount = 0.5 }] }]\n'
+    )
+    camp.write_text(camp.read_text().replace(l1, ""))  # one study
+    assert campaign(camp, out).returncode == 0
+    db = sqlite3.connect(out / "campaign.sqlite")
+    first = json.loads(db.execute("SELECT record_json FROM trials WHERE variant = 'ffn-50'").fetchone()[0])
+    db.close()
+    # same label "ffn", another meaning: the stored study must not stand in for it
+    camp.write_text(camp.read_text().replace("amount = 0.5", "amount = 0.25"))
+    again = campaign(camp, out)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "Changed" in again.stdout + again.stderr and "Resuming" not in again.stdout + again.stderr
+    db = sqlite3.connect(out / "campaign.sqlite")
+    records = [json.loads(r[0]) for r in db.execute("SELECT record_json FROM trials WHERE variant = 'ffn-50'")]
+    db.close()
+    assert len(records) == 1 and records[0]["techniques"] != first["techniques"]
+    assert records[0]["techniques"][0]["amount"] == 0.25
+
+
+def test_24_11_12_a_bad_campaign_creates_no_folder_and_a_dead_address_fails_fast(tiny_bert, tmp_path):
+    camp, out = write_campaign(tmp_path, tiny_bert, datasets=("sst2",)), tmp_path / "out"
+    start = time.monotonic()
+    r = campaign(camp, out, "--address", f"127.0.0.1:{_free_port()}")  # nothing listens there
+    assert r.returncode == 2 and "No Ray cluster answers" in r.stdout + r.stderr
+    assert time.monotonic() - start < 60 and not out.exists()
+    r = campaign(camp, out, "--address", "not an address")
+    assert r.returncode == 2 and "is not a Ray address" in r.stdout + r.stderr and not out.exists()
+    camp.write_text(camp.read_text().replace('data = { name = "sst2" }', 'data = { name = "no_such_dataset" }'))
+    r = campaign(camp, out)
+    assert r.returncode == 2 and not out.exists()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

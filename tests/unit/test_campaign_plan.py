@@ -162,3 +162,73 @@ def test_campaign_report_compares_the_same_variant_across_machines_with_welch(tm
     md = write_campaign_report(store, tmp_path).read_text()
     assert "The same variant across machines" in md and "## By machines" in md
     store.close()
+
+
+# issue 24 --------------------------------------------------------------------------------------------------------
+def test_24_01_labels_that_map_to_one_study_id_are_refused(tmp_path):
+    text = (
+        '[campaign]\nname = "x"\nexperiment = "base.toml"\n'
+        '[[datasets]]\nlabel = "a b"\ndata = { name = "sst2" }\n'
+        '[[datasets]]\nlabel = "a-b"\ndata = { name = "financial_phrasebank" }\n'
+    )
+    with pytest.raises(UserInputError, match="same id 'x-base-a-b-base-base'"):
+        load_campaign(write(tmp_path, text))
+
+
+HEAD = '[campaign]\nname = "x"\nexperiment = "base.toml"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (HEAD + '[[datasets]]\nlabel = "fpb"\ndataa = { name = "financial_phrasebank" }\n', 'Did you mean "data"'),
+        (HEAD + 'quick = "no"\n', "quick = 'no' is not valid: it must be true or false"),
+        (HEAD + "retries = true\n", "retries = True is not valid: it must be a whole number"),
+        (HEAD + "retries = 99\n", "between 0 and 10"),
+        (HEAD + '[[machines]]\nlabel = "m"\nresources = { avx512 = -1 }\n', "above 0"),
+        (HEAD + '[[machines]]\nlabel = "m"\nresources = { avx512 = nan }\n', "above 0"),
+        (HEAD + '[[machines]]\nlabel = "m"\nresources = { avx512 = "many" }\n', "above 0"),
+        (HEAD + "retrys = 2\n", 'Did you mean "retries"'),
+    ],
+)
+def test_24_04_mistyped_campaign_keys_and_wrong_types_are_refused(tmp_path, text, match):
+    with pytest.raises(UserInputError, match=match):
+        load_campaign(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[campaign]\nname = 5\nexperiment = "base.toml"\n', "name = 5 is not valid"),
+        (HEAD + '[[datasets]]\nlabel = "s"\ndata = "sst2"\n', "it must be a table"),
+        (HEAD + '[datasets]\nlabel = "s"\n', "must be a list of tables"),
+        ('[campaign]\nname = "a/b"\nexperiment = "base.toml"\n', "names the output folder"),
+        ('[campaign]\nname = "../../etc"\nexperiment = "base.toml"\n', "names the output folder"),
+        ('[campaign]\nname = "' + "n" * 300 + '"\nexperiment = "base.toml"\n', "names the output folder"),
+        (HEAD + '[[machines]]\nlabel = "m"\nresources = "avx512"\n', "must be a table of resource"),
+        (HEAD + "[[variant_sets]]\nlabel = 3\n", "needs a label"),
+        ("[campaign\n", "not valid TOML"),
+    ],
+)
+def test_24_11_campaign_files_with_wrong_types_are_exit_2_not_tracebacks(tmp_path, text, match):
+    with pytest.raises(UserInputError, match=match):
+        load_campaign(write(tmp_path, text))
+
+
+def test_24_11_a_base_experiment_that_is_not_toml_is_refused(tmp_path):
+    path = write(tmp_path, HEAD)
+    (tmp_path / "base.toml").write_bytes(b"\xff\xfe not toml [")
+    with pytest.raises(UserInputError, match="base experiment .* is not valid TOML"):
+        load_campaign(path)
+
+
+def test_24_02_the_store_drops_a_study_whose_configuration_changed(tmp_path):
+    store = CampaignStore(tmp_path / "campaign.sqlite")
+    store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {"a": 1}}])
+    store.add_trial("s1", {"variant": "baseline", "trial_index": 0})
+    store.mark("s1", "done")
+    assert store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {"a": 1}}]) == []
+    assert store.status("s1") == "done"
+    assert store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {"a": 2}}]) == ["s1"]
+    assert store.status("s1") == "pending" and store.trials("s1") == []
+    store.close()

@@ -150,3 +150,53 @@ def test_15_place_out_pointing_at_a_folder_and_a_bad_study_are_exit_2(tmp_path, 
         (tmp_path / "results.json").write_text(text)
         assert main(["place", "--region", f"G={good}", "--study", str(tmp_path)]) == 2
         assert "results.json" in said(capsys)
+
+
+# 7. a degenerate baseline is flagged and nothing is recommended -------------------------------------------------
+def _classified(variant, trial, energy, gold, pred):
+    from tests.unit.test_report import full
+
+    acc = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
+    r = full(variant, trial, energy, acc)
+    r["task"] = "sequence_classification"
+    metrics = {**r["metrics"], "labels": ["negative", "neutral", "positive"]}
+    r["metrics"] = metrics
+    r["tasks"] = {"sequence_classification": {"metrics": metrics, "items": {"gold": gold, "pred": pred}}}
+    return r
+
+
+def test_07_a_baseline_no_better_than_the_majority_class_gets_no_recommendation(tmp_path):
+    from tests.unit.test_report import make_store
+    from wattcut.report.build import write_reports
+
+    gold = [2] * 59 + [0] * 21 + [1] * 20  # 3 classes, majority share 0.59
+    lazy = [2] * 100  # the baseline answers "positive" for everything: 0.59
+    trials = []
+    for i in range(3):
+        trials.append(_classified("baseline", i, 10.0, gold, lazy))
+        trials.append(_classified("<b>evil</b>", i, 2.0, gold, lazy))  # equally lazy and 5x cheaper
+    s = make_store(tmp_path, trials)
+    write_reports(s, tmp_path)
+    res = json.loads((tmp_path / "results.json").read_text())
+    ref = res["statistics"]["reference_accuracy"]
+    assert ref["majority_class_accuracy"] == pytest.approx(0.59) and ref["majority_label"] == "positive"
+    assert ref["chance_accuracy"] == pytest.approx(1 / 3) and ref["degenerate"]
+    rec = res["statistics"]["recommendation"]
+    assert rec["variant"] is None and rec["degenerate_baseline"] and "majority class" in rec["reason"]
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("**Degenerate baseline**") < md.index("| variant |")  # at the top, before the table
+    assert "Degenerate baseline" in (tmp_path / "report.html").read_text()
+
+
+def test_07_a_baseline_above_the_majority_class_is_shown_beside_its_reference(tmp_path):
+    from tests.unit.test_report import make_store
+    from wattcut.report.build import write_reports
+
+    gold = [2] * 59 + [0] * 21 + [1] * 20
+    good = gold[:90] + [0] * 10  # 0.9
+    s = make_store(tmp_path, [_classified("baseline", i, 10.0, gold, good) for i in range(2)])
+    write_reports(s, tmp_path)
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert not res["statistics"]["reference_accuracy"]["degenerate"]
+    assert res["statistics"]["recommendation"]["variant"] == "baseline"
+    assert 'always answering the majority class "positive" scores 0.590' in (tmp_path / "report.md").read_text()

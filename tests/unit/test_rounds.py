@@ -56,7 +56,7 @@ def test_stable_baseline_runs_one_round():
     cfg = _cfg(sentinel_requests=3, drift_threshold=0.5)  # wide: sleep jitter on a busy CI box must not flip it
     base = Model([0.01] * 100)
     ready = {"baseline": (Model([]), [], {}, None, "", None), "v": (Model([]), [], {}, None, "", None)}
-    results, contention = _inference_round(
+    results, contention, _ = _inference_round(
         cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready
     )
     assert contention["rounds"] == 1 and not contention["flagged"] and abs(contention["drift_rel"]) < 0.5
@@ -71,13 +71,13 @@ def test_drifting_baseline_repeats_the_round_then_flags_it():
     # before/after sentinels of each round: 2 ms, then 30 ms (another tenant arrived): drift ~+1400% every round
     base = Model(([0.002] * 3 + [0.03] * 3) * 3)
     ready = {"baseline": (Model([]), [], {}, None, "", None)}
-    _, contention = _inference_round(cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready)
+    _, contention, _ = _inference_round(cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready)
     assert contention["rounds"] == 3 and contention["flagged"] and contention["drift_rel"] > 1.0
 
 
 def test_no_sentinel_means_no_check():
     cfg = _cfg(sentinel_requests=0)
-    _, contention = _inference_round(
+    _, contention, _ = _inference_round(
         cfg,
         Session(),
         _tasks(cfg),

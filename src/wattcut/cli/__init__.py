@@ -2,7 +2,8 @@
 
 Each subcommand is one module with a typed function; this module only builds the
 parser and maps errors to exit codes: 0 done, 2 bad input (a one-paragraph message
-naming the problem and the fix, no traceback), 1 internal failure, 130 interrupted.
+naming the problem and the fix, no traceback), 3 a study finished with failed variants
+(recorded; the rest is kept), 1 internal failure, 130 interrupted.
 Importing this module imports no torch: ``wattcut --help`` is instant.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wattcut import __version__
-from wattcut.errors import UserInputError
+from wattcut.errors import UserInputError, VariantsFailedError
 
 
 def _number(low: float, high: float, *, above: bool = False, integer: bool = False) -> Any:
@@ -239,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 interval_s=args.interval,
                 crosscheck=args.crosscheck,
             )
+    except VariantsFailedError as e:
+        console.print(
+            f"[bold red]error:[/] {escape_text(e.problem)} {escape_text(e.fix)}", highlight=False, soft_wrap=True
+        )
+        return VariantsFailedError.exit_code
     except UserInputError as e:
         from rich.markup import escape
 

@@ -43,7 +43,13 @@ def run(experiment: str | None, out: str | None = None, quick: bool = False, tri
     from wattcut.runner.execute import run_study
 
     header = f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n"
-    run_study(cfg, out_dir, header=header)
+    from wattcut.errors import VariantsFailedError
+
+    try:
+        run_study(cfg, out_dir, header=header)
+    except VariantsFailedError:
+        _print_summary(out_dir)  # what did finish, then the failures (exit 3)
+        raise
     _print_summary(out_dir)
     console.print(
         f"\n[bold green]done[/]: {escape(str(out_dir))}/report.html (open it in a browser), report.md, figures/, "
@@ -80,3 +86,12 @@ def _print_summary(out_dir: Path) -> None:
             Text(f"{r['runtime']} · {r['precision']}"),
         )
     out.print(table)
+    from wattcut.report.notes import reference_notes
+
+    for note in reference_notes(results["statistics"]):
+        out.print(Text(note))
+    rec = results["statistics"].get("recommendation") or {}
+    if rec.get("degenerate_baseline"):
+        from wattcut.ui import console, escape
+
+        console.print(f"[bold yellow]warning[/]: {escape(rec['reason'])}", soft_wrap=True)

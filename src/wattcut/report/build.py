@@ -155,6 +155,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
         "provenance": study["provenance"],
         "complete": not missing,
         "missing_trials": missing,
+        "failures": store.failures(),
         "metric_spec": spec.to_dict(),
         "summary": summary,
         "statistics": study_statistics(

@@ -295,10 +295,11 @@ def _energy_aware(results: dict[str, Any]) -> str:
     return _markdown_section(lines(results))
 
 
-def _training_notes(cfg: dict[str, Any], trials: list[dict[str, Any]]) -> str:
-    from wattcut.report.notes import baseline_notes, training_data_notes
+def _training_notes(cfg: dict[str, Any], trials: list[dict[str, Any]], statistics: dict[str, Any] | None) -> str:
+    from wattcut.report.notes import baseline_notes, reference_notes, training_data_notes
 
-    return "".join(f'<p class="note">{escape(n)}</p>' for n in baseline_notes(cfg, trials)) + "".join(
+    notes = reference_notes(statistics) + baseline_notes(cfg, trials)
+    return "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "".join(
         f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg)
     )
 
@@ -494,6 +495,18 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
             f'<p class="warn">This study is incomplete: {len(results["missing_trials"])} trial(s) missing '
             f"({items}). The table shows the finished trials only.</p>"
         )
+    if ((results.get("statistics") or {}).get("recommendation") or {}).get("degenerate_baseline"):
+        r = results["statistics"]["reference_accuracy"]
+        missing += (
+            f'<p class="warn">Degenerate baseline: its accuracy ({r["baseline_accuracy"]:.3f}) is no better than '
+            f"always answering the majority class ({r['majority_class_accuracy']:.3f}). No variant is recommended.</p>"
+        )
+    for f in results.get("failures") or []:
+        missing += (
+            f'<p class="warn">Variant failed: {escape(f["variant"])}, trial {f["trial_index"] + 1}, during '
+            f"{escape(f['stage'])}: {escape(f['reason'])}. It is left out of the tables and statistics; the other "
+            "variants are unaffected.</p>"
+        )
     flags = ", ".join(f for f, on in prov["cpu"]["flags"].items() if on) or "none of the tracked ones"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -508,7 +521,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 {_recommendation(results)}
 <h2>Variants</h2>
 <p class="note">Mean ± SD over trials. {_workload_note(cfg)}</p>
-{_training_notes(cfg, results.get("trials") or [])}
+{_training_notes(cfg, results.get("trials") or [], results.get("statistics"))}
 {_variant_table(results["summary"], statistics)}
 {_contention(results)}
 <p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not

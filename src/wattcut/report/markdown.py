@@ -45,6 +45,19 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     if results.get("missing_trials"):
         missing = ", ".join(f"{_cell(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
         lines += [f"> **Incomplete study**: {len(results['missing_trials'])} trial(s) missing ({missing}).", ""]
+    if rec.get("degenerate_baseline"):
+        r = st["reference_accuracy"]
+        lines += [
+            f"> **Degenerate baseline**: its accuracy ({r['baseline_accuracy']:.3f}) is no better than always "
+            f"answering the majority class ({r['majority_class_accuracy']:.3f}). No variant is recommended.",
+            "",
+        ]
+    for f in results.get("failures") or []:
+        lines += [
+            f"> **Variant failed**: {_cell(f['variant'])}, trial {f['trial_index'] + 1}, during {f['stage']}: "
+            f"{_cell(f['reason'])}. It is left out of the tables and statistics; the other variants are unaffected.",
+            "",
+        ]
     if results["config"]["model"].get("gguf_file"):
         lines += [
             "> The baseline was read from a GGUF file and de-quantized to fp32: its weights already carry the GGUF's "
@@ -69,9 +82,10 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
             f"{r['file_size_bytes'] / 1e6:.1f} |"
         )
-    from wattcut.report.notes import baseline_notes, training_data_notes
+    from wattcut.report.notes import baseline_notes, reference_notes, training_data_notes
 
-    lines += ["", *(f"> {_cell(n)}" for n in baseline_notes(results["config"], results.get("trials") or []))]
+    notes = reference_notes(results.get("statistics")) + baseline_notes(results["config"], results.get("trials") or [])
+    lines += ["", *(f"> {_cell(n)}" for n in notes)]
     lines += ["", *(f"> **Training data**: {_cell(n)}" for n in training_data_notes(results["config"]))]
     lines += _tasks(results)
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows

@@ -24,6 +24,21 @@ def training_data_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
+def reference_notes(statistics: dict[str, Any] | None) -> list[str]:
+    """The accuracy a model that learnt nothing gets on the same items, shown beside the baseline's."""
+    r = (statistics or {}).get("reference_accuracy")
+    if not r:
+        return []
+    note = (
+        f'Reference: always answering the majority class "{r["majority_label"]}" scores '
+        f"{r['majority_class_accuracy']:.3f} on these {r['n_items']} evaluation items; chance is "
+        f"{r['chance_accuracy']:.3f}. The baseline scores {r['baseline_accuracy']:.3f}."
+    )
+    if r["degenerate"]:
+        note += " It is no better than the majority class: no variant is recommended."
+    return [note]
+
+
 def baseline_notes(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[str]:
     """What the baseline is when it was not fine-tuned here, and which variants were built once per study."""
     notes = []

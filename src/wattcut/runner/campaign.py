@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -87,45 +88,124 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file; every study of its grid is parsed as an experiment."""
-    from wattcut import settings as cfgmod
-    from wattcut.experiment import parse_experiment
+# The campaign name is a folder name (runs/<name>) and part of every study id: no path separators, no "..".
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_LABEL = 40
+HEAD = {"name": str, "experiment": str, "retries": int, "quick": bool}
+AXIS_TYPES = {"model": (dict, "a table"), "data": (dict, "a table"), "variants": (list, "a list of tables")}
+AXIS_TYPES["resources"] = (dict, "a table of resource names and amounts")
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f'The campaign file "{path}" does not exist.', "Check the path.")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise UserInputError(f'"{path}" is not valid TOML: {e}.', "Fix the syntax.") from None
+
+def _keys(table: dict[str, Any], allowed: list[str], where: str) -> None:
+    from wattcut.errors import did_you_mean
+
+    for key in table:
+        if key not in allowed:
+            raise UserInputError(
+                f'Unknown key "{key}" in {where}.{did_you_mean(key, allowed)}',
+                f"Keys allowed there: {', '.join(allowed)}.",
+            )
+
+
+def _head(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The [campaign] table, every key checked by name and type."""
     head = doc.get("campaign")
     if not isinstance(head, dict) or "name" not in head or "experiment" not in head:
         raise UserInputError(
             f'"{path}" needs a [campaign] table with name and experiment (the base study file).',
             'Add [campaign] name = "..." and experiment = "study.toml".',
         )
+    _keys(head, list(HEAD), "[campaign]")
+    for key, kind in HEAD.items():
+        value = head.get(key)
+        if key in head and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            word = {str: "a string", int: "a whole number", bool: "true or false"}[kind]
+            raise UserInputError(f"[campaign] {key} = {value!r} is not valid: it must be {word}.", "Correct it.")
+    if not NAME.fullmatch(head["name"]) or ".." in head["name"]:
+        raise UserInputError(
+            f"[campaign] name = {head['name']!r} is not valid: it names the output folder (runs/<name>) and every "
+            "study, so it must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            'Rename it, e.g. name = "minilm-grid".',
+        )
+    if not 0 <= head.get("retries", 2) <= 10:
+        raise UserInputError(f"[campaign] retries = {head['retries']} must be between 0 and 10.", "Correct it.")
+    return head
+
+
+def _axis(doc: dict[str, Any], axis: str, key: str) -> list[dict[str, Any]]:
+    """One axis's entries (a list of tables with distinct labels), each key checked by name and type."""
+    entries = doc.get(axis, [{"label": "base"}])
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise UserInputError(
+            f"{axis} must be a list of tables, each written [[{axis}]] with a label; got {entries!r}.",
+            f'Write [[{axis}]] (double brackets) then label = "..." and {key} = ... under it.',
+        )
+    labels = []
+    for n, entry in enumerate(entries, 1):
+        where = f"[[{axis}]] entry {n}"
+        _keys(entry, ["label", key], where)
+        label = entry.get("label")
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
+            raise UserInputError(
+                f"{where} needs a label: a non-empty string of at most {MAX_LABEL} characters (got {label!r}).",
+                f'Add label = "..." to each [[{axis}]].',
+            )
+        if key in entry:
+            kind, word = AXIS_TYPES[key]
+            value = entry[key]
+            if not isinstance(value, kind) or (kind is list and not all(isinstance(v, dict) for v in value)):
+                raise UserInputError(
+                    f"{where} ({label}) {key} = {value!r} is not valid: it must be {word}.", "Correct it."
+                )
+            if key == "resources":
+                for name, amount in value.items():
+                    ok = isinstance(amount, int | float) and not isinstance(amount, bool)
+                    if not ok or not math.isfinite(amount) or amount <= 0:
+                        raise UserInputError(
+                            f"{where} ({label}) resources {name} = {amount!r} is not valid: a Ray resource amount is "
+                            "a finite number above 0.",
+                            "Correct it, e.g. resources = { avx512 = 1 }.",
+                        )
+        labels.append(label)
+    if len(set(labels)) != len(labels):
+        raise UserInputError(f"Every [[{axis}]] entry needs a distinct label; got {labels}.", "Rename the repeats.")
+    return entries
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file; every study of its grid is parsed as an experiment.
+
+    The file is checked as strictly as an experiment file: unknown keys get a did-you-mean,
+    every value's type is checked, and two studies may not map to the same study id.
+    """
+    from wattcut import settings as cfgmod
+    from wattcut.experiment import parse_experiment
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f'The campaign file "{path}" does not exist.', "Check the path.")
+    doc = _read_toml(path, "The campaign file")
+    head = _head(doc, path)
     unknown = set(doc) - {"campaign", *(a for a, _ in AXES)}
     if unknown:
+        from wattcut.errors import did_you_mean
+
+        first = sorted(unknown)[0]
         raise UserInputError(
-            f'"{path}" has unknown tables {sorted(unknown)}.',
+            f'"{path}" has unknown tables {sorted(unknown)}.{did_you_mean(first, [a for a, _ in AXES])}',
             f"Use [campaign] and [[{']], [['.join(a for a, _ in AXES)}]].",
         )
     base_path = (path.parent / head["experiment"]).resolve()
     if not base_path.is_file():
         raise UserInputError(f'[campaign] experiment = "{head["experiment"]}" does not exist.', "Fix the path.")
-    base = tomllib.loads(base_path.read_text(encoding="utf-8"))
+    base = _read_toml(base_path, "The base experiment")
+    for table in ("study", "model", "data"):
+        if not isinstance(base.get(table, {}), dict):
+            raise UserInputError(f'"{base_path}": [{table}] must be a table.', "Correct the base experiment.")
     retries = head.get("retries", 2)
-    if not isinstance(retries, int) or retries < 0:
-        raise UserInputError(f"[campaign] retries = {retries!r} must be 0 or more.", "Correct it.")
-    axes = []
-    for axis, key in AXES:
-        entries = doc.get(axis) or [{"label": "base"}]
-        names = [entry.get("label") for entry in entries]
-        if any(not isinstance(x, str) or not x for x in names) or len(set(names)) != len(names):
-            raise UserInputError(f"Every [[{axis}]] entry needs a distinct label.", f"Add label = ... to each {axis}.")
-        axes.append([(axis, key, entry) for entry in entries])
-    studies = []
+    axes = [[(axis, key, entry) for entry in _axis(doc, axis, key)] for axis, key in AXES]
+    studies: list[StudySpec] = []
+    ids: dict[str, dict[str, str]] = {}
     for combo in itertools.product(*axes):
         study = copy.deepcopy(base)
         labels: dict[str, str] = {axis: entry["label"] for axis, _, entry in combo}
@@ -142,13 +222,27 @@ def load_campaign(path: str | Path) -> Campaign:
             else:
                 resources = {str(k): float(v) for k, v in entry["resources"].items()}
         study_id = _slug("-".join([head["name"], *labels.values()]))
+        if study_id in ids:  # "a b" and "a-b" both become a-b: one study would overwrite the other
+            raise UserInputError(
+                f"Two studies of the campaign get the same id {study_id!r}: labels {ids[study_id]} and {labels} "
+                "differ only in characters that ids cannot hold.",
+                "Give labels that differ in letters, digits, '.', '_' or '-'.",
+            )
+        ids[study_id] = labels
         study.setdefault("study", {})["name"] = study_id
         where = f"{path} (study {study_id})"
         cfg = parse_experiment(study, where)  # bad input in any study stops the campaign before it starts
-        if head.get("quick"):
+        if head.get("quick", False):
             cfg = cfgmod.quick(cfg)
         studies.append(StudySpec(study_id, labels, _to_doc(cfg), resources))
     return Campaign(head["name"], path, tuple(studies), retries)
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f'{what} "{path}" is not valid TOML: {e}.', "Fix the syntax.") from None
 
 
 def _to_doc(cfg: Any) -> dict[str, Any]:
@@ -188,12 +282,19 @@ def run_study_task(spec: StudySpec, collector: Any) -> dict[str, Any]:
         def stream(record: dict[str, Any]) -> None:
             ray.get(collector.add.remote(spec.study_id, record))
 
-        run_study(cfg, out, header=f"campaign study {spec.study_id} on {node}\n", on_trial=stream)
+        from wattcut.errors import VariantsFailedError
+
+        failures: list[dict[str, Any]] = []
+        try:
+            run_study(cfg, out, header=f"campaign study {spec.study_id} on {node}\n", on_trial=stream)
+        except VariantsFailedError as e:  # the study finished without some variants: recorded, not retried
+            failures = e.failures
         return {
             "study_id": spec.study_id,
             "node": node,
             "store": (out / "wattcut.sqlite").read_bytes(),
             "resumed_from": len(done),
+            "failures": failures,
         }
 
 
@@ -230,17 +331,30 @@ def run_campaign(campaign: Campaign, out: Path, address: str | None = None) -> P
 
     import ray
 
+    from wattcut.experiment import parse_experiment
     from wattcut.report.campaign import write_campaign_report
+    from wattcut.runner.execute import check_inputs
     from wattcut.store.campaign import CampaignStore
+    from wattcut.store.sqlite import config_hash
     from wattcut.ui import console
 
+    if address:
+        _check_address(address)
+    known = CampaignStore.read_only(out / "campaign.sqlite")  # nothing is created before the inputs are checked
+    todo = [s for s in campaign.studies if known.get(s.study_id) != ("done", config_hash(s.doc))]
+    for s in todo:  # model, data and technique checks for every study before any runs: bad input costs seconds
+        check_inputs(parse_experiment(s.doc, s.study_id))
     store = CampaignStore(out / "campaign.sqlite")
-    store.begin(
+    changed = store.begin(
         campaign.name,
         campaign.to_dict(),
         [{"study_id": s.study_id, "labels": s.labels, "config": s.doc} for s in campaign.studies],
     )
-    todo = [s for s in campaign.studies if store.status(s.study_id) != "done"]
+    for sid in changed:
+        console.print(
+            f"[yellow]Changed[/]: study {sid} is not what the campaign file now defines; its old trials are "
+            "dropped and it runs again."
+        )
     skipped = len(campaign.studies) - len(todo)
     if skipped:
         console.print(f"[yellow]Resuming[/]: {skipped} finished study(ies) in {out} are kept and skipped.")
@@ -248,11 +362,6 @@ def run_campaign(campaign: Campaign, out: Path, address: str | None = None) -> P
         write_campaign_report(store, out)
         store.close()
         return out / "campaign.sqlite"
-    from wattcut.experiment import parse_experiment
-    from wattcut.runner.execute import check_inputs
-
-    for s in todo:  # model, data and technique checks for every study before any runs: bad input costs seconds
-        check_inputs(parse_experiment(s.doc, s.study_id))
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -288,6 +397,30 @@ def run_campaign(campaign: Campaign, out: Path, address: str | None = None) -> P
     write_campaign_report(store, out)
     store.close()
     return out / "campaign.sqlite"
+
+
+def _check_address(address: str, wait_s: float = 5.0) -> None:
+    """Fail fast on a malformed or unreachable Ray address (Ray itself retries for minutes)."""
+    import socket
+
+    if address == "auto":
+        return
+    m = re.fullmatch(r"(?:ray://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address)
+    if m is None or not 0 < int(m.group(2)) < 65536:
+        raise UserInputError(
+            f'--address "{address}" is not a Ray address.',
+            "Give HOST:PORT as `ray start --head` prints it (e.g. 10.0.0.5:6379), or leave --address out (local mode).",
+        )
+    host = m.group(1).strip("[]")
+    try:
+        with socket.create_connection((host, int(m.group(2))), timeout=wait_s):
+            pass
+    except OSError as e:
+        raise UserInputError(
+            f'No Ray cluster answers at --address "{address}" within {wait_s:g} s ({e.strerror or e}).',
+            "Start it with `ray start --head` on that machine, check the host and port (and any firewall), or "
+            "leave --address out for local mode.",
+        ) from None
 
 
 def _wait(pending: dict[Any, StudySpec], collector: Any, store: Any, out: Path, campaign: Campaign) -> None:
@@ -331,10 +464,16 @@ def _wait(pending: dict[Any, StudySpec], collector: Any, store: Any, out: Path, 
                     failures.append(f"{spec.study_id}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
                     continue
                 _merge_study(store, out, spec, result)
+                if result["failures"]:  # finished without some variants: kept, reported, and rerun next time
+                    store.mark(spec.study_id, "partial")
+                    failed = ", ".join(
+                        f"{f['variant']} ({f['stage']}: {f['reason'][:200]})" for f in result["failures"]
+                    )
+                    failures.append(f"{spec.study_id}: variants failed: {failed}")
         absorb()
     if failures:
         raise UserInputError(
-            f"{len(failures)} study(ies) failed after {campaign.retries} retries (finished trials are kept): "
+            f"{len(failures)} study(ies) failed or finished without some variants (finished trials are kept): "
             + "; ".join(failures),
             "Fix the cause and run the same campaign again: finished studies are skipped.",
         )

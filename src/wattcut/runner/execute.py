@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wattcut.errors import UserInputError
+from wattcut.errors import UserInputError, VariantsFailedError
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
 from wattcut.ui import console, escape
@@ -187,25 +187,36 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                 started = _now()
                 variant = variants.get(name)
                 reuse = _reusable(primary, variant)
-                if name in built:  # built once per study: no compress or load phase in this trial
-                    b = built[name]
-                    model, flops, structure, vdir = b.model, b.flops, b.structure, b.vdir
-                else:
-                    vdir = work / (f"{_folder_name(name)}-study" if reuse else f"{_folder_name(name)}-t{trial.index}")
-                    vdir.mkdir(parents=True, exist_ok=True)
-                    model, flops, structure = _build(
-                        cfg, primary, variant, base, tokenizer, threads, vdir, trial.seed, session, source, cost_profile
-                    )
-                    if reuse:
-                        built[name] = Built(model, flops, structure, vdir, trial.index)
-                # Phase "evaluate": quality on each task's evaluation data.
-                metrics: dict[str, Any] = {}
-                for t in tasks:
-                    if t.metric_spec is None:
-                        metrics[_key(t)] = {}  # a cost-only workload (chat replay): measured in "infer"
-                        continue
-                    with session.phase("evaluate", step=_key(t)) as rec:
-                        metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
+                stage = "build"
+                try:
+                    if name in built:  # built once per study: no compress or load phase in this trial
+                        b = built[name]
+                        model, flops, structure, vdir = b.model, b.flops, b.structure, b.vdir
+                    else:
+                        folder = f"{_folder_name(name)}-study" if reuse else f"{_folder_name(name)}-t{trial.index}"
+                        vdir = work / folder
+                        vdir.mkdir(parents=True, exist_ok=True)
+                        model, flops, structure = _build(
+                            cfg, primary, variant, base, tokenizer, threads, vdir, trial.seed, session, source,
+                            cost_profile,
+                        )  # fmt: skip
+                        if reuse:
+                            built[name] = Built(model, flops, structure, vdir, trial.index)
+                    # Phase "evaluate": quality on each task's evaluation data.
+                    stage = "evaluate"
+                    metrics: dict[str, Any] = {}
+                    for t in tasks:
+                        if t.metric_spec is None:
+                            metrics[_key(t)] = {}  # a cost-only workload (chat replay): measured in "infer"
+                            continue
+                        with session.phase("evaluate", step=_key(t)) as rec:
+                            metrics[_key(t)] = t.evaluate(model, tokenizer, rec)
+                except Exception as e:  # noqa: BLE001  (one variant's failure must not lose the study)
+                    if name == BASELINE:
+                        raise  # every variant derives from it: nothing to go on with
+                    _fail(store, session, name, trial.index, stage, e)
+                    built.pop(name, None)
+                    continue
                 if hasattr(model, "depth_log"):  # early exit: count the inference requests' depths only
                     model.depth_log.clear()
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
@@ -219,8 +230,15 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                 ready[name] = (model, phases, metrics, facts, started, vdir)
 
             # Phase "infer": one interleaved round per task, repeated while the baseline sentinel drifts.
-            infer, contention = _inference_round(cfg, session, tasks, base, requests, ready)
+            if not ready:  # every variant left in this trial failed: nothing to serve
+                continue
+            infer, contention, failed = _inference_round(cfg, session, tasks, base, requests, ready)
+            for name, error in failed.items():
+                _fail(store, session, name, trial.index, "infer", error)
+                built.pop(name, None)
             for name, (model, phases, metrics, facts, started, vdir) in ready.items():
+                if name in failed:
+                    continue
                 artifact = None
                 if cfg.save_variants and not extra[name]["build"]["reused"]:
                     artifact = model.save(out / "artifacts" / vdir.name)
@@ -252,8 +270,24 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
         session.close()
         shutil.rmtree(work, ignore_errors=True)
         write_reports(store, out)
+        failures = store.failures()
         store.close()
+    if failures:
+        raise VariantsFailedError(failures, str(out))
     return out / STORE_NAME
+
+
+def _fail(store: Store, session: Any, name: str, trial_index: int, stage: str, error: BaseException) -> None:
+    """Record a variant's failure, drop its partial windows, and say so; the study goes on."""
+    session.take()  # windows the failed variant opened must not be billed to the next one
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    reason = f"{type(error).__name__}: {text}"[:600]
+    store.add_failure(name, trial_index, stage, reason)
+    console.print(
+        f"[bold red]variant {escape(name)} failed[/] in trial {trial_index + 1} ({stage}): {escape(reason)}. "
+        "It is recorded as failed; the study goes on without it.",
+        soft_wrap=True,
+    )
 
 
 @dataclass
@@ -518,7 +552,7 @@ def _check_techniques(cfg: StudyConfig, source: str) -> None:
 
 def _inference_round(
     cfg: StudyConfig, session: Any, tasks: list[Any], base: Any, requests: dict[str, list[Any]], ready: dict[str, Any]
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, BaseException]]:
     """Serve every variant's workloads in interleaved rounds, bracketed by a baseline latency sentinel.
 
     Each task's timed requests are cut into ``[infer] rounds`` contiguous parts (one part
@@ -528,7 +562,8 @@ def _inference_round(
     variant and task, the merged infer phase, latencies, per-round figures and per-request
     details; and the contention check: the sentinel's relative drift (on the primary
     task's requests), how many attempts ran, and whether the last one was still drifting
-    (then it is kept, and flagged).
+    (then it is kept, and flagged); and the variants that failed while serving (left out of
+    the later rounds; the baseline's failure ends the study).
     """
     from wattcut.measure.base import merge
 
@@ -542,6 +577,7 @@ def _inference_round(
     }
     n_rounds = max((len(p) for p in parts.values()), default=0)
     names = list(ready)
+    failed: dict[str, BaseException] = {}
     drifts: list[float] = []
     sentinel_energy: list[float | None] = []  # J per request of each metered sentinel run: before, after, ...
     if sentinel:  # the baseline sat idle while variants were built: warm it first, or "before" reads cold
@@ -557,17 +593,24 @@ def _inference_round(
                 model = ready[name][0]
                 for t in tasks:
                     k = _key(t)
-                    if r >= len(parts[k]):
+                    if r >= len(parts[k]) or name in failed:
                         continue  # a task with no request workload (lm_eval: its energy is in "evaluate")
                     reqs, warm = requests[k], t.warmup_requests()
                     # The whole warm-up before a variant's first round; one request (shortened where the task says
                     # it may be) before later rounds, to bring its weights back into cache after the others ran.
                     again = t.rewarm(reqs[: min(warm, 1)])
-                    t.serve(model, reqs[:warm] if r == 0 else again, _scratch(), desc=f"warm-up {name}")
-                    time.sleep(ic.cooldown_s)  # rest between windows; also lets runtime worker threads settle
                     label = f"infer {name}" + (f" {r + 1}/{len(parts[k])}" if len(parts[k]) > 1 else "")
-                    with session.phase("infer", step=k) as rec:
-                        latencies = t.serve(model, parts[k][r], rec, desc=label, window=session.window)
+                    try:
+                        t.serve(model, reqs[:warm] if r == 0 else again, _scratch(), desc=f"warm-up {name}")
+                        time.sleep(ic.cooldown_s)  # rest between windows; also lets runtime worker threads settle
+                        with session.phase("infer", step=k) as rec:
+                            latencies = t.serve(model, parts[k][r], rec, desc=label, window=session.window)
+                    except Exception as e:  # noqa: BLE001  (one variant's failure must not lose the study)
+                        if name == BASELINE:
+                            raise
+                        session.take()
+                        failed[name] = e
+                        continue
                     slot = served[name][k]
                     slot["phases"] += session.take()
                     slot["latencies"] += latencies
@@ -599,16 +642,20 @@ def _inference_round(
                 "details": slot["details"],
             }
     last = drifts[-1]
-    return results, {
-        "sentinel_requests": len(sentinel),
-        "drift_rel": None if not sentinel else last,
-        "drift_threshold": ic.drift_threshold,
-        "rounds": len(drifts),
-        "drifts": drifts if sentinel else [],
-        "flagged": bool(sentinel) and abs(last) > ic.drift_threshold,
-        # the same requests served before and after each attempt's round: the machine's run-to-run noise
-        "sentinel_energy_per_request_j": sentinel_energy,
-    }
+    return (
+        {n: r for n, r in results.items() if n not in failed},
+        {
+            "sentinel_requests": len(sentinel),
+            "drift_rel": None if not sentinel else last,
+            "drift_threshold": ic.drift_threshold,
+            "rounds": len(drifts),
+            "drifts": drifts if sentinel else [],
+            "flagged": bool(sentinel) and abs(last) > ic.drift_threshold,
+            # the same requests served before and after each attempt's round: the machine's run-to-run noise
+            "sentinel_energy_per_request_j": sentinel_energy,
+        },
+        failed,
+    )
 
 
 def _sentinel(session: Any, task: Any, base: Any, sentinel: list[Any], energy: list[float | None]) -> float | None:

@@ -35,6 +35,40 @@ from wattcut.stats.summary import compare, describe, fit_line, holm, non_inferio
 BASELINE = "baseline"
 
 
+def reference_accuracy(trials: list[dict[str, Any]], spec: MetricSpec) -> dict[str, Any] | None:
+    """What a model that learnt nothing scores on the evaluation items: the majority class's share, and chance.
+
+    A classifier whose accuracy is no better than always answering the majority class is
+    degenerate: every variant can then be "non-inferior" to it while being useless. None
+    when the metric is not accuracy or no baseline trial kept its items' gold labels.
+    """
+    from collections import Counter
+
+    if spec.key != "accuracy":
+        return None
+    base = [t for t in trials if t["variant"] == BASELINE]
+    entry = next((t["tasks"].get(t.get("task")) or {} for t in base if t.get("tasks")), {})
+    gold = (entry.get("items") or {}).get("gold")
+    if not gold:
+        return None
+    counts = Counter(gold)
+    label, top = counts.most_common(1)[0]
+    names = (entry.get("metrics") or base[0].get("metrics") or {}).get("labels") or sorted(counts)
+    accuracies = [q for t in base if (q := quality(t, spec)) is not None]
+    if not accuracies:
+        return None
+    baseline_acc = sum(accuracies) / len(accuracies)
+    majority = top / len(gold)
+    return {
+        "majority_class_accuracy": majority,
+        "majority_label": str(names[label]) if isinstance(label, int) and label < len(names) else str(label),
+        "chance_accuracy": 1 / max(len(names), len(counts)),
+        "baseline_accuracy": baseline_acc,
+        "n_items": len(gold),
+        "degenerate": baseline_acc <= majority + 1e-9,
+    }
+
+
 def _infer_energy_per_request(trial: dict[str, Any]) -> float | None:
     p = infer_phase(trial)
     if p is None or p["energy_j"] is None or not p["requests"]:
@@ -113,6 +147,7 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
     for n, c in comparisons.items():
         ni = (paired.get(n) or {}).get("quality") or c[f"{q}_non_inferiority"]
         decisive[n] = {**ni, "test": "item-level" if ni.get("n_items") else "per-trial"}
+    reference = reference_accuracy(trials, spec)
     pb = payback(config, trials)
     for n, row in pb["variants"].items():  # a payback is only worth reading next to these caveats
         c = comparisons.get(n)
@@ -142,9 +177,31 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         "non_inferiority": decisive,
         "pareto_front": pareto(points),
         "energy_vs_runtime": _energy_vs_runtime(trials),
-        "recommendation": recommend(per_variant, comparisons, margin, spec, margin_type, paired, decisive),
+        "recommendation": _degenerate(reference)
+        or recommend(per_variant, comparisons, margin, spec, margin_type, paired, decisive),
+        "reference_accuracy": reference,
         "payback": pb,
         "noise_floor": noise_floor(trials, _paired_rounds(trials)),
+    }
+
+
+def _degenerate(reference: dict[str, Any] | None) -> dict[str, Any] | None:
+    """No recommendation when the baseline is no better than always answering the majority class."""
+    if not reference or not reference["degenerate"]:
+        return None
+    r = reference
+    return {
+        "variant": None,
+        "eligible": [],
+        "tied_with": [],
+        "degenerate_baseline": True,
+        "reason": (
+            f"No recommendation: the baseline's accuracy ({r['baseline_accuracy']:.3f}) is no better than always "
+            f'answering the majority class "{r["majority_label"]}" ({r["majority_class_accuracy"]:.3f} of '
+            f"{r['n_items']} evaluation items; chance {r['chance_accuracy']:.3f}). It has learnt nothing to keep, so "
+            "a variant non-inferior to it proves nothing. Train it on more data or longer (or check the labels), "
+            "then run again."
+        ),
     }
 
 

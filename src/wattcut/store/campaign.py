@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS studies (
     labels_json TEXT NOT NULL,
     config_json TEXT NOT NULL,
     provenance_json TEXT,
-    status TEXT NOT NULL,          -- pending, queued, done, failed
+    status TEXT NOT NULL,          -- pending, queued, done, partial (variants failed), failed
     attempts INTEGER NOT NULL DEFAULT 0,
     node TEXT
 );
@@ -46,17 +46,52 @@ class CampaignStore:
         self.db = sqlite3.connect(path)
         self.db.executescript(SCHEMA)
 
-    def begin(self, name: str, spec: dict[str, Any], studies: list[dict[str, Any]]) -> None:
-        """Record the campaign and its planned studies (kept as they are when the campaign is rerun)."""
+    @staticmethod
+    def read_only(path: Path) -> dict[str, tuple[str, str]]:
+        """Each stored study's (status, config hash), without creating anything: {} when there is no store."""
+        from wattcut.store.sqlite import config_hash
+
+        if not path.is_file():
+            return {}
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT study_id, status, config_json FROM studies").fetchall()
+        except sqlite3.DatabaseError:
+            return {}  # begin() will say what is wrong with it
+        finally:
+            db.close()
+        return {sid: (status, config_hash(json.loads(cfg))) for sid, status, cfg in rows}
+
+    def begin(self, name: str, spec: dict[str, Any], studies: list[dict[str, Any]]) -> list[str]:
+        """Record the campaign and its planned studies; returns the ids of stored studies whose config changed.
+
+        A study is matched by id *and* content: when the campaign file now resolves an id to
+        another configuration (a label that means something else), its old trials are
+        dropped and it is pending again, so old results never stand in for the new study.
+        Studies no longer in the campaign are removed from this store (their folders stay).
+        """
+        from wattcut.store.sqlite import config_hash
+
+        changed = []
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO campaign (id, name, spec_json) VALUES (1, ?, ?)", (name, json.dumps(spec))
             )
+            stored = dict(self.db.execute("SELECT study_id, config_json FROM studies").fetchall())
             for s in studies:
+                old = stored.pop(s["study_id"], None)
+                if old is not None and config_hash(json.loads(old)) != config_hash(s["config"]):
+                    changed.append(s["study_id"])
+                    self.db.execute("DELETE FROM trials WHERE study_id = ?", (s["study_id"],))
+                    self.db.execute("DELETE FROM studies WHERE study_id = ?", (s["study_id"],))
                 self.db.execute(
                     "INSERT OR IGNORE INTO studies (study_id, labels_json, config_json, status) VALUES (?, ?, ?, ?)",
                     (s["study_id"], json.dumps(s["labels"]), json.dumps(s["config"]), "pending"),
                 )
+            for gone in stored:
+                self.db.execute("DELETE FROM trials WHERE study_id = ?", (gone,))
+                self.db.execute("DELETE FROM studies WHERE study_id = ?", (gone,))
+        return changed
 
     def status(self, study_id: str) -> str | None:
         """A study's status, or None if unknown."""

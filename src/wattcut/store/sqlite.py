@@ -8,6 +8,7 @@ Tables:
 - ``items``: per-item results of each task's evaluation (gold, predicted, probabilities or
   log-likelihoods; per-window NLL and tokens for perplexity).
 - ``infer_rounds``: each interleaved inference round's window: energy and latency per request.
+- ``failures``: a variant's trial that failed (where and why); removed when a rerun stores it.
 
 The JSON record in ``trials`` is the source of truth; the flat tables are derived from
 it in the same transaction.
@@ -83,6 +84,14 @@ CREATE TABLE IF NOT EXISTS items (
     nll REAL,
     tokens INTEGER,
     PRIMARY KEY (trial_id, task, item)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    variant TEXT NOT NULL,
+    trial_index INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at TEXT NOT NULL,
+    PRIMARY KEY (variant, trial_index)
 );
 CREATE TABLE IF NOT EXISTS infer_rounds (
     trial_id INTEGER NOT NULL REFERENCES trials(id),
@@ -269,6 +278,9 @@ class Store:
                 (record["variant"], record["trial_index"], record["seed"], json.dumps(record), _now()),
             )
             trial_id = cur.lastrowid
+            c.execute(  # a rerun that stores a variant once failed clears its failure
+                "DELETE FROM failures WHERE variant = ? AND trial_index = ?", (record["variant"], record["trial_index"])
+            )
             for i, ph in enumerate(record["phases"]):
                 c.execute(
                     "INSERT INTO phases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -312,6 +324,21 @@ class Store:
                         for r in entry.get("rounds") or []
                     ],
                 )
+
+    def add_failure(self, variant: str, trial_index: int, stage: str, reason: str) -> None:
+        """Record that a variant's trial failed (its stage and reason); the study goes on without it."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)", (variant, trial_index, stage, reason, _now())
+            )
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Variant trials that failed and have not been stored since."""
+        rows = self.conn.execute(
+            "SELECT variant, trial_index, stage, reason, failed_at FROM failures ORDER BY failed_at, variant"
+        ).fetchall()
+        keys = ("variant", "trial_index", "stage", "reason", "failed_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def trials_count(self) -> int:
         """How many trials are stored."""
