@@ -71,7 +71,9 @@ def test_drifting_baseline_repeats_the_round_then_flags_it():
     # before/after sentinels of each round: 2 ms, then 30 ms (another tenant arrived): drift ~+1400% every round
     base = Model(([0.002] * 3 + [0.03] * 3) * 3)
     ready = {"baseline": (Model([]), [], {}, None, "", None)}
-    _, contention, _ = _inference_round(cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready)
+    _, contention, _ = _inference_round(
+        cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready
+    )
     assert contention["rounds"] == 3 and contention["flagged"] and contention["drift_rel"] > 1.0
 
 
