@@ -85,6 +85,14 @@ def test_an_unknown_mmlu_subject_is_exit_2_from_validate(tmp_path):
     assert_user_error(_cli("validate", exp), 'unknown lm-eval task "mmlu_local_astronmy"', "mmlu_local_astronomy")
 
 
+def test_24_14_an_lm_eval_metric_that_the_task_lacks_is_exit_2_from_validate(tmp_path):
+    text = STUDY.replace("TASKS", '["mmlu_local_anatomy"]').replace('metric = "acc"', 'metric = "acc_normm"')
+    r = _cli("validate", experiment(tmp_path, text))
+    assert_user_error(r, 'metric = "acc_normm" is not a metric of mmlu_local_anatomy', "acc")
+    text = STUDY.replace("TASKS", '["mmlu_local_anatomy"]').replace('"prompt_level_strict_acc"', '"strict_acc"')
+    assert_user_error(_cli("validate", experiment(tmp_path, text)), "prompt_level_strict_acc")
+
+
 def test_handle_lm_scores_mmlu_as_lm_evals_own_hflm(lm):
     """The adapter other runtimes use gives HFLM's answers on the same PyTorch model (same items, same choices)."""
     from lm_eval import simple_evaluate

@@ -200,3 +200,65 @@ def test_07_a_baseline_above_the_majority_class_is_shown_beside_its_reference(tm
     assert not res["statistics"]["reference_accuracy"]["degenerate"]
     assert res["statistics"]["recommendation"]["variant"] == "baseline"
     assert 'always answering the majority class "positive" scores 0.590' in (tmp_path / "report.md").read_text()
+
+
+# 9. malformed GGUF files ------------------------------------------------------------------------------------------
+def _gguf(path, arch="llama"):
+    import numpy as np
+    from gguf import GGUFWriter
+
+    w = GGUFWriter(str(path), arch)
+    w.add_tensor("token_embd.weight", np.ones((64, 16), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+@pytest.mark.parametrize("case", ["random", "header-only", "unknown-arch", "cut-in-half"])
+def test_09_malformed_gguf_files_are_exit_2_in_validate(tmp_path, capsys, case):
+    pytest.importorskip("gguf")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    path = folder / "model.gguf"
+    if case == "random":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif case == "header-only":
+        path.write_bytes(_gguf(tmp_path / "full.gguf").read_bytes()[:24])
+    elif case == "unknown-arch":
+        _gguf(path, arch="bert")
+    else:
+        whole = _gguf(tmp_path / "full.gguf").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f'[study]\nname = "x"\n[model]\nname_or_path = "{folder}"\ngguf_file = "model.gguf"\n'
+        '[[tasks]]\nname = "perplexity"\nfile = "wikitext2/wiki.test.raw"\nmax_windows = 1\n'
+    )
+    assert main(["validate", str(exp)]) == 2
+    out = said(capsys)
+    assert "model.gguf" in out and ("not a readable GGUF" in out or "not a complete GGUF" in out or "bert" in out)
+    assert "Traceback" not in out
+
+
+# 13. search resumes only the same search, and refuses a damaged optuna.sqlite -----------------------------------
+def test_13_search_resume_is_keyed_on_the_experiment_and_refuses_a_damaged_store(tmp_path):
+    from wattcut.experiment import parse_experiment
+    from wattcut.runner.search import _claim
+
+    work = tmp_path / "search"
+    a = parse_experiment({"study": {"name": "s"}, "model": {"name_or_path": "m"}, "data": {"name": "sst2"}}, "a")
+    b = parse_experiment(
+        {"study": {"name": "s"}, "model": {"name_or_path": "m"}, "data": {"name": "financial_phrasebank"}}, "b"
+    )
+    _claim(work, a, 300, 20)
+    (work / "baseline").mkdir()
+    _claim(work, a, 300, 20)  # the same search resumes
+    with pytest.raises(UserInputError, match="different experiment"):
+        _claim(work, b, 300, 20)  # another dataset (another label count) in the same --out
+    with pytest.raises(UserInputError, match="different experiment"):
+        _claim(work, a, 100, 20)  # another proxy
+    (work / "optuna.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
+    with pytest.raises(UserInputError, match="is damaged"):
+        _claim(work, a, 300, 20)

@@ -43,6 +43,7 @@ def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
     if (target / "config.json").is_file():
         _mark_source(target, path)
         return target
+    check_gguf(path)  # malformed files are refused here, before transformers reads them
     for module in ("gguf", "accelerate"):
         try:
             __import__(module)
@@ -82,6 +83,40 @@ def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
             raise
     _mark_source(target, path)
     return target
+
+
+def check_gguf(path: Path) -> str:
+    """The architecture of a readable GGUF file that transformers can de-quantize; exit 2 otherwise.
+
+    Random bytes, a header only, a file cut short or an architecture transformers cannot
+    read are refused here, by ``validate`` too, before any conversion starts.
+    """
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise UserInputError(
+            "Reading a GGUF checkpoint needs the gguf package, which is not installed.",
+            'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --llm does).',
+        ) from None
+    fix = "Download the file again (it may be cut short or not a GGUF), or give another gguf_file."
+    try:
+        reader = GGUFReader(path)
+        field = reader.fields.get("general.architecture")
+        arch = bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None else None
+        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
+    except Exception as e:  # noqa: BLE001  (gguf raises ValueError, KeyError, IndexError... on malformed input)
+        raise UserInputError(f'"{path}" is not a readable GGUF file ({type(e).__name__}: {e}).', fix) from None
+    if not reader.tensors or end > path.stat().st_size:
+        raise UserInputError(f'"{path}" is not a complete GGUF file (its tensors are missing or cut short).', fix)
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    if arch is None or arch not in GGUF_SUPPORTED_ARCHITECTURES or arch in ("general", "tokenizer"):
+        known = ", ".join(a for a in GGUF_SUPPORTED_ARCHITECTURES if a not in ("general", "tokenizer"))
+        raise UserInputError(
+            f'"{path}" holds a "{arch}" model, which transformers cannot de-quantize from GGUF.',
+            f"Use a GGUF of a supported architecture ({known}), or the model's Hugging Face folder (name_or_path).",
+        )
+    return arch
 
 
 SOURCE_MARK = "wattcut_gguf_source.json"

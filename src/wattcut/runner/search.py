@@ -164,7 +164,7 @@ def _search_locked(
     threads = _threads(cfg)
     torch.set_num_threads(threads)
     work = out / "search"
-    work.mkdir(parents=True, exist_ok=True)
+    _claim(work, cfg, proxy_items, probe_requests)
     tokenizer = primary.load_tokenizer(source)
     base = _baseline(primary, source, tokenizer, cfg, work / "baseline")
     evals = primary.evals
@@ -291,6 +291,55 @@ def _search_locked(
         "sampler": "optuna TPESampler (multivariate, multi-objective), seed = [study] seed",
         "trials": rows,
     }
+
+
+KEY_FILE = "wattcut_search_key.json"
+
+
+def _claim(work: Path, cfg: StudyConfig, proxy_items: int, probe_requests: int) -> None:
+    """Resume only the same search: keyed on the experiment's content hash (as ``run`` does) and the proxy settings.
+
+    A changed experiment in the same ``--out`` would otherwise reuse the old baseline and
+    Optuna study (wrong silently, or a crash when the label count differs). A damaged
+    ``optuna.sqlite`` is refused with exit 2 before anything reads it.
+    """
+    import sqlite3
+
+    from wattcut.store.sqlite import config_hash
+
+    key = {"config_hash": config_hash(cfg.to_dict()), "proxy_items": proxy_items, "probe_requests": probe_requests}
+    marker = work / KEY_FILE
+    if work.is_dir() and any(work.iterdir()):
+        try:
+            stored = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = None
+        if stored != key:
+            raise UserInputError(
+                f'"{work}" holds a search of a different experiment or proxy settings (or of an older wattcut): '
+                "resuming it would reuse its baseline and trials for this one.",
+                "Choose another --out, or delete that folder to start the search over.",
+            )
+        db = work / "optuna.sqlite"
+        if db.is_file():
+            try:
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                try:
+                    bad = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+                    conn.execute("SELECT COUNT(*) FROM studies").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.DatabaseError as e:
+                bad = [str(e)]
+            if bad:
+                raise UserInputError(
+                    f'The search store "{db}" is damaged ({bad[0]}).',
+                    "Delete it to restart the search's trials (the trained baseline beside it is kept), or choose "
+                    "another --out.",
+                )
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(key), encoding="utf-8")
 
 
 def _baseline(primary: Any, source: str, tokenizer: Any, cfg: StudyConfig, folder: Path) -> Any:

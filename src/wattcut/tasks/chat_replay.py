@@ -18,6 +18,7 @@ measures what serving costs, so it cannot be a study's primary task.
 from __future__ import annotations
 
 import csv
+import math
 import random
 import statistics
 import time
@@ -82,8 +83,14 @@ class Arrival:
 
 def read_arrivals_csv(path: Path, limit: int) -> list[Arrival]:
     """``timestamp,prompt`` rows: seconds (float) or ISO 8601 times, made relative to the first row."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except UnicodeDecodeError as e:
+        raise UserInputError(
+            f'The replay CSV "{path}" is not UTF-8 text (bad byte at offset {e.start}).',
+            "Save it as a UTF-8 CSV with the columns timestamp,prompt.",
+        ) from None
     if not rows or not {"timestamp", "prompt"} <= set(rows[0]):
         raise UserInputError(
             f'The replay CSV "{path}" needs a header with the columns timestamp and prompt.',
@@ -93,7 +100,13 @@ def read_arrivals_csv(path: Path, limit: int) -> list[Arrival]:
     for i, row in enumerate(rows[:limit], start=2):
         raw = (row["timestamp"] or "").strip()
         try:
-            times.append(float(raw))
+            seconds = float(raw)
+            if not math.isfinite(seconds):
+                raise UserInputError(
+                    f'The replay CSV "{path}", line {i}: timestamp "{raw}" is not a finite time.',
+                    "Give seconds from the start (e.g. 1.5) or an ISO 8601 time.",
+                )
+            times.append(seconds)
         except ValueError:
             try:
                 times.append(datetime.fromisoformat(raw).timestamp())
@@ -166,6 +179,25 @@ class ChatReplay(CausalLMTask):
                 "Ask for fewer prompts, or give a longer file.",
             )
         self._details: list[dict[str, Any]] | None = None
+
+    def check_model(self, source: str) -> None:
+        """A causal LM whose positions hold every prompt (chat template applied) plus its new tokens."""
+        super().check_model(source)
+        from wattcut.models.loading import load_config
+
+        limit = getattr(load_config(source, self.study.model), "max_position_embeddings", None)
+        if not isinstance(limit, int):
+            return
+        tokenizer = self.load_tokenizer(source)
+        for n, a in enumerate(self.arrivals, 1):
+            need = len(self._ids(tokenizer, a.prompt)) + self.config.max_new_tokens
+            if need > limit:
+                raise UserInputError(
+                    f'[[tasks]] "chat_replay" prompt {n} of {self.source} takes {need - self.config.max_new_tokens} '
+                    f"tokens, plus max_new_tokens = {self.config.max_new_tokens}: {need}, more than the model's "
+                    f"{limit} positions.",
+                    "Shorten that prompt, lower max_new_tokens, or use a model with a longer context.",
+                )
 
     def describe_data(self) -> str:
         """Requests, span and mode."""

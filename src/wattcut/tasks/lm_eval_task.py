@@ -160,7 +160,7 @@ class LmEval(CausalLMTask):
                         "List them with `lm-eval ls tasks`, or add a folder of task YAMLs with include_path.",
                     )
             try:
-                get_task_dict(list(self.config.tasks), manager)  # loads the data now, not mid-study
+                loaded = get_task_dict(list(self.config.tasks), manager)  # loads the data now, not mid-study
             except Exception as e:  # noqa: BLE001 - lm-eval and datasets raise many kinds; all mean "no data"
                 raise UserInputError(
                     f'[[tasks]] "lm_eval": the data of {", ".join(self.config.tasks)} could not be loaded '
@@ -169,6 +169,13 @@ class LmEval(CausalLMTask):
                     "wattcut's copies that read the data folder with the same definitions: mmlu_local (or "
                     "mmlu_local_<subject>), ifeval_local, wikitext2_local; or your own task YAMLs (include_path).",
                 ) from None
+        names = _metric_names(loaded)
+        if names and self.config.metric not in names:  # checked now, not after lm-eval has run for an hour
+            raise UserInputError(
+                f'[[tasks]] "lm_eval" metric = "{self.config.metric}" is not a metric of '
+                f"{', '.join(self.config.tasks)}.{did_you_mean(self.config.metric, sorted(names))}",
+                f"Set metric to one of: {', '.join(sorted(names))}.",
+            )
 
     def describe_data(self) -> str:
         """Tasks and limits."""
@@ -281,3 +288,17 @@ def _version() -> str:
     from importlib.metadata import version
 
     return version("lm-eval")
+
+
+def _metric_names(tasks: Any) -> set[str]:
+    """Every metric the loaded lm-eval tasks (groups walked down to their subtasks) declare."""
+    names: set[str] = set()
+    for value in tasks.values():
+        if isinstance(value, dict):
+            names |= _metric_names(value)
+            continue
+        for entry in getattr(getattr(value, "config", None), "metric_list", None) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("metric"), str):
+                names.add(entry["metric"])
+        names |= set((getattr(value, "_metric_fn_list", None) or {}).keys())
+    return names

@@ -55,8 +55,11 @@ class PerplexityConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_length", "stride", "requests"):
-            if (getattr(self, name) or 1) < 1:
-                raise UserInputError(f'[[tasks]] "perplexity" {name} must be 1 or more.', "Correct it.")
+            value = getattr(self, name)
+            if value is not None and value < 1:  # None (stride): max_length; 0 is not "unset"
+                raise UserInputError(
+                    f'[[tasks]] "perplexity" {name} = {value} is not valid: it must be 1 or more.', "Correct it."
+                )
         if self.stride is not None and self.stride > self.max_length:
             raise UserInputError(
                 f'[[tasks]] "perplexity" stride = {self.stride} is larger than max_length = {self.max_length}: '
