@@ -222,4 +222,27 @@ def load_experiment(path: str | Path) -> StudyConfig:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserInputError(f'The experiment file "{p}" is not valid TOML: {e}.', "Fix the syntax there.") from None
-    return parse_experiment(doc, source=f'"{p}"')
+    return parse_experiment(anchor_paths(doc, p.parent), source=f'"{p}"')
+
+
+# Settings that name a file or folder. A relative one is read from the experiment file's folder when it is there
+# (as a campaign's `experiment` is); otherwise it is left as written, for the data folders to resolve
+# (``file = "wikitext2/wiki.test.raw"``) or as a hub id (``name_or_path = "bert-base-uncased"``).
+PATH_KEYS = frozenset({"train_file", "eval_file", "timeseries_csv", "file", "arrivals_csv", "name_or_path",
+                       "teacher", "include_path"})  # fmt: skip
+
+
+def anchor_paths(doc: Any, folder: Path) -> Any:
+    """``doc`` with every relative path setting that exists under ``folder`` made absolute (one rule everywhere)."""
+    if isinstance(doc, dict):
+        out = {}
+        for key, value in doc.items():
+            if key in PATH_KEYS and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                here = folder / value
+                out[key] = str(here.resolve()) if here.exists() else value
+            else:
+                out[key] = anchor_paths(value, folder)
+        return out
+    if isinstance(doc, list):
+        return [anchor_paths(v, folder) for v in doc]
+    return doc

@@ -262,3 +262,26 @@ def test_13_search_resume_is_keyed_on_the_experiment_and_refuses_a_damaged_store
     (work / "optuna.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
     with pytest.raises(UserInputError, match="is damaged"):
         _claim(work, a, 300, 20)
+
+
+# 20. relative data paths are read from the experiment file's folder; errors name the full path tried ------------
+def test_20_relative_data_paths_resolve_from_the_experiment_folder(tmp_path, monkeypatch):
+    from wattcut.experiment import load_experiment
+
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "train.csv").write_text("text,label\ngood,1\nbad,0\n")
+    (folder / "exp.toml").write_text(
+        BASE.replace('name = "sst2"', 'train_file = "data/train.csv"\neval_file = "data/train.csv"')
+    )
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    cfg = load_experiment(folder / "exp.toml")
+    assert cfg.data.train_file == str((folder / "data" / "train.csv").resolve())
+
+
+def test_20_a_missing_relative_data_file_names_the_full_path_tried(tmp_path, monkeypatch, capsys):
+    exp = tmp_path / "exp.toml"
+    exp.write_text(BASE.replace('name = "sst2"', 'train_file = "nope.csv"\neval_file = "nope.csv"'))
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(exp)]) == 2
+    assert str((tmp_path / "nope.csv").resolve()) in " ".join(said(capsys).split())

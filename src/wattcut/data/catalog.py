@@ -99,6 +99,23 @@ for _dom in ("books", "dvd", "electronics", "kitchen"):
     )
 
 
+def shown(path: str | Path) -> str:
+    """How a data file or folder is named in records and reports: relative to the data folder it is in.
+
+    Reports travel (committed examples, shared results): a machine's absolute path says
+    nothing useful there. A file outside every data folder is named as the user gave it.
+    """
+    p = Path(path).expanduser()
+    try:
+        resolved = p.resolve()
+        for d in data_dirs():
+            if d.is_dir() and resolved.is_relative_to(d.resolve()):
+                return f"{resolved.relative_to(d.resolve())} (data folder)"
+    except Exception:  # noqa: BLE001  (a name for display only: never fail over it)
+        pass
+    return str(path)
+
+
 def data_dirs() -> list[Path]:
     """Folders searched for named datasets, in order."""
     dirs = []

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from wattcut.data.catalog import DATASETS, DatasetSpec, data_dirs
+from wattcut.data.catalog import DATASETS, DatasetSpec, data_dirs, shown
 from wattcut.data.files import detect_format, read_table
 from wattcut.errors import UserInputError
 from wattcut.settings import DataConfig
@@ -151,7 +151,7 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> tuple[TextDataset, TextDatase
         spec = DATASETS.get(cfg.name)
         fixed = spec.labels
         splits, where = _named_splits(cfg, spec)
-        sources = {s: f"{where}/{spec.splits.get(s, spec.splits.get('all', ''))}" for s in splits}
+        sources = {s: shown(f"{where}/{spec.splits.get(s, spec.splits.get('all', ''))}") for s in splits}
     elif cfg.hub is not None:
         splits, where = _hub_splits(cfg)
         sources = {s: f"{where}[{s}]" for s in splits}
@@ -162,11 +162,13 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> tuple[TextDataset, TextDatase
             path = Path(f).expanduser()
             if not path.is_file():
                 raise UserInputError(
-                    f'The dataset file "{path}" does not exist.', "Check [data] train_file and eval_file."
+                    f'The dataset file "{f}" does not exist (looked for "{path.resolve()}").',
+                    "Check [data] train_file and eval_file: a relative path is read from the experiment file's "
+                    "folder, else from the current directory.",
                 )
             fmt = detect_format(path, cfg.format)
             splits[split] = read_table(path, fmt, cfg.text_column, cfg.label_column, encoding=cfg.encoding)
-            sources[split] = str(path)
+            sources[split] = shown(path)
     for setting, split in (("train_split", cfg.train_split), ("eval_split", cfg.eval_split)):
         if split not in splits:
             raise UserInputError(

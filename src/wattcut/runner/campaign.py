@@ -198,12 +198,14 @@ def load_campaign(path: str | Path) -> Campaign:
     base_path = (path.parent / head["experiment"]).resolve()
     if not base_path.is_file():
         raise UserInputError(f'[campaign] experiment = "{head["experiment"]}" does not exist.', "Fix the path.")
-    base = _read_toml(base_path, "The base experiment")
+    from wattcut.experiment import anchor_paths
+
+    base = anchor_paths(_read_toml(base_path, "The base experiment"), base_path.parent)
     for table in ("study", "model", "data"):
         if not isinstance(base.get(table, {}), dict):
             raise UserInputError(f'"{base_path}": [{table}] must be a table.', "Correct the base experiment.")
     retries = head.get("retries", 2)
-    axes = [[(axis, key, entry) for entry in _axis(doc, axis, key)] for axis, key in AXES]
+    axes = [[(axis, key, anchor_paths(entry, path.parent)) for entry in _axis(doc, axis, key)] for axis, key in AXES]
     studies: list[StudySpec] = []
     ids: dict[str, dict[str, str]] = {}
     for combo in itertools.product(*axes):

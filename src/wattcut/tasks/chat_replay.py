@@ -162,17 +162,19 @@ class ChatReplay(CausalLMTask):
 
     def prepare(self) -> None:
         """Build the replay (prompts and arrival times) and check it."""
+        from wattcut.data.catalog import shown
+
         cfg = self.config
         if cfg.arrivals_csv is not None:
             path = find_data_file(cfg.arrivals_csv, '[[tasks]] "chat_replay" arrivals_csv')
             self.arrivals = read_arrivals_csv(path, cfg.prompts)
-            self.source = str(path)
+            self.source = shown(path)
         else:
             path = find_data_file(cfg.file, '[[tasks]] "chat_replay" file')
             prompts = dailydialog_openers(path, cfg.prompts)
             times = poisson_arrivals(len(prompts), cfg.rate_per_s, cfg.seed)
             self.arrivals = [Arrival(t, p) for t, p in zip(times, prompts, strict=True)]
-            self.source = f"{path} (Poisson arrivals at {cfg.rate_per_s:g}/s, seed {cfg.seed})"
+            self.source = f"{shown(path)} (Poisson arrivals at {cfg.rate_per_s:g}/s, seed {cfg.seed})"
         if len(self.arrivals) < cfg.prompts:
             raise UserInputError(
                 f'[[tasks]] "chat_replay" asks for {cfg.prompts} prompts, but {self.source} has {len(self.arrivals)}.',

@@ -21,7 +21,7 @@ def find_data_file(relative: str, setting: str) -> Path:
     direct = Path(relative).expanduser()
     if direct.is_file():
         return direct
-    tried = [str(direct)]
+    tried = [str(direct.resolve())]
     for d in data_dirs():
         candidate = d / relative
         tried.append(str(candidate))
@@ -29,7 +29,8 @@ def find_data_file(relative: str, setting: str) -> Path:
             return candidate
     raise UserInputError(
         f'{setting} = "{relative}" was not found; looked in: {"; ".join(tried)}.',
-        "Give a path to the file, or put it under a data folder (WATTCUT_DATA_DIR, ./data or ../shared/data).",
+        "Give a path to the file (relative paths are read from the experiment file's folder first), or put it under "
+        "a data folder (WATTCUT_DATA_DIR, ./data or ../shared/data).",
     )
 
 

@@ -124,9 +124,11 @@ class Perplexity(CausalLMTask):
 
     def describe_data(self) -> str:
         """File, size and windowing."""
+        from wattcut.data.catalog import shown
+
         cap = f", first {self.config.max_windows} windows" if self.config.max_windows else ""
         return (
-            f"{len(self.text):,} characters from {self.path}; windows of {self.config.max_length} tokens, "
+            f"{len(self.text):,} characters from {shown(self.path)}; windows of {self.config.max_length} tokens, "
             f"stride {self.stride}{cap}"
         )
 
