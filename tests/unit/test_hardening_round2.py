@@ -285,3 +285,73 @@ def test_20_a_missing_relative_data_file_names_the_full_path_tried(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert main(["validate", str(exp)]) == 2
     assert str((tmp_path / "nope.csv").resolve()) in " ".join(said(capsys).split())
+
+
+# 23. setup hints agree with setup.sh and with each other -----------------------------------------------------------
+def test_23_every_setup_hint_names_a_flag_setup_sh_has_and_llm_hints_say_llm():
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    setup = (repo / "scripts" / "setup.sh").read_text()
+    flags = set(re.findall(r"^\s+(--[a-z-]+)(?: \| (--[a-z-]+))?\)", setup, re.M)[0]) - {""}
+    assert flags == {"--llm", "--all-models"}
+    files = [repo / "README.md", *(repo / "src" / "wattcut").rglob("*.py"), *(repo / "src" / "wattcut").rglob("*.toml")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        for flag in re.findall(r"setup\.sh (--[a-z-]+)", text):
+            assert flag in flags, f"{f}: setup.sh {flag}"
+        language_model = "llm" in f.name or f.name in ("lm_eval_task.py", "gguf.py")
+        if language_model:
+            assert "setup.sh --all-models" not in text, f"{f}: a language-model hint should say --llm"
+
+
+# 18. formatting and wording ------------------------------------------------------------------------------------------
+def test_18_break_even_reads_in_minutes_hours_or_days():
+    from wattcut.report.estimates import time_text
+
+    assert time_text(0.000104) == "9 s"
+    assert time_text(0.01) == "14 min"
+    assert time_text(0.5) == "12 h"
+    assert time_text(3.2) == "3.2 days"
+    assert time_text(None) == "—"
+
+
+def test_18_task_tables_have_words_for_headers_and_no_empty_columns():
+    from wattcut.report.tasks import task_tables
+
+    def trial(v, ppl):
+        entry = {"metrics": {"perplexity": ppl, "tokens_processed": 2048, "bits_per_byte": 1.2, "roc_auc": None}}
+        return {"variant": v, "task": "ppl", "tasks": {"ppl": entry}}
+
+    results = {
+        "trials": [trial("baseline", 30.0), trial("q8", 30.3)],
+        "summary": [{"variant": "baseline"}, {"variant": "q8"}],
+    }
+    [table] = task_tables(results)
+    labels = [c["label"] for c in table["columns"]]
+    assert labels == ["perplexity", "tokens processed", "bits per byte"]  # roc_auc: n/a everywhere, left out
+
+
+def test_18_a_deterministic_metric_says_so_instead_of_plus_minus_zero():
+    from wattcut.report.html import _num
+    from wattcut.report.markdown import _ms
+
+    same = {"n": 3, "mean": 30.226, "sd": 0.0}
+    assert _ms(same, ".3f") == _num(same, ".3f") == "30.226 (same in every trial)"
+    assert _ms({"n": 3, "mean": 1.0, "sd": 0.5}, ".1f") == "1.0 ± 0.5"
+
+
+def test_18_the_methods_list_and_the_ram_row_read_as_sentences():
+    from wattcut.measure.rapl import discover
+    from wattcut.report.html import _methods
+
+    _, reason = discover(root=__import__("pathlib").Path("/no/such/powercap"))
+    assert "CPU energy" not in reason and "estimated instead" in reason
+    results = {
+        "trials": [
+            {"phases": [{"energy": {"cpu": {"method": "cpu-time-model", "source": "model, not measured: 1 CPU-s"}}}]}
+        ]
+    }
+    html = _methods({**results, "provenance": {}, "config": {}})
+    assert "e.g. model" not in html and "the first window's figures: model, not measured" in html

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         help="experiment TOML file (default: the built-in default study)",
     )
     run.add_argument("--out", default=None, help="output folder (default: [study] out from the file)")
-    run.add_argument("--quick", action="store_true", help="one trial, 2,000 training rows, 100 requests")
+    run.add_argument("--quick", action="store_true", help="one trial, at most 2,000 training rows and 100 requests")
     run.add_argument("--trials", type=_COUNT, default=None, help="override [study] trials")
 
     sea = sub.add_parser("search", help="search pipelines on a fast proxy, then prove the best ones in a full study")

@@ -50,7 +50,7 @@ def discover(root: Path | None = None) -> tuple[list[_Domain], str]:
     """Find readable RAPL domains; returns (domains, reason if none usable)."""
     root = powercap_root() if root is None else root
     if not root.is_dir():
-        return [], f"no {root}: no RAPL counters on this machine (typical of VMs); CPU energy will be estimated"
+        return [], f"no {root}: no RAPL counters on this machine (typical of VMs); this energy is estimated instead"
     packages = sorted(p for p in root.glob("intel-rapl:*") if p.name.count(":") == 1)
     if not packages:
         return [], f"{root} has no intel-rapl package zones"

@@ -50,7 +50,7 @@ def dequantized_folder(folder: str | Path, gguf_file: str) -> Path:
         except ImportError:
             raise UserInputError(
                 f"Reading a GGUF checkpoint needs the {module} package, which is not installed.",
-                'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --all-models does).',
+                'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --llm does).',
             ) from None
     import torch
     import transformers

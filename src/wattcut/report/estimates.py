@@ -8,6 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def time_text(days: float | None) -> str:
+    """A break-even time people read at a glance: minutes or hours under a day, days beyond (never 0.000104 days)."""
+    if days is None:
+        return "—"
+    minutes = days * 1440
+    if minutes < 1:
+        return f"{minutes * 60:.2g} s"
+    if minutes < 60:
+        return f"{minutes:.2g} min"
+    if days < 1:
+        return f"{minutes / 60:.2g} h"
+    return f"{days:,.3g} days" if days < 1000 else f"{days / 365.25:,.3g} years"
+
+
 def range_text(interval: list[float] | tuple[float, float] | None, fmt: str = ".1f", scale: float = 1.0) -> str:
     """``"12.3–45.6"`` for an estimate's interval, ``""`` when there is none."""
     if not interval or interval[0] is None:

@@ -18,6 +18,7 @@ from wattcut.report.estimates import (
     crosscheck_rows,
     method_lines,
     range_text,
+    time_text,
 )
 
 _CSS = """
@@ -39,6 +40,8 @@ def _num(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
     text = format(stat["mean"] * scale, fmt)
+    if stat.get("sd") == 0 and (stat.get("n") or 0) > 1:
+        return text + " (same in every trial)"  # deterministic: the same model on the same items
     if stat.get("sd") is not None:
         text += f" ± {format(stat['sd'] * scale, fmt)}"
     return text
@@ -126,7 +129,7 @@ def _methods(results: dict[str, Any]) -> str:
                 # The source sentence carries per-window numbers; keep the first as an example.
                 seen.setdefault((comp, e["method"]), e["source"])
     items = "".join(
-        f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code> — e.g. {escape(s)}</li>"
+        f"<li><b>{escape(c)}</b>: <code>{escape(m)}</code>; the first window's figures: {escape(s)}</li>"
         for (c, m), s in sorted(seen.items())
     )
     models = "".join(f"<li>{escape(line)}</li>" for line in method_lines(results))
@@ -339,14 +342,14 @@ def _payback(statistics: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{escape(name)}{_est(r)}</td><td>{_f(r.get('one_off_energy_j'), '.1f')}</td>"
             f"<td>{_f(r.get('saving_per_request_j'), '.4f', 1000.0)}</td>"
-            f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{'—' if days is None else f'{days:.3g}'}</td>"
+            f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{time_text(days)}</td>"
             f"<td>{_f(r.get('saving_per_year_kwh'), '.2f')}</td>"
             + "".join(f"<td>{_f(saved.get(g['grid']), '.3f')}</td>" for g in grids)
             + f"<td>{escape('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))}</td></tr>"
         )
     head = (
         "<tr><th>variant</th><th>one-off energy (J)</th><th>saving (mJ / request)</th><th>break-even requests</th>"
-        "<th>days to break even</th><th>kWh saved / year</th>"
+        "<th>time to break even</th><th>kWh saved / year</th>"
         + "".join(f"<th>kgCO2e saved / year, {escape(g['location'])}</th>" for g in grids)
         + "<th>note</th></tr>"
     )

@@ -12,6 +12,7 @@ from wattcut.report.estimates import (
     crosscheck_rows,
     method_lines,
     range_text,
+    time_text,
 )
 
 
@@ -34,6 +35,8 @@ def _ms(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
     text = format(stat["mean"] * scale, fmt)
+    if stat.get("sd") == 0 and (stat.get("n") or 0) > 1:
+        return text + " (same in every trial)"  # deterministic: the same model on the same items
     return text + (f" ± {format(stat['sd'] * scale, fmt)}" if stat.get("sd") is not None else "")
 
 
@@ -111,7 +114,8 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"## Carbon payback (at {pb['requests_per_day']:,.0f} requests/day, "
             f"{_cell(pb['requests_per_day_source'])})",
             "",
-            "| variant | one-off energy J | saving mJ/request | break-even requests | days | kWh saved/year "
+            "| variant | one-off energy J | saving mJ/request | break-even requests | time to break even | "
+            "kWh saved/year "
             "| caveats |",
             "|---|---:|---:|---:|---:|---:|---|",
         ]
@@ -121,7 +125,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             lines.append(
                 f"| {_cell(n)}{' (est.)' if r.get('estimated') else ''} | {_opt(r.get('one_off_energy_j'), '.1f')} | "
                 f"{'n/a' if saving is None else f'{1000 * saving:.4f}'} | {'never' if be is None else f'{be:,.0f}'} | "
-                f"{'—' if days is None else f'{days:.3g}'} | {_opt(r.get('saving_per_year_kwh'), '.2f')} | "
+                f"{time_text(days)} | {_opt(r.get('saving_per_year_kwh'), '.2f')} | "
                 f"{_cell('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))} |"
             )
     if pb.get("grids"):

@@ -34,6 +34,24 @@ PREFERRED: tuple[tuple[str, str, str], ...] = (
     ("idle energy (J)", "idle_energy_j", ".2f"),
     ("wall time accounted", "accounted_share", ".4f"),
 )
+# Labels of metrics shown after the preferred ones (lm-eval's, scikit-learn's), so no raw key reaches a header.
+LABELS = {
+    "tokens_processed": "tokens processed",
+    "bits_per_byte": "bits per byte",
+    "precision_macro": "precision (macro)",
+    "recall_macro": "recall (macro)",
+    "precision_weighted": "precision (weighted)",
+    "recall_weighted": "recall (weighted)",
+    "f1_weighted": "F1 (weighted)",
+    "roc_auc": "ROC AUC",
+}
+
+
+def label(key: str) -> str:
+    """A header for a metric key: a known label, else the key in words (``a.b_c`` -> ``a b c``)."""
+    return LABELS.get(key) or key.replace("_", " ").replace(".", " ")
+
+
 SKIP = {"n", "nll_sum", "max_length", "stride", "low_margin", "shots", "windows", "tokens_in_file", "words", "bytes"}
 SKIP |= {"limit", "max_gen_toks"}  # lm-eval settings, stated in the task's data line
 
@@ -77,8 +95,10 @@ def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
         if spec_key in names:  # the task's primary metric first (MMLU: the group's accuracy, then subjects)
             names.insert(0, names.pop(names.index(spec_key)))
         preferred = [(label, k, f) for label, k, f in PREFERRED if k in names]
-        rest = [(k, k, ".4g") for k in names if k not in {p[1] for p in PREFERRED}]
-        columns = (preferred + rest)[:MAX_COLUMNS]
+        rest = [(label(k), k, ".4g") for k in names if k not in {p[1] for p in PREFERRED}]
+        # a column with no value in any row says nothing: left out (a metric the runtime cannot give, say)
+        present = {k for es in entries.values() for e in es for k, v in _scalars(e).items() if v == v}
+        columns = [c for c in preferred + rest if c[1] in present][:MAX_COLUMNS]
         rows = []
         for v, es in entries.items():
             if not es:

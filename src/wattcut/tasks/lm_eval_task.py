@@ -144,7 +144,7 @@ class LmEval(CausalLMTask):
         except ImportError:
             raise UserInputError(
                 'The task "lm_eval" needs lm-evaluation-harness, which is not installed.',
-                'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --all-models does).',
+                'Install the language-model extra: pip install -e ".[llm]" (scripts/setup.sh --llm does).',
             ) from None
         from lm_eval.tasks import get_task_dict
 
