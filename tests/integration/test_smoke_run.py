@@ -178,3 +178,27 @@ def test_every_statistic_recomputes_from_results_json(smoke):
     out, _ = smoke
     results = json.loads((out / "results.json").read_text())
     assert check(results) > 10  # means, SDs, CI bounds and p-values were actually compared
+
+
+def test_24_21_every_estimated_energy_in_results_json_carries_its_range(smoke):
+    out, _ = smoke
+    res = json.loads((out / "results.json").read_text())
+    estimated, missing = 0, []
+
+    def walk(node, where):
+        nonlocal estimated
+        if isinstance(node, dict):
+            if node.get("estimated") is True and node.get("energy_j") is not None:
+                estimated += 1
+                if node.get("low_j") is None or node.get("high_j") is None:
+                    missing.append(where)
+                elif not node["low_j"] <= node["energy_j"] <= node["high_j"]:
+                    missing.append(f"{where} (outside its range)")
+            for k, v in node.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    walk(res["trials"], "trials")
+    assert estimated > 0 and not missing, f"{len(missing)} of {estimated}: {missing[:5]}"

@@ -111,34 +111,36 @@ def test_emissions_csv_has_codecarbon_columns_and_units(tmp_path):
     assert row["experiment_id"] == "baseline/0/infer"
 
 
-def test_quality_gate_flags_variants_below_the_margin():
+def test_24_17_the_quality_gate_is_the_non_inferiority_verdict_and_says_why():
     from wattcut.report.build import quality_gate
 
     summary = [
         {"variant": "baseline", "accuracy": {"mean": 0.85}},
-        {"variant": "close", "accuracy": {"mean": 0.845}},
+        {"variant": "close", "accuracy": {"mean": 0.845}},  # mean inside a 1-point margin ...
         {"variant": "far", "accuracy": {"mean": 0.80}},
     ]
-    quality_gate(summary, margin=0.01, spec=ACCURACY)
-    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "fail"]
-    assert summary[2]["quality_delta"] == pytest.approx(-0.05)
-    assert "not a deployment candidate" in summary[2]["quality_gate"]["reason"]
+    decisive = {
+        "close": {"non_inferior": False, "p_value": 0.2, "test": "item-level"},  # ... but not shown non-inferior
+        "far": {"non_inferior": False, "p_value": 0.9, "test": "item-level"},
+    }
+    quality_gate(summary, margin=0.01, spec=ACCURACY, decisive=decisive)
+    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "fail", "fail"]
+    assert summary[1]["quality_delta"] == pytest.approx(-0.005)
+    reason = summary[1]["quality_gate"]["reason"]
+    assert "-0.50 points" in reason and "not shown non-inferior" in reason and "item-level paired, p = 0.2" in reason
+    quality_gate(summary, margin=0.01, spec=ACCURACY, decisive={**decisive, "close": {"non_inferior": True}})
+    assert summary[1]["quality_gate"]["status"] == "pass"
 
 
-def test_quality_gate_for_a_lower_is_better_metric_uses_a_relative_margin():
+def test_quality_gate_for_a_lower_is_better_metric_names_the_relative_margin():
     from wattcut.report.build import quality_gate
 
-    summary = [
-        {"variant": "baseline", "perplexity": {"mean": 20.0}},
-        {"variant": "better", "perplexity": {"mean": 18.0}},
-        {"variant": "close", "perplexity": {"mean": 20.3}},  # +1.5%, inside a 2% relative margin
-        {"variant": "far", "perplexity": {"mean": 20.5}},  # +2.5%
-    ]
-    quality_gate(summary, margin=0.02, spec=PERPLEXITY)
-    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "pass", "fail"]
-    assert "2% rise in perplexity" in summary[3]["quality_gate"]["reason"]
-    quality_gate(summary, margin=0.4, spec=PERPLEXITY, margin_type="absolute")  # +0.5 > 0.4 fails, +0.3 passes
-    assert [r["quality_gate"]["status"] for r in summary] == ["baseline", "pass", "pass", "fail"]
+    summary = [{"variant": "baseline", "perplexity": {"mean": 20.0}}, {"variant": "far", "perplexity": {"mean": 20.5}}]
+    quality_gate(summary, margin=0.02, spec=PERPLEXITY, decisive={"far": {"non_inferior": False, "test": "per-trial"}})
+    assert summary[1]["quality_gate"]["status"] == "fail"
+    assert "2% rise in perplexity" in summary[1]["quality_gate"]["reason"]
+    quality_gate(summary, margin=0.02, spec=PERPLEXITY)  # no test stored: unknown, never a pass
+    assert summary[1]["quality_gate"]["status"] == "unknown"
 
 
 def test_compare_two_stores_side_by_side(tmp_path, capsys):

@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from wattcut.metric import MetricSpec, describe_margin, infer_phase, margin_in_units, oriented, primary_spec, quality
+from wattcut.metric import MetricSpec, describe_margin, infer_phase, primary_spec, quality
 from wattcut.stats.decide import study_statistics
 from wattcut.stats.payback import built
 from wattcut.store import SCHEMA_VERSION, Store
@@ -106,26 +106,38 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
     return rows
 
 
-def quality_gate(summary: list[dict[str, Any]], margin: float, spec: MetricSpec, margin_type: str = "auto") -> None:
-    """Flag, in place, variants whose mean primary metric is worse than the baseline's by more than the margin."""
+def quality_gate(
+    summary: list[dict[str, Any]],
+    margin: float,
+    spec: MetricSpec,
+    margin_type: str = "auto",
+    decisive: dict[str, Any] | None = None,
+) -> None:
+    """Set, in place, each variant's gate: the non-inferiority verdict that decides (``decisive``), one rule.
+
+    The mean difference is kept beside it (``quality_delta``) and named in the reason, so a
+    variant whose mean is inside the margin but not shown non-inferior says why it fails.
+    """
     base = next((r for r in summary if r["variant"] == "baseline"), None)
     q = spec.key
     for r in summary:
         if r["variant"] == "baseline":
             r["quality_gate"] = {"status": "baseline", "reason": "the reference"}
             continue
-        if base is None or base[q]["mean"] is None or r[q]["mean"] is None:
-            r["quality_gate"] = {"status": "unknown", "reason": "no baseline trial stored yet"}
+        ni = (decisive or {}).get(r["variant"])
+        if base is None or base[q]["mean"] is None or r[q]["mean"] is None or ni is None:
+            r["quality_gate"] = {"status": "unknown", "reason": "no baseline trial (or no test) stored yet"}
             continue
         delta = r[q]["mean"] - base[q]["mean"]
-        allowed = margin_in_units(spec, margin, margin_type, base[q]["mean"]) or 0.0
-        ok = (oriented(delta, spec) or 0.0) >= -allowed
         r["quality_delta"] = delta
         shown = f"{100 * delta:+.2f} points" if spec.bounded else f"{delta:+.4g}{spec.unit and ' ' + spec.unit}"
+        test = "item-level paired" if ni.get("test") == "item-level" else "paired on trial means"
+        p = ni.get("p_value")
+        verdict = "shown non-inferior" if ni["non_inferior"] else "not shown non-inferior: not a deployment candidate"
         r["quality_gate"] = {
-            "status": "pass" if ok else "fail",
-            "reason": f"mean {spec.label} {shown} vs the baseline ({spec.direction}); margin "
-            f"{describe_margin(spec, margin, margin_type)}" + ("" if ok else ": flagged, not a deployment candidate"),
+            "status": "pass" if ni["non_inferior"] else "fail",
+            "reason": f"mean {spec.label} {shown} vs the baseline ({spec.direction}); {verdict} at a margin of "
+            f"{describe_margin(spec, margin, margin_type)} ({test}" + ("" if p is None else f", p = {p:.3g}") + ")",
         }
 
 
@@ -146,7 +158,9 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
     summary = summarise(study["config"], trials)
     evaluate = study["config"].get("evaluate", {})
     spec = primary_spec(trials)
-    quality_gate(summary, evaluate.get("quality_margin", 0.01), spec, evaluate.get("margin_type", "auto"))
+    statistics = study_statistics(study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials)
+    margin, margin_type = evaluate.get("quality_margin", 0.01), evaluate.get("margin_type", "auto")
+    quality_gate(summary, margin, spec, margin_type, statistics.get("non_inferiority"))
     return {
         "schema_version": SCHEMA_VERSION,
         "study": study["name"],
@@ -158,9 +172,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
         "failures": store.failures(),
         "metric_spec": spec.to_dict(),
         "summary": summary,
-        "statistics": study_statistics(
-            study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials
-        ),
+        "statistics": statistics,
         "trials": trials,
         **({"search": json.loads(search)} if (search := store.meta("search_history")) else {}),
     }

@@ -20,6 +20,7 @@ from wattcut.report.estimates import (
     range_text,
     time_text,
 )
+from wattcut.report.notes import GATE_RULE
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
@@ -523,7 +524,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
 {_gguf_note(cfg)}
 {_recommendation(results)}
 <h2>Variants</h2>
-<p class="note">Mean ± SD over trials. {_workload_note(cfg)}</p>
+<p class="note">Mean ± SD over trials. {escape(GATE_RULE)} {_workload_note(cfg)}</p>
 {_training_notes(cfg, results.get("trials") or [], results.get("statistics"))}
 {_variant_table(results["summary"], statistics)}
 {_contention(results)}

@@ -85,10 +85,10 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
             f"{r['file_size_bytes'] / 1e6:.1f} |"
         )
-    from wattcut.report.notes import baseline_notes, reference_notes, training_data_notes
+    from wattcut.report.notes import GATE_RULE, baseline_notes, reference_notes, training_data_notes
 
     notes = reference_notes(results.get("statistics")) + baseline_notes(results["config"], results.get("trials") or [])
-    lines += ["", *(f"> {_cell(n)}" for n in notes)]
+    lines += ["", f"> {GATE_RULE}", *(f"> {_cell(n)}" for n in notes)]
     lines += ["", *(f"> **Training data**: {_cell(n)}" for n in training_data_notes(results["config"]))]
     lines += _tasks(results)
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows

@@ -24,6 +24,13 @@ def training_data_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
+GATE_RULE = (
+    "Quality gate: pass = shown non-inferior to the baseline in the primary metric at the study's margin, by the "
+    "test the recommendation uses (item-level paired where items are stored, else paired on trial means; one-sided, "
+    "alpha 0.05); fail = not shown, which includes too little data to tell. Only a pass can be recommended."
+)
+
+
 def reference_notes(statistics: dict[str, Any] | None) -> list[str]:
     """The accuracy a model that learnt nothing gets on the same items, shown beside the baseline's."""
     r = (statistics or {}).get("reference_accuracy")

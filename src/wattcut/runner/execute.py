@@ -686,6 +686,8 @@ def _round_figures(index: int, position: int, rec: Any, latencies: list[float]) 
     """One round's window: energy and latency per request, for the per-round paired comparisons."""
     energy = rec.energy_j
     lat_ms = [1000 * x for x in latencies]
+    low, high = rec.interval_j or (None, None)  # an estimate always carries its model's range
+    per = rec.requests if energy is not None and rec.requests else None
     return {
         "round": index,
         "position": position,  # place in the round's order (rotates)
@@ -695,6 +697,9 @@ def _round_figures(index: int, position: int, rec: Any, latencies: list[float]) 
         "energy_j": energy,
         "energy_per_request_j": energy / rec.requests if energy is not None and rec.requests else None,
         "estimated": rec.estimated,
+        "low_j": low,
+        "high_j": high,
+        "energy_per_request_range_j": None if per is None or low is None or high is None else [low / per, high / per],
         "latency_mean_ms": statistics.fmean(lat_ms) if lat_ms else None,
         "latency_p50_ms": statistics.median(lat_ms) if lat_ms else None,
     }
