@@ -18,21 +18,34 @@ def trial(variant, sentinel):
     return {"variant": variant, "contention": {"sentinel_energy_per_request_j": sentinel}}
 
 
-def test_noise_floor_recomputes_from_the_sentinel_pairs():
-    runs = [[1.00, 1.10], [0.50, 0.48], [2.0, 2.0, 2.0, 2.2]]  # the third trial repeated its round once
-    trials = [trial("baseline", r) for r in runs] + [trial("v", [1.0, 9.0])]  # other variants do not count
-    nf = noise_floor(trials, n_rounds=10)
-    d = [math.log(1.10), math.log(0.48 / 0.50), 0.0, math.log(1.1)]
-    sigma = math.sqrt(sum(x * x for x in d) / (2 * len(d)))
-    assert nf["pairs"] == 4 and nf["sigma_log"] == pytest.approx(sigma)
-    assert nf["spread_pct"] == pytest.approx(100 * math.expm1(sigma))
-    lo = sigma * math.sqrt(4 / stats.chi2.ppf(0.975, 4))
+def test_24_16_noise_floor_is_the_paired_round_spread_and_agrees_with_each_ci():
+    from wattcut.stats.paired import log_ratio
+
+    rng = __import__("random").Random(0)
+    base = {(0, r): 1.0 + 0.3 * rng.random() for r in range(10)}  # the machine drifts between rounds ...
+    paired = {
+        v: {"energy_per_request_j": log_ratio(base, {k: x * f * (1 + 0.05 * rng.random()) for k, x in base.items()})}
+        for v, f in (("a", 0.25), ("b", 0.5))  # ... and each variant's ratio to the baseline moves only a little
+    }
+    runs = [[1.00, 2.40], [0.50, 0.48]]  # the sentinel moved a lot: a drift check, not the ratios' error
+    trials = [trial("baseline", r) for r in runs] + [trial("v", [1.0, 9.0])]
+    nf = noise_floor(trials, paired)
+    sds = [p["energy_per_request_j"]["sd_log_ratio"] for p in paired.values()]
+    pooled = math.sqrt(sum(s * s for s in sds) / 2)
+    assert nf["design"] == "paired rounds" and nf["sigma_log"] == pytest.approx(pooled) and nf["rounds"] == 10
+    lo = pooled * math.sqrt(18 / stats.chi2.ppf(0.975, 18))
     assert nf["spread_ci95_pct"][0] == pytest.approx(100 * math.expm1(lo))
-    half = stats.t.ppf(0.975, 9) * sigma * math.sqrt(2 / 10)
+    half = stats.t.ppf(0.975, 9) * pooled / math.sqrt(10)
     assert nf["resolvable_pct"] == pytest.approx(100 * math.expm1(half))
+    for p in paired.values():  # the sentence's half-width is each CI's, up to the pooling of the SDs
+        r = p["energy_per_request_j"]
+        own = stats.t.ppf(0.975, 9) * r["sd_log_ratio"] / math.sqrt(10)
+        assert math.log(r["ci95_high"] / r["ratio"]) == pytest.approx(own)
+    assert nf["sentinel"]["pairs"] == 2 and nf["sentinel"]["spread_pct"] > nf["spread_pct"]
     text = " ".join(method_lines({"statistics": {"noise_floor": nf}, "trials": trials}))
-    assert f"differences below {nf['resolvable_pct']:.1f}%" in text and "cannot be resolved" in text
-    assert noise_floor([trial("baseline", [])], 5) is None
+    assert f"ratios within {nf['resolvable_pct']:.1f}% of 1 cannot be resolved" in text
+    assert "Drift check" in text and "not the error of the ratios" in text
+    assert noise_floor([trial("baseline", [])], {}) is None
 
 
 def busy(seconds):

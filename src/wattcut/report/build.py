@@ -133,11 +133,14 @@ def quality_gate(
         shown = f"{100 * delta:+.2f} points" if spec.bounded else f"{delta:+.4g}{spec.unit and ' ' + spec.unit}"
         test = "item-level paired" if ni.get("test") == "item-level" else "paired on trial means"
         p = ni.get("p_value")
-        verdict = "shown non-inferior" if ni["non_inferior"] else "not shown non-inferior: not a deployment candidate"
+        verdict = "shown non-inferior" if ni["non_inferior"] else "not shown non-inferior"
         r["quality_gate"] = {
             "status": "pass" if ni["non_inferior"] else "fail",
             "reason": f"mean {spec.label} {shown} vs the baseline ({spec.direction}); {verdict} at a margin of "
-            f"{describe_margin(spec, margin, margin_type)} ({test}" + ("" if p is None else f", p = {p:.3g}") + ")",
+            f"{describe_margin(spec, margin, margin_type)} ({test}"
+            + ("" if p is None else f", p = {p:.3g}")
+            + ")"
+            + ("" if ni["non_inferior"] else ": not a deployment candidate"),
         }
 
 

@@ -58,21 +58,24 @@ def method_lines(results: dict[str, Any]) -> list[str]:
             f"{r['sources']['low']}. High: {r['sources']['high']}."
         )
     lines += thermal_lines(results)
-    nf = (results.get("statistics") or {}).get("noise_floor")
-    if nf:
+    nf = (results.get("statistics") or {}).get("noise_floor") or {}
+    if nf.get("design") == "paired rounds":
         lo, hi = nf["spread_ci95_pct"]
-        text = (
-            f"Noise floor: the baseline sentinel's energy per request varied {nf['spread_pct']:.1f}% from run to run "
-            f"(95% CI {lo:.1f}-{hi:.1f}%, {nf['pairs']} before/after pairs)"
+        lines.append(
+            f"Noise floor: the per-round paired energy ratios (variant / baseline, the unit of the energy tests) "
+            f"varied {nf['spread_pct']:.1f}% from round to round (pooled over {nf['variants']} variants, 95% CI "
+            f"{lo:.1f}-{hi:.1f}%); with {nf['rounds']} paired rounds, ratios within {nf['resolvable_pct']:.1f}% of 1 "
+            "cannot be resolved on this machine. This is each variant's CI half-width, so it agrees with the CIs."
         )
-        if nf.get("resolvable_pct") is not None:
-            text += (
-                f"; with {nf['rounds']} paired rounds, differences below {nf['resolvable_pct']:.1f}% in energy per "
-                "request cannot be resolved on this machine"
-            )
-        lines.append(text + ".")
-    elif results.get("trials"):
-        lines.append("Noise floor: not available (no metered sentinel runs in this store).")
+    s_nf = nf.get("sentinel")
+    if s_nf:
+        lines.append(
+            f"Drift check: the baseline sentinel (the same few requests before and after each trial's rounds) moved "
+            f"{s_nf['spread_pct']:.1f}% ({s_nf['pairs']} pairs). It spans minutes of whatever else the machine did; "
+            "the interleaved rounds cancel that drift, so it is not the error of the ratios above."
+        )
+    if not nf and results.get("trials"):
+        lines.append("Noise floor: not available (no paired rounds or sentinel runs in this store).")
     return lines
 
 

@@ -181,7 +181,7 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
         or recommend(per_variant, comparisons, margin, spec, margin_type, paired, decisive),
         "reference_accuracy": reference,
         "payback": pb,
-        "noise_floor": noise_floor(trials, _paired_rounds(trials)),
+        "noise_floor": noise_floor(trials, paired),
     }
 
 
