@@ -102,13 +102,16 @@ def test_campaign_store_keeps_every_trial_once(tmp_path):
     store.close()
 
 
-def test_the_example_campaign_is_a_grid_of_six_quick_studies():
+def test_the_example_campaign_is_three_quick_studies_with_runtimes_and_pruning_in_each():
     from pathlib import Path
 
     import wattcut
 
     c = load_campaign(Path(wattcut.__file__).parent / "examples" / "campaign.toml")
-    assert len(c.studies) == 6 and all(s.doc["study"]["trials"] == 1 for s in c.studies)
+    assert len(c.studies) == 3 and all(s.doc["study"]["trials"] == 1 for s in c.studies)
+    for s in c.studies:  # 24.25: the variants meet in one study, so the campaign can decide between them
+        names = {v["name"] for v in s.doc["variants"]}
+        assert {"ort-fused-int8-1t", "heads-25"} <= names
     assert {s.doc["data"]["name"] for s in c.studies} == {"sst2", "financial_phrasebank", "amazon_polarity_sample"}
 
 
@@ -231,4 +234,40 @@ def test_24_02_the_store_drops_a_study_whose_configuration_changed(tmp_path):
     assert store.status("s1") == "done"
     assert store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {"a": 2}}]) == ["s1"]
     assert store.status("s1") == "pending" and store.trials("s1") == []
+    store.close()
+
+
+def test_24_25_per_axis_value_the_campaign_decides_instead_of_listing(tmp_path):
+    from wattcut.report.campaign import campaign_results, write_campaign_report
+
+    store = CampaignStore(tmp_path / "campaign.sqlite")
+    energies = {  # per study: baseline and the variant recommended (the only other one)
+        "s1": {"baseline": [1.0, 1.0], "int8": [0.25, 0.25]},
+        "s2": {"baseline": [2.0, 2.0], "int8": [0.6, 0.6]},
+        "s3": {"baseline": [1.0, 1.0], "heads": [0.8, 0.8]},
+    }
+    studies = [
+        {
+            "study_id": sid,
+            "labels": {"models": "m", "datasets": "d", "variant_sets": "all", "machines": "vm"},
+            "config": {},
+        }
+        for sid in energies
+    ]
+    store.begin("c", {}, studies)
+    for sid, e in energies.items():
+        for t in _study(tmp_path, sid, e):
+            store.add_trial(sid, t)
+        res_path = tmp_path / "studies" / sid / "results.json"
+        import json
+
+        res = json.loads(res_path.read_text())
+        res["statistics"]["recommendation"] = {"variant": next(v for v in e if v != "baseline")}
+        res_path.write_text(json.dumps(res))
+        store.mark(sid, "done")
+    row = campaign_results(store, tmp_path)["axes"]["variant_sets"]["all"]
+    assert row["recommended"] == "int8" and row["recommended_count"] == 2
+    assert row["ratio_median"] == pytest.approx((0.25 + 0.3) / 2) and row["ratio_range"] == pytest.approx([0.25, 0.3])
+    md = write_campaign_report(store, tmp_path).read_text()
+    assert "| all | 3 | 1333.33 | int8 | 2 of 3 | 0.275x (0.250-0.300) |" in md
     store.close()

@@ -50,6 +50,25 @@ def _thermal(res: dict[str, Any]) -> str:
     return f"{low:.0f}/{statistics.fmean(x['mean'] for x in temps):.0f}/{high:.0f} °C"
 
 
+def _decide(studies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per axis value: the variant recommended most often, how often, and its median energy ratio with the range."""
+    from collections import Counter
+
+    picks = Counter(s["recommended"] or "none" for s in studies)
+    if not picks:
+        return {"recommended": None, "recommended_count": 0, "ratio_median": None, "ratio_range": None}
+    top = max(picks.values())
+    best = sorted(v for v, n in picks.items() if n == top)[0]  # a tie goes to the first name, and is shown
+    ratios = [s["energy_ratio"] for s in studies if (s["recommended"] or "none") == best and s.get("energy_ratio")]
+    return {
+        "recommended": best,
+        "recommended_count": top,
+        "tied_with": sorted(v for v, n in picks.items() if n == top and v != best),
+        "ratio_median": statistics.median(ratios) if ratios else None,
+        "ratio_range": [min(ratios), max(ratios)] if ratios else None,
+    }
+
+
 def campaign_results(store: Any, out: Path) -> dict[str, Any]:
     """Everything the campaign report shows, as plain values."""
     from wattcut.stats.summary import holm, welch
@@ -62,13 +81,20 @@ def campaign_results(store: Any, out: Path) -> dict[str, Any]:
         if res is not None:
             rec = (res.get("statistics") or {}).get("recommendation") or {}
             best = rec.get("variant")
+            base_j, best_j = _per_request(res, "baseline"), _per_request(res, best) if best else []
+            paired = (((res.get("statistics") or {}).get("paired") or {}).get(best or "") or {}).get(
+                "energy_per_request_j"
+            ) or {}
             row.update(
                 machine=_machine(res),
                 recommended=best,
-                baseline_mj_per_request=1000 * statistics.fmean(_per_request(res, "baseline") or [float("nan")]),
-                recommended_mj_per_request=None
-                if best is None
-                else 1000 * statistics.fmean(_per_request(res, best) or [float("nan")]),
+                baseline_mj_per_request=1000 * statistics.fmean(base_j) if base_j else None,
+                recommended_mj_per_request=1000 * statistics.fmean(best_j) if best_j else None,
+                # the study's own paired-round ratio where it has one; else the ratio of the means
+                energy_ratio=1.0
+                if best == "baseline"
+                else paired.get("ratio")
+                or (statistics.fmean(best_j) / statistics.fmean(base_j) if best_j and base_j else None),
                 thermal=_thermal(res),
                 deployment=((res["statistics"].get("payback") or {}).get("variants") or {})
                 .get(best or "", {})
@@ -85,7 +111,7 @@ def campaign_results(store: Any, out: Path) -> dict[str, Any]:
                 "baseline_mj_per_request": statistics.fmean(s["baseline_mj_per_request"] for s in mine)
                 if mine
                 else None,
-                "recommended": sorted({s["recommended"] or "none" for s in mine}),
+                **_decide(mine),
             }
     # The same variant across machines: group studies that differ only in the machine axis.
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -138,11 +164,22 @@ def write_campaign_report(store: Any, out: Path) -> Path:
             f"{s['status']} | {s['attempts']} | {s['trials']} | {s.get('machine', '—')} | {s.get('thermal', '—')} |"
         )
     for axis, rows in data["axes"].items():
-        lines += ["", f"## By {axis.replace('_', ' ')}", "", "| label | studies | baseline mJ/request | recommended |"]
-        lines += ["|---|---:|---:|---|"]
+        lines += ["", f"## By {axis.replace('_', ' ')}", ""]
+        lines += [
+            "| label | studies | baseline mJ/request | recommended most often | in | energy ratio (median, range) |",
+            "|---|---:|---:|---|---:|---|",
+        ]
         for label, r in rows.items():
             mj = "—" if r["baseline_mj_per_request"] is None else f"{r['baseline_mj_per_request']:.2f}"
-            lines.append(f"| {label} | {r['studies']} | {mj} | {', '.join(r['recommended'])} |")
+            tie = f" (tied with {', '.join(r['tied_with'])})" if r.get("tied_with") else ""
+            ratio = "—"
+            if r["ratio_median"] is not None:
+                lo, hi = r["ratio_range"]
+                ratio = f"{r['ratio_median']:.3f}x ({lo:.3f}-{hi:.3f})"
+            lines.append(
+                f"| {label} | {r['studies']} | {mj} | {r['recommended'] or '—'}{tie} | "
+                f"{r['recommended_count']} of {r['studies']} | {ratio} |"
+            )
     lines += ["", "## Recommended variant per model and machine", ""]
     lines += [
         "| model | dataset | machine | recommended | mJ/request (baseline → recommended) |",
