@@ -8,6 +8,15 @@ choices: no free text is parsed, so nothing is "unparseable", and every item sto
 per-label log-likelihoods. Metrics are those of sequence classification (accuracy, P/R/F1,
 confusion matrix) plus the share of items decided by less than ``low_margin`` nats.
 
+Contextual calibration (Zhao et al., 2021, "Calibrate Before Use") is on by default: small
+LMs favour some label words whatever the text, so each variant first scores content-free
+inputs ("N/A", "", "[MASK]") with the same prompt; their mean label distribution p_cf is
+the model's label prior, and an item's calibrated score is log softmax(loglik) - log p_cf
+(the diagonal W = diag(p_cf)^-1 of the paper). The metrics are reported calibrated and
+raw (``accuracy_raw``, ``accuracy_calibrated``); the primary ``accuracy`` is the one the
+``calibration`` setting names. The prior costs three prompts per variant, outside the
+timed workload.
+
 The inference workload is classifying items: energy per request is energy per item. The
 prompt is run once per item and its KV cache extends each label (one prefill, not one per
 label); a k-shot prefix shared by every item is computed once per variant and reused
@@ -19,7 +28,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,6 +41,7 @@ from wattcut.tasks.lm import CausalLMTask
 from wattcut.ui import bar
 
 DEFAULT_TEMPLATE = "Classify the sentiment of this text. Answer with one word: {labels}.\n\nText: {text}"
+CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class PromptedClassificationConfig:
         system: Optional system message.
         chat_template: Wrap the prompt in the tokenizer's chat template (instruct models need it).
         low_margin: Items whose best label beats the second by less than this many nats are counted.
+        calibration: ``contextual`` divides out the model's label prior on content-free inputs (Zhao et al.
+            2021); ``none`` scores the raw log-likelihoods. Both are reported; this one is the primary metric.
         requests: Items classified in the timed inference workload; warmup_requests before it.
     """
 
@@ -59,9 +71,10 @@ class PromptedClassificationConfig:
     system: str | None = None
     chat_template: bool = True
     low_margin: float = 0.5
+    calibration: Literal["contextual", "none"] = "contextual"
     requests: int = 20
     warmup_requests: int = 2
-    version: int = 1
+    version: int = 2  # 2: contextual calibration (on by default)
 
     def __post_init__(self) -> None:
         if "{text}" not in self.template:
@@ -203,20 +216,38 @@ class PromptedClassification(CausalLMTask):
         scores = model.continuation_loglikelihoods(context, conts, prefix_len)
         return scores, len(context) + sum(len(c) for c in conts)
 
+    def label_prior(self, model: Any, tokenizer: Any, conts: list[list[int]]) -> np.ndarray:
+        """The model's label distribution on content-free inputs with this prompt (mean over them)."""
+        rows = [_log_softmax(np.asarray(self._score(model, tokenizer, t, conts)[0])) for t in CONTENT_FREE]
+        return np.exp(np.stack(rows)).mean(axis=0)
+
     def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
-        """Classification metrics from the per-item label log-likelihoods (stored per item)."""
+        """Classification metrics from the per-item label log-likelihoods (stored per item), calibrated and raw."""
         from wattcut.tasks import classification
 
         conts = self._continuations(tokenizer)
-        loglik = np.zeros((len(self.evals), len(conts)))
+        raw = np.zeros((len(self.evals), len(conts)))
         with bar("prompted", len(self.evals)) as advance:
             for i, text in enumerate(self.evals.texts):
                 scores, tokens = self._score(model, tokenizer, text, conts)
-                loglik[i] = scores
+                raw[i] = scores
                 rec.samples += 1
                 rec.tokens += tokens
                 advance(1)
-        metrics = classification.score(loglik, self.evals.labels, self.train.label_names)
+        prior = self.label_prior(model, tokenizer, conts)
+        calibrated = _log_softmax(raw) - np.log(prior)
+        names = self.train.label_names
+        loglik = calibrated if self.config.calibration == "contextual" else raw
+        metrics = classification.score(loglik, self.evals.labels, names)
+        for tag, table in (("raw", raw), ("calibrated", calibrated)):
+            other = classification.score(table, self.evals.labels, names)
+            metrics[f"accuracy_{tag}"], metrics[f"f1_macro_{tag}"] = other["accuracy"], other["f1_macro"]
+        metrics["calibration"] = {
+            "method": self.config.calibration,
+            "content_free_inputs": list(CONTENT_FREE),
+            "label_prior": {n: round(float(p), 6) for n, p in zip(names, prior, strict=True)},
+            "rule": "calibrated score = log softmax(loglik) - log p_cf (Zhao et al. 2021, W = diag(p_cf)^-1)",
+        }
         top2 = np.sort(loglik, axis=1)[:, -2:]
         margins = top2[:, 1] - top2[:, 0]
         pred = loglik.argmax(axis=1)
@@ -226,8 +257,12 @@ class PromptedClassification(CausalLMTask):
             low_margin=self.config.low_margin,
             low_margin_share=float((margins < self.config.low_margin).mean()),
             predicted_share={n: float((pred == k).mean()) for k, n in enumerate(self.train.label_names)},
-            scoring="argmax of sum log p(verbalizer tokens | prompt), lm-evaluation-harness multiple-choice style",
-            items=classification.items(loglik, self.evals.labels, field="loglik"),
+            scoring="argmax of sum log p(verbalizer tokens | prompt), lm-evaluation-harness multiple-choice style"
+            + (", contextually calibrated" if self.config.calibration == "contextual" else ""),
+            items={
+                **classification.items(loglik, self.evals.labels, field="loglik"),
+                "loglik_raw": [[round(float(x), 6) for x in row] for row in raw],  # calibration recomputes from these
+            },
         )
         return metrics
 
@@ -253,3 +288,9 @@ class PromptedClassification(CausalLMTask):
                 rec.tokens += len(context) + sum(len(c) for c in conts)
                 advance(1)
         return latencies
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the labels (the last axis)."""
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
