@@ -51,8 +51,8 @@ def main() -> None:
     for name, template in CANDIDATES.items():
         # the training split's rows are the "evaluation" here: eval_file = the training file, seeded sample
         data = DataConfig(name="sst2", eval_split="train", eval_size=ROWS)
-        cfg = parse_experiment(
-            {"model": MODEL, "tasks": [{"name": "prompted_classification", "data": {"name": "sst2"}}]}
+        cfg = parse_experiment(  # [study] seed draws the ROWS training rows
+            {"study": {"seed": SEED}, "model": MODEL, "tasks": [{"name": "prompted_classification"}]}
         )
         task = PromptedClassification(cfg, PromptedClassificationConfig(data=data, template=template))
         task.prepare()

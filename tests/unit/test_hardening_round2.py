@@ -355,3 +355,34 @@ def test_18_the_methods_list_and_the_ram_row_read_as_sentences():
     }
     html = _methods({**results, "provenance": {}, "config": {}})
     assert "e.g. model" not in html and "the first window's figures: model, not measured" in html
+
+
+def test_15_compare_out_pointing_at_an_existing_file_is_exit_2(tmp_path, capsys):
+    afile = tmp_path / "taken.json"
+    afile.write_text("{}")
+    assert main(["compare", str(tmp_path), str(tmp_path), "--out", str(afile)]) == 2
+    assert "is an existing file" in said(capsys) and afile.read_text() == "{}"  # nothing lost
+
+
+# 24. the fast tier holds no integration test: every test under tests/integration carries the mark --------------
+def test_24_every_integration_test_is_out_of_the_fast_tier():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not integration", "tests/integration"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    collected = [line for line in r.stdout.splitlines() if "::" in line]
+    assert collected == [], collected[:5]
+    total = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/integration"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert sum("::" in line for line in total.stdout.splitlines()) > 50  # the folder was collected at all

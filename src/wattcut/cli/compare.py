@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wattcut.errors import UserInputError
+
 COST_METRICS = (
     ("energy_per_request_j", "mJ / request", ".2f", 1000.0),
     ("latency_p50_ms", "p50 ms", ".2f", 1.0),
@@ -102,6 +104,11 @@ def compare(store_a: str, store_b: str, out: str | None = None) -> None:
     from wattcut.ui import console
     from wattcut.ui import out as stdout
 
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UserInputError(
+            f'--out "{out}" is an existing file; it names the folder that compare.json goes into.',
+            "Give a folder (it is created if missing), e.g. --out runs/compare.",
+        )
     a, b = _load(store_a), _load(store_b)
     cmp = comparison(a, b)
     for side in ("a", "b"):
