@@ -190,3 +190,27 @@ def test_a_replay_csv_with_unparseable_timestamps(tmp_path):
     r = wattcut("run", exp, "--out", str(tmp_path / "o"))
     assert_user_error(r, 'timestamp "soon"', "ISO 8601")
     assert not (tmp_path / "o" / "wattcut.sqlite").exists()  # refused before the store opened
+
+
+def test_24_22_prompted_classification_reports_calibrated_and_raw_from_a_content_free_prior(lm):
+    """Contextual calibration (Zhao et al. 2021) recomputed from the stored raw log-likelihoods and label prior."""
+    import numpy as np
+
+    from wattcut.measure.base import PhaseRecord
+    from wattcut.settings import DataConfig
+    from wattcut.tasks.prompted_classification import PromptedClassification, PromptedClassificationConfig
+
+    source, model, tok = lm
+    cfg = parse_experiment({"model": MODEL, "tasks": [{"name": "prompted_classification"}]})
+    task = PromptedClassification(cfg, PromptedClassificationConfig(data=DataConfig(name="sst2", eval_size=24)))
+    task.prepare()
+    m = task.evaluate(model, tok, PhaseRecord("evaluate", 0.0))
+    prior = np.array(list(m["calibration"]["label_prior"].values()))
+    assert prior.shape == (2,) and abs(prior.sum() - 1) < 1e-4 and (prior > 0).all()
+    raw = np.array(m["items"]["loglik_raw"])
+    gold = np.array(m["items"]["gold"])
+    norm = raw - np.log(np.exp(raw - raw.max(1, keepdims=True)).sum(1, keepdims=True)) - raw.max(1, keepdims=True)
+    calibrated = (norm - np.log(prior)).argmax(1)
+    assert m["accuracy_raw"] == (raw.argmax(1) == gold).mean()
+    assert m["accuracy_calibrated"] == (calibrated == gold).mean() == m["accuracy"]  # calibrated is the default
+    assert list(calibrated) == m["items"]["pred"]
