@@ -40,7 +40,9 @@ from wattcut.tasks.base import task
 from wattcut.tasks.lm import CausalLMTask
 from wattcut.ui import bar
 
-DEFAULT_TEMPLATE = "Classify the sentiment of this text. Answer with one word: {labels}.\n\nText: {text}"
+# Chosen on 200 SST-2 *training* rows, never on evaluated items, as the best of four by calibrated accuracy
+# (benchmarks/prompt_template.py; results in benchmarks/results/prompt_template.txt).
+DEFAULT_TEMPLATE = "What is the sentiment of the following sentence, {labels}?\n\n{text}"
 CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs
 
 
