@@ -133,7 +133,22 @@ def _check_paired(results, by):
         qt = p.get("quality")
         if qt is not None:
             common = sorted(set(by["baseline"]) & set(by[name]))
-            if q == "accuracy":
+            items0 = by["baseline"][common[0]]["tasks"][task]["items"]
+            if "scores" in items0:  # lm-eval: per-item scores of each mean metric, oriented so higher is better
+                sign = 1.0 if spec.get("higher_is_better", True) else -1.0
+                d = np.mean(
+                    [
+                        sign
+                        * (
+                            np.array(by[name][t]["tasks"][task]["items"]["scores"][q], dtype=float)
+                            - np.array(by["baseline"][t]["tasks"][task]["items"]["scores"][q], dtype=float)
+                        )
+                        for t in common
+                    ],
+                    axis=0,
+                )
+                margin = qt["margin"]
+            elif q == "accuracy":
                 d = np.mean(
                     [
                         np.equal(
