@@ -232,9 +232,16 @@ def test_calibration_text_too_short_for_gptq_is_exit_2(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("A few words only.\n")
     r = _bad(tmp_path, "ov_weight_compress", f'bits = "int4", gptq = true, calibration = "{short}"')
-    out = " ".join((r.stdout + r.stderr).split())  # found when the text is tokenized, after the baseline
+    out = " ".join((r.stdout + r.stderr).split())  # found before any work, with the model's tokenizer
     assert r.returncode == 2 and "Traceback" not in out, out
     assert "GPTQ needs 32 calibration sequences of 128 tokens" in out and "Give a longer calibration text" in out
+    v = subprocess.run(
+        [sys.executable, "-m", "wattcut", "validate", str(tmp_path / "exp.toml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert_user_error(v, "GPTQ needs 32 calibration sequences")  # validate refuses what run would
     missing = _bad(tmp_path, "ov_weight_compress", 'bits = "int4", awq = true, calibration = "nope/missing.txt"')
     assert_user_error(missing, 'calibration = "nope/missing.txt" was not found')
 

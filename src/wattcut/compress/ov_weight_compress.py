@@ -87,10 +87,19 @@ OV_GGUF = ("llama", "qwen2", "qwen3", "gemma3")
 
 
 def check_source(config: OvWeightCompressConfig, source: str) -> None:
-    """The model converts to a GGUF that OpenVINO GenAI's reader supports (exit 2 naming it otherwise)."""
+    """The model converts to a GGUF that OpenVINO GenAI's reader supports, and a calibration file is long enough.
+
+    Both are exit 2 from ``validate`` as from ``run``: a short calibration file would otherwise
+    be found only when the variant is built, mid-study.
+    """
     from wattcut.models import llama_tools
 
     llama_tools.check_convertible(source, "ov_weight_compress", OV_GGUF)
+    if config.data_aware and config.calibration != "task":  # the task's texts are checked when they exist
+        from wattcut.models.loading import load_tokenizer
+        from wattcut.settings import ModelConfig
+
+        _sequences(config, load_tokenizer(source, ModelConfig(name_or_path=source)), [])
 
 
 def ir_folder(converted: Any, work: Any, threads: int) -> Any:
@@ -118,8 +127,12 @@ def calibration_sequences(config: OvWeightCompressConfig, ctx: CompressContext) 
     Raises:
         UserInputError: The text is too short for that many sequences.
     """
+    return _sequences(config, ctx.tokenizer, ctx.calibration_texts)
+
+
+def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) -> list[list[int]]:
     if config.calibration == "task":
-        text = "\n\n".join(ctx.calibration_texts)
+        text = "\n\n".join(task_texts)
         where = "the primary task's calibration texts"
     else:
         from wattcut.tasks.lm import find_data_file
@@ -127,7 +140,7 @@ def calibration_sequences(config: OvWeightCompressConfig, ctx: CompressContext) 
         path = find_data_file(config.calibration, "ov_weight_compress calibration")
         text = path.read_text(encoding="utf-8", errors="replace")
         where = str(path)
-    ids = list(ctx.tokenizer(text[: 40 * config.calibration_samples * config.calibration_tokens])["input_ids"])
+    ids = list(tokenizer(text[: 40 * config.calibration_samples * config.calibration_tokens])["input_ids"])
     n = config.calibration_tokens
     seqs = [ids[i : i + n] for i in range(0, len(ids) - n + 1, n)][: config.calibration_samples]
     if len(seqs) < config.calibration_samples:
