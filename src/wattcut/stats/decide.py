@@ -205,17 +205,6 @@ def _degenerate(reference: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _paired_rounds(trials: list[dict[str, Any]]) -> int:
-    """Paired rounds a variant's energy ratio rests on: the baseline's stored rounds over its trials."""
-    from wattcut.stats.paired import round_values
-
-    base = [t for t in trials if t["variant"] == BASELINE]
-    if not base:
-        return 0
-    task = base[0].get("energy_task") or base[0].get("task") or ""
-    return sum(len(round_values(t, task, "energy_per_request_j")) for t in base)
-
-
 def paired_statistics(
     trials: list[dict[str, Any]],
     names: list[str],
