@@ -289,7 +289,7 @@ class CarbonConfig:
         if self.region is not None and self.country is None:
             raise UserInputError("[carbon] region is set without country.", 'Add country = "USA" (for example).')
         if self.country is not None:
-            from wattcut.measure.carbon import country_intensity
+            from wattcut.grids import country_intensity
 
             country_intensity(self.country, self.region, self.dataset)  # unknown names fail now, not mid-study
 
@@ -321,7 +321,7 @@ class DeployConfig:
 
     def __post_init__(self) -> None:
         positive("[deploy]", "requests_per_day", self.requests_per_day)
-        from wattcut.measure.carbon import grid
+        from wattcut.grids import grid
 
         for spec in self.grids:
             grid(spec)  # an unknown grid fails when the file is read, not after the study

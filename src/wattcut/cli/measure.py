@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wattcut.units import joules
+
 
 def _tree_rss(pid: int) -> int:
     import psutil
@@ -111,8 +113,8 @@ def measure(
         if tracker is not None:
             tracker.stop()
             data = tracker.final_emissions_data  # energies in kWh, CodeCarbon's unit
-            cc = {f"{k}_energy_j": getattr(data, f"{k}_energy") * 3.6e6 for k in ("cpu", "ram", "gpu")}
-            cc["energy_j"] = data.energy_consumed * 3.6e6
+            cc = {f"{k}_energy_j": joules(getattr(data, f"{k}_energy")) for k in ("cpu", "ram", "gpu")}
+            cc["energy_j"] = joules(data.energy_consumed)
             cc["co2e_g"] = data.emissions * 1000
     finally:
         session.close()

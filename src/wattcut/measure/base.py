@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from wattcut.measure.crosscheck import merged
+from wattcut.units import kwh_or_none
 
 
 @dataclass(frozen=True)
@@ -136,14 +137,14 @@ class PhaseRecord:
         d["energy"] = {
             c.component: {
                 **{k: v for k, v in asdict(c).items() if k != "component"},
-                "energy_kwh": None if c.energy_j is None else c.energy_j / 3.6e6,
+                "energy_kwh": kwh_or_none(c.energy_j),
             }
             for c in self.energy
         }
         d["energy_j"] = total
         interval = self.interval_j
         d["low_j"], d["high_j"] = (None, None) if interval is None else interval
-        d["energy_kwh"] = None if total is None else total / 3.6e6
+        d["energy_kwh"] = kwh_or_none(total)
         d["net_energy_j"] = self.net_energy_j
         d["estimated"] = self.estimated
         d["energy_per_sample_j"] = total / self.samples if total is not None and self.samples else None

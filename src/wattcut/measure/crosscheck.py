@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-J_PER_KWH = 3.6e6
+from wattcut.units import J_PER_KWH
+
 SAMPLE_S = 3600  # CodeCarbon's background sampling period: edges only (start_task/stop_task measure)
 
 

@@ -19,6 +19,7 @@ from wattcut.metric import MetricSpec, describe_margin, infer_phase, primary_spe
 from wattcut.stats.decide import study_statistics
 from wattcut.stats.payback import built
 from wattcut.store import SCHEMA_VERSION, Store
+from wattcut.units import kwh_or_none
 
 CSV_COMPONENTS = ("cpu", "ram", "gpu")
 
@@ -198,7 +199,7 @@ def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "requests": p["requests"],
                 "cpu_time_s": p["cpu_time_s"],
                 "energy_j": p["energy_j"],
-                "energy_kwh": None if p["energy_j"] is None else p["energy_j"] / 3.6e6,
+                "energy_kwh": kwh_or_none(p["energy_j"]),
                 "estimated": p["estimated"],
                 "energy_per_sample_j": p["energy_per_sample_j"],
                 "energy_per_token_j": p["energy_per_token_j"],

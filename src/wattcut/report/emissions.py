@@ -14,6 +14,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from wattcut.units import joules, kwh_or_none
+
 CODECARBON_COLUMNS = [
     "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
     "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed",
@@ -32,7 +34,7 @@ WATTCUT_COLUMNS = [
 
 def _kwh(phase: dict[str, Any], comp: str) -> float | None:
     e = phase["energy"].get(comp)
-    return None if e is None or e["energy_j"] is None else e["energy_j"] / 3.6e6
+    return None if e is None else kwh_or_none(e["energy_j"])
 
 
 def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,7 +73,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             for comp in ("cpu", "gpu", "ram"):
                 kwh = _kwh(p, comp)
                 row[f"{comp}_energy"] = kwh
-                row[f"{comp}_power"] = None if kwh is None or not seconds else kwh * 3.6e6 / seconds
+                row[f"{comp}_power"] = None if kwh is None or not seconds else joules(kwh) / seconds
                 row[f"wattcut_{comp}_method"] = (p["energy"].get(comp) or {}).get("method", "")
             row.update(
                 wattcut_variant=t["variant"],
@@ -83,13 +85,13 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 wattcut_intensity_source=c.get("intensity_source", ""),
                 wattcut_intensity_year=c.get("intensity_year"),
                 wattcut_intensity_basis=c.get("intensity_basis", ""),
-                wattcut_net_energy_kwh=None if p.get("net_energy_j") is None else p["net_energy_j"] / 3.6e6,
+                wattcut_net_energy_kwh=kwh_or_none(p.get("net_energy_j")),
                 # an estimate's interval (its models' ranges), and the cross-check tool's total for the same window
-                wattcut_energy_low_kwh=None if p.get("low_j") is None else p["low_j"] / 3.6e6,
-                wattcut_energy_high_kwh=None if p.get("high_j") is None else p["high_j"] / 3.6e6,
+                wattcut_energy_low_kwh=kwh_or_none(p.get("low_j")),
+                wattcut_energy_high_kwh=kwh_or_none(p.get("high_j")),
                 wattcut_emissions_low=None if c.get("co2e_low_g") is None else c["co2e_low_g"] / 1000,
                 wattcut_emissions_high=None if c.get("co2e_high_g") is None else c["co2e_high_g"] / 1000,
-                wattcut_crosscheck_energy_kwh=None if not p.get("crosscheck") else p["crosscheck"]["energy_j"] / 3.6e6,
+                wattcut_crosscheck_energy_kwh=None if not p.get("crosscheck") else kwh(p["crosscheck"]["energy_j"]),
             )
             out.append(row)
     return out

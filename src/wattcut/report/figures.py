@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.metric import infer_phase
+from wattcut.units import J_PER_KWH
 
 COMPONENTS = ("cpu", "gpu", "ram")
 PHASES = ("train", "compress", "load", "evaluate", "infer")
@@ -342,7 +343,7 @@ def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
     pue = float(pb.get("pue") or 1.0)
     for i, (name, j) in enumerate(per_response.items()):
         xs = [g + i * width for g in range(len(grids))]
-        ax.bar(xs, [j * 1000 / 3.6e6 * pue * grid["g_per_kwh"] for grid in grids], width, label=name)
+        ax.bar(xs, [j * 1000 / J_PER_KWH * pue * grid["g_per_kwh"] for grid in grids], width, label=name)
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(grids))])
     ax.set_xticklabels([f"{g['location']}\n{g['g_per_kwh']:.0f} g/kWh ({g['year']})" for g in grids], fontsize=7)
     ax.set_ylabel("gCO2e per 1,000 responses")

@@ -12,7 +12,6 @@ instruction set (about 15 minutes) and keeps the wheel in ``~/.cache/wattcut/whe
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from wattcut.errors import UserInputError
 from wattcut.runtimes.base import ModelFacts, token_logp
+from wattcut.runtimes.streaming import TokenClock, greedy
 
 INSTALL_HINT = (
     "Run `bash scripts/setup.sh --llm`, which builds llama-cpp-python for this CPU once (about 15 minutes) and "
@@ -154,29 +154,10 @@ class LlamaCppLM:
             row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(vocab,))
             return int(row.argmax())
 
-        t0 = time.perf_counter()
+        clock = TokenClock(on_first)
         llm.reset()
         llm.eval(ids)
-        out: list[int] = []
-        times: list[float] = []
-        ttft = last = 0.0
-        for i in range(max_new_tokens):
-            token = next_token()
-            now = time.perf_counter()
-            if i == 0:
-                ttft = now - t0
-                if on_first is not None:
-                    on_first()
-            else:
-                times.append(now - last)
-            last = now
-            if token in stop_ids:
-                break
-            out.append(token)
-            if i + 1 == max_new_tokens:
-                break
-            llm.eval([token])
-        return out, ttft, times
+        return greedy(clock, next_token, lambda token: llm.eval([token]), max_new_tokens, stop_ids)
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """Not counted for GGUF models (quantized kernels)."""

@@ -8,7 +8,6 @@ with ``rewind_to`` to keep a shared prefix) and greedy generation one token at a
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from wattcut.errors import UserInputError
 from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.streaming import TokenClock, greedy
 
 
 def require() -> Any:
@@ -146,29 +146,15 @@ class OrtGenAILM:
             params.set_search_options(max_length=limit, do_sample=False)
         else:  # fixed-length replies: the end-of-sequence token must not end them
             params.set_search_options(max_length=limit, min_length=limit, do_sample=False)
-        t0 = time.perf_counter()
+        clock = TokenClock(on_first)
         gen = og.Generator(self.model(), params)
         gen.append_tokens(np.asarray([ids], dtype=np.int32))
-        out: list[int] = []
-        times: list[float] = []
-        ttft = last = 0.0
-        for i in range(max_new_tokens):
+
+        def next_token() -> int:
             gen.generate_next_token()  # the first samples the prompt's logits; later ones run the model once
-            token = int(gen.get_next_tokens()[0])
-            now = time.perf_counter()
-            if i == 0:
-                ttft = now - t0
-                if on_first is not None:
-                    on_first()
-            else:
-                times.append(now - last)
-            last = now
-            if token in stop_ids or gen.is_done():
-                if token not in stop_ids:
-                    out.append(token)
-                break
-            out.append(token)
-        return out, ttft, times
+            return int(gen.get_next_tokens()[0])
+
+        return greedy(clock, next_token, lambda token: None, max_new_tokens, stop_ids, done=gen.is_done)
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """Not counted for builder models."""

@@ -14,7 +14,6 @@ AMX host does not silently switch to bf16.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from wattcut.errors import UserInputError
 from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.streaming import TokenClock
 
 MODEL_XML = "openvino_model.xml"
 
@@ -160,15 +160,11 @@ class OpenVinoLM:
         config.do_sample = False
         config.stop_token_ids = set(stop_ids)
         config.ignore_eos = not stop_ids  # fixed-length replies
-        stamps: list[float] = []
+        clock = TokenClock(on_first)
 
         class Stamp(ov_genai.StreamerBase):  # type: ignore[name-defined]
             def write(self, token: Any) -> Any:
-                n = len(token) if isinstance(token, list) else 1
-                now = time.perf_counter()
-                if not stamps and on_first is not None:
-                    on_first()
-                stamps.extend([now] * n)
+                clock.tick(len(token) if isinstance(token, list) else 1)
                 return ov_genai.StreamingStatus.RUNNING
 
             def end(self) -> None:
@@ -177,16 +173,10 @@ class OpenVinoLM:
         inputs = ov_genai.TokenizedInputs(
             ov.Tensor(np.asarray([ids], dtype=np.int64)), ov.Tensor(np.ones((1, len(ids)), dtype=np.int64))
         )
-        t0 = time.perf_counter()
+        clock.start()
         result = pipe.generate(inputs, config, streamer=Stamp())
-        end = time.perf_counter()
-        tokens = [int(t) for t in result.tokens[0] if int(t) not in stop_ids]
-        if not stamps:  # the first token was a stop token: nothing streamed
-            if on_first is not None:
-                on_first()
-            return tokens, end - t0, []
-        times = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-        return tokens, stamps[0] - t0, times
+        clock.end()
+        return clock.result([int(t) for t in result.tokens[0] if int(t) not in stop_ids])
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """Not counted for OpenVINO IRs."""

@@ -14,6 +14,7 @@ import torch
 
 from wattcut.models import sparse, structure
 from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.streaming import TokenClock, greedy
 
 
 class TorchClassifier:
@@ -210,35 +211,18 @@ class TorchCausalLM:
             The new tokens (stop token excluded), the time to first token (prefill plus
             the first argmax) in seconds, and the time of each further token in seconds.
         """
-        import time
-
-        t0 = time.perf_counter()
-        out: list[int] = []
-        times: list[float] = []
+        clock = TokenClock(on_first)
         with torch.inference_mode():
-            step = self.module(input_ids=torch.tensor([ids], dtype=torch.long), use_cache=True)
-            ttft = last = 0.0
-            for i in range(max_new_tokens):
-                token = int(step.logits[0, -1].argmax())
-                now = time.perf_counter()
-                if i == 0:
-                    ttft = now - t0
-                    if on_first is not None:
-                        on_first()  # the prefill is over: the caller may close its prefill window
-                else:
-                    times.append(now - last)
-                last = now
-                if token in stop_ids:
-                    break
-                out.append(token)
-                if i + 1 == max_new_tokens:
-                    break
-                step = self.module(
+            step = [self.module(input_ids=torch.tensor([ids], dtype=torch.long), use_cache=True)]
+
+            def advance(token: int) -> None:
+                step[0] = self.module(
                     input_ids=torch.tensor([[token]], dtype=torch.long),
-                    past_key_values=step.past_key_values,
+                    past_key_values=step[0].past_key_values,
                     use_cache=True,
                 )
-        return out, ttft, times
+
+            return greedy(clock, lambda: int(step[0].logits[0, -1].argmax()), advance, max_new_tokens, stop_ids)
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """FLOPs of one forward pass over ``seq_len`` tokens (fp32 only), from torch's flop counter."""

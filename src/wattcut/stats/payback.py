@@ -24,7 +24,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-J_PER_KWH = 3.6e6
+from wattcut.units import J_PER_KWH
+
 DAYS_PER_YEAR = 365.0
 ONE_OFF_EXCLUDED = ("evaluate", "infer")
 

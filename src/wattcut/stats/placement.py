@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.errors import UserInputError
+from wattcut.units import J_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,6 @@ def study_job(results: dict[str, Any], embodied_g_per_h: float = 0.0) -> Job:
             "The study has no energy reading for every phase, so it cannot be placed.",
             "Give --energy-kwh and --hours instead.",
         )
-    kwh = sum(e for e, _ in values) / 3.6e6
+    kwh = sum(e for e, _ in values) / J_PER_KWH
     hours = sum(d for _, d in values) / 3600
     return Job(kwh, hours, f"study {name}: {len(phases)} phase windows", embodied_g_per_h)
