@@ -51,7 +51,7 @@ def _build(lm, tmp_path, technique, **settings):
     ("technique", "settings", "runtime"),
     [
         ("gguf_quantize", {"type": "F16"}, "llamacpp"),
-        ("ov_weight_compress", {"bits": "none"}, "openvino"),
+        ("ov_weight_compress", {"bits": "none"}, "openvino-genai"),
         ("ort_genai", {"precision": "fp32"}, "onnxruntime-genai"),
     ],
 )

@@ -5,6 +5,7 @@ import pytest
 from wattcut.errors import UserInputError
 from wattcut.runner.campaign import load_campaign
 from wattcut.store.campaign import CampaignStore
+from wattcut.store.records import RECORD_VERSION
 
 BASE = """
 [study]
@@ -96,7 +97,7 @@ def test_campaign_store_keeps_every_trial_once(tmp_path):
     assert store.add_trial("s1", record) is True
     assert store.add_trial("s1", {**record, "x": 2}) is False  # a retry's or the final store's copy
     store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {}}])  # a rerun keeps what is there
-    assert store.trials("s1") == [record] and store.counts() == {"s1": 1}
+    assert store.trials("s1") == [{**record, "record_version": RECORD_VERSION}] and store.counts() == {"s1": 1}
     store.mark("s1", "done", node="n1")
     assert store.status("s1") == "done"
     store.close()

@@ -21,8 +21,12 @@ def ls() -> None:
         t = TECHNIQUES.get(name)
         kinds = " + ".join(k.replace("sequence-classifier", "encoder") for k in t.kinds)
         takes = "|".join(t.takes) if isinstance(t.takes, tuple) else t.takes
+        if t.route is not None:  # to_runtime: what the chosen runtime declares
+            takes, returns = "(per runtime)", "runtime"
+        else:
+            returns = t.returns
         console.print(
-            f"  {name:24} {takes} → {t.returns} [{kinds}]: {t.summary}", soft_wrap=True, highlight=False, markup=False
+            f"  {name:24} {takes} → {returns} [{kinds}]: {t.summary}", soft_wrap=True, highlight=False, markup=False
         )
     dirs = ", ".join(str(d) for d in data_dirs())
     console.print(f"[bold]datasets[/] (\\[data] name), read from: {dirs}", soft_wrap=True)

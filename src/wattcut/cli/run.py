@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wattcut.store.records import upgrade_results
+
 
 def default_experiment() -> Path:
     """The built-in default study (MiniLM-L6 on SST-2), shipped inside the package."""
@@ -68,7 +70,7 @@ def _print_summary(out_dir: Path) -> None:
     from wattcut.metric import MetricSpec
     from wattcut.ui import out
 
-    results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    results = upgrade_results(json.loads((out_dir / "results.json").read_text(encoding="utf-8")))
     spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
     table = Table(title=Text(f"{results['study']}: mean over trials (energy: see method in results.json)"))
     arrow = "↑" if spec.higher_is_better else "↓"

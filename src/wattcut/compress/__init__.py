@@ -1,31 +1,18 @@
 """Compression techniques, one module each, registered in :data:`TECHNIQUES`.
 
 Adding a technique: write ``compress/<name>.py`` with a frozen config dataclass and an
-``apply`` function decorated with :func:`technique`, import it below, add its test.
+``apply`` function decorated with :func:`technique`, and its test; every module of this
+package is imported here, so nothing else is edited. Technique modules import torch and
+runtimes inside ``apply`` only, so this stays light.
 """
 
-from wattcut.compress import (  # noqa: F401  (registration)
-    distill,
-    early_exit,
-    finetune,
-    gguf_quantize,
-    lowrank,
-    ort_genai,
-    ort_int8,
-    ort_int8_static,
-    ort_optimize,
-    ov_int8,
-    ov_weight_compress,
-    ov_weights,
-    prune_2_4,
-    prune_budget,
-    prune_ffn,
-    prune_heads,
-    prune_l1,
-    prune_layers,
-    pt_bf16,
-    pt_int8,
-)
+import importlib
+import pkgutil
+
 from wattcut.compress.base import TECHNIQUES, CompressContext, Technique, check_pipeline
+
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name != "base":
+        importlib.import_module(f"{__name__}.{_info.name}")  # registration
 
 __all__ = ["TECHNIQUES", "CompressContext", "Technique", "check_pipeline"]

@@ -2,10 +2,11 @@
 
 A technique is a frozen ``<Name>Config`` dataclass (with a ``version``) plus one
 ``apply(model, config, ctx) -> model`` function, registered together under a name in
-:data:`TECHNIQUES`. ``model`` is a runtime handle (:mod:`wattcut.runtimes`): a
-``TorchClassifier``, an ``OnnxClassifier``, a language model on llama.cpp... Techniques declare which runtime they
-take and which they return, so a pipeline such as "prune FFN, then INT8 on ONNX
-Runtime" is checked when the experiment file is read, before anything runs.
+:data:`TECHNIQUES`. ``model`` is a runtime handle (:mod:`wattcut.runtimes.base`): a
+``TorchClassifier``, an ``OnnxClassifier``, a language model on llama.cpp... Techniques
+declare which runtime they take and which they return (names in
+:data:`wattcut.runtimes.registry.RUNTIMES`), so a pipeline such as "prune FFN, then INT8 on
+ONNX Runtime" is checked when the experiment file is read, before anything runs.
 
 Technique modules must not import torch or a runtime at module level (import inside
 ``apply``): validating an experiment file stays fast and light.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from wattcut.errors import UserInputError
 from wattcut.registry import Registry
@@ -25,7 +26,8 @@ from wattcut.registry import Registry
 if TYPE_CHECKING:
     from wattcut.settings import TechniqueStep
 
-Runtime = Literal["pytorch", "onnxruntime", "openvino", "llamacpp", "onnxruntime-genai"]
+Runtime = str  # a name in wattcut.runtimes.registry.RUNTIMES
+Route = tuple[tuple[str, ...], str, tuple[str, ...]]  # runtimes a step takes, the one it returns, model kinds
 
 
 @contextmanager
@@ -92,6 +94,15 @@ class Technique:
     deterministic: bool = False
     # inputs that depend on the model folder (e.g. its architecture), checked up front by run and validate
     check_source: Callable[[Any, str], None] | None = None
+    # a step whose runtimes and model kinds depend on its settings (to_runtime) says which, per config
+    route: Callable[[Any], Route] | None = None
+
+    def routes(self, config: Any) -> Route:
+        """The runtimes this step takes, the one it returns and the model kinds it works on, for ``config``."""
+        if self.route is not None:
+            return self.route(config)
+        takes = self.takes if isinstance(self.takes, tuple) else (self.takes,)
+        return takes, self.returns, self.kinds
 
     def check_model(self, variant: str, step: TechniqueStep, layers: int) -> int:
         """Refuse settings that do not fit a model with ``layers`` layers; return the count after this step.
@@ -125,6 +136,7 @@ def technique(
     keeps_exits: bool = False,
     deterministic: bool = False,
     check_source: Callable[[Any, str], None] | None = None,
+    route: Callable[[Any], Route] | None = None,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
@@ -143,6 +155,7 @@ def technique(
             keeps_exits,
             deterministic,
             check_source,
+            route,
         )
         TECHNIQUES.add(name, technique)
         return apply
@@ -164,14 +177,14 @@ def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:
                 + " (which quantizes each exit segment).",
             )
         exits = step.name if tech.adds_exits else exits
-        takes = tech.takes if isinstance(tech.takes, tuple) else (tech.takes,)
+        takes, returns, _ = tech.routes(step.config)
         if runtime not in takes:
             raise UserInputError(
                 f'Variant "{variant}": technique "{step.name}" works on a {" or ".join(takes)} model, but the step '
                 f"before it produced a {runtime} model.",
                 "Put runtime conversions such as ort_int8_dynamic last in the techniques list.",
             )
-        runtime = tech.returns
+        runtime = returns
 
 
 @contextmanager

@@ -332,5 +332,5 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
                 advance(1)
         student.eval()
     if gates is not None:
-        model.notes = {**getattr(model, "notes", {}), "distill": gates.finish()}
+        model.notes = {**(model.notes or {}), "distill": gates.finish()}
     return model

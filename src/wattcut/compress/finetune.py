@@ -71,7 +71,7 @@ def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     with ctx.phase("train") as rec:
         fine_tune(model.module, ctx.tokenizer, data, train_cfg, ctx.max_length, ctx.seed + 7919, rec, gates)
     if gates is not None:
-        model.notes = {**getattr(model, "notes", {}), "finetune": gates.finish()}
+        model.notes = {**(model.notes or {}), "finetune": gates.finish()}
     return model
 
 

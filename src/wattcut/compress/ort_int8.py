@@ -83,7 +83,7 @@ def _early_exit(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) 
         ctx.threads,
         "int8-dynamic",
     )
-    handle.sweep, handle.notes = model.sweep, dict(getattr(model, "notes", {}))
+    handle.sweep, handle.notes = model.sweep, dict(model.notes or {})
     return handle
 
 

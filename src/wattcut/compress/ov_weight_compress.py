@@ -157,7 +157,7 @@ def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) 
     "ov_weight_compress",
     OvWeightCompressConfig,
     takes="pytorch",
-    returns="openvino",
+    returns="openvino-genai",
     summary="NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI",
     kinds=("causal-lm",),
     check_inputs=check_inputs,

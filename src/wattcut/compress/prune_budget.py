@@ -99,7 +99,7 @@ def to_budget(
     plan = prune_to_budget(
         model, ctx, profile_for(model, ctx), budget, units, importance, energy_aware, samples, batch_size, name
     )
-    model.notes = {**getattr(model, "notes", {}), name: plan}
+    model.notes = {**(model.notes or {}), name: plan}
     return model
 
 

@@ -140,7 +140,7 @@ def _keep_to_budget(model: Any, config: LayersConfig, ctx: CompressContext) -> l
     kept = sorted(keep)
     s = Structure(tuple(start.heads[j] for j in kept), tuple(start.ffn[j] for j in kept))
     model.notes = {
-        **getattr(model, "notes", {}),
+        **(model.notes or {}),
         "prune_layers": {
             "budget": config.energy_budget,
             "energy_aware": config.energy_aware,

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.errors import UserInputError
+from wattcut.store.records import upgrade_results
 
 NODE_RESOURCE = "wattcut_node"
 AXES = (("models", "model"), ("datasets", "data"), ("variant_sets", "variants"), ("machines", "resources"))
@@ -499,7 +500,7 @@ def _merge_study(store: Any, out: Path, spec: StudySpec, result: dict[str, Any])
         s.close()
     import json
 
-    res = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    res = upgrade_results(json.loads((folder / "results.json").read_text(encoding="utf-8")))
     for record in res["trials"]:
         store.add_trial(spec.study_id, record)
     store.mark(spec.study_id, "done", node=result["node"], provenance=res["provenance"])

@@ -29,9 +29,8 @@ from typing import Any
 from wattcut.errors import UserInputError, VariantsFailedError
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
+from wattcut.store.records import RECORD_VERSION
 from wattcut.ui import console, escape
-
-RECORD_VERSION = 2  # 2: task, metric_spec and per-task results
 
 
 def check_free_space(out: Path, source: str) -> None:
@@ -217,7 +216,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                     _fail(store, session, name, trial.index, stage, e)
                     built.pop(name, None)
                     continue
-                if hasattr(model, "depth_log"):  # early exit: count the inference requests' depths only
+                if model.capabilities.depth_log:  # early exit: count the inference requests' depths only
                     model.depth_log.clear()
                 facts = replace(model.facts(vdir), flops_per_sequence=flops)
                 phases = (train_phase if name == BASELINE else []) + session.take()
@@ -248,9 +247,7 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
                     cfg, tasks, name, variant, trial.index, trial.seed, phases, metrics, facts, infer[name]
                 )
                 record.update(extra.get(name, {}))
-                if (
-                    getattr(model, "depth_log", None) is not None
-                ):  # requests served in the infer rounds, warmup included
+                if model.capabilities.depth_log:  # requests served in the infer rounds, warmup included
                     served = sorted(model.depth_log)
                     record["tasks"][_key(primary)].setdefault("exits", {})["infer_depth_counts"] = {
                         str(d): served.count(d) for d in sorted(set(served))
@@ -355,12 +352,12 @@ def _build(
     for i, step in enumerate(variant.techniques if variant else ()):
         with session.phase("compress", step=f"{i + 1}:{step.name}"):
             model = TECHNIQUES.get(step.name).apply(model, step.config, ctx)
-        if getattr(model, "runtime", None) == "pytorch" and model.precision == "fp32":
+        if model.capabilities.module and model.precision == "fp32":
             flops = model.flops_per_sequence(primary.max_length())  # outside the window
             structure = _structure(model) if cost_profile is not None else None
     if variant is not None and variant.threads:  # a deployment setting: served with this many threads
         model.set_threads(variant.threads)
-    if hasattr(model, "load"):  # LM runtimes: open/compile the model in its own window
+    if model.capabilities.load_phase:  # open/compile the model in its own window
         with session.phase("load"):
             model.load()
     return model, flops, structure
@@ -405,17 +402,15 @@ def _cost_profile(cfg: StudyConfig, session: Any, task: Any, base: Any, tokenize
 def _structure(model: Any) -> Any:
     from wattcut.models.cost import structure_of
 
-    module = getattr(model, "module", None)
-    return None if module is None or getattr(model, "precision", None) != "fp32" else structure_of(module)
+    return structure_of(model.module) if model.capabilities.module and model.precision == "fp32" else None
 
 
 def _cost_entry(cfg: StudyConfig, cost_profile: Any, structure: Any, model: Any, name: str) -> dict[str, Any]:
     """The record's ``cost_model`` (prediction for a PyTorch fp32 variant) and ``technique_notes``."""
     out: dict[str, Any] = {}
-    notes = getattr(model, "notes", None)
-    if notes:
-        out["technique_notes"] = notes
-    if cost_profile is None or structure is None or getattr(model, "runtime", None) != "pytorch":
+    if model.notes:
+        out["technique_notes"] = model.notes
+    if cost_profile is None or structure is None or not model.capabilities.module:
         return out
     profile = cost_profile()
     b = cfg.infer.batch_size
@@ -427,7 +422,7 @@ def _cost_entry(cfg: StudyConfig, cost_profile: Any, structure: Any, model: Any,
         "predicted_cpu_s_per_request": profile.at(b).predict_s(structure),
         **({"profile": profile.to_dict()} if name == BASELINE else {}),
     }
-    if getattr(model, "exits", None) is not None:  # early exit: the structure is the deepest path
+    if model.capabilities.depth_log:  # early exit: the structure is the deepest path
         out["cost_model"]["note"] = "deepest path; the mean depth is lower (see early_exit)"
     return out
 
@@ -479,7 +474,7 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
         )
     for variant in cfg.variants:
         for step in variant.techniques:
-            works_on = TECHNIQUES.get(step.name).kinds
+            works_on = TECHNIQUES.get(step.name).routes(step.config)[2]
             if tasks[0].model_kind not in works_on:
                 usable = [n for n in TECHNIQUES.names() if tasks[0].model_kind in TECHNIQUES.get(n).kinds]
                 raise UserInputError(
@@ -488,7 +483,8 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                     f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
                 )
         if variant.techniques:  # a task that serves only some runtimes (lm_eval: PyTorch modules)
-            runtime = TECHNIQUES.get(variant.techniques[-1].name).returns
+            last = variant.techniques[-1]
+            runtime = TECHNIQUES.get(last.name).routes(last.config)[1]
             for t in tasks:
                 served = getattr(t, "runtimes", None)
                 if served is not None and runtime not in served:

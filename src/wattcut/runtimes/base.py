@@ -7,7 +7,12 @@ tokenizer returns them with ``return_tensors="np"``.
 
 - classifiers: ``logits(batch)``;
 - causal language models: ``loglikelihoods`` and ``generate`` (see :mod:`.pytorch`);
-- all: ``runtime``, ``precision``, ``save(folder)`` and ``facts(workdir)``.
+- all: ``runtime``, ``precision``, ``save(folder)``, ``facts(workdir)``, ``flops_per_sequence``,
+  ``notes`` (what the technique that built it says) and ``capabilities``: what else it
+  offers, declared by the class (:class:`Capabilities`), never probed by the runner.
+
+Each runtime registers itself (name, what it serves, what it needs installed, its extra)
+in :data:`wattcut.runtimes.registry.RUNTIMES`; a handle's ``runtime`` is that name.
 """
 
 from __future__ import annotations
@@ -15,11 +20,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-RUNTIMES = ("pytorch", "onnxruntime", "openvino", "llamacpp", "onnxruntime-genai")
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a handle offers beyond the common calls, declared by its class.
+
+    Attributes:
+        load_phase: ``load()`` opens or compiles the model; the runner meters it as its own
+            ``load`` phase, so that it is not billed to the first request.
+        threads: ``set_threads(n)`` serves with ``n`` threads (a per-variant deployment setting).
+        depth_log: early exit: each served request's depth is appended to ``depth_log``
+            (and ``exits`` lists the exit layers).
+        module: ``module`` is the PyTorch module served (FLOPs and the cost model's structure
+            are read from it when its precision is fp32).
+    """
+
+    load_phase: bool = False
+    threads: bool = False
+    depth_log: bool = False
+    module: bool = False
+
+
+class Handle:
+    """Defaults every handle class shares: no extra capability and no technique notes."""
+
+    runtime: ClassVar[str]
+    precision: str
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,8 @@ class RuntimeHandle(Protocol):
 
     runtime: str
     precision: str
+    capabilities: Capabilities
+    notes: dict[str, Any] | None
 
     def save(self, folder: Path) -> Path:
         """Write the variant so that it can be reloaded (format per runtime)."""
@@ -81,6 +115,27 @@ class Classifier(RuntimeHandle, Protocol):
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""
+        ...
+
+
+@runtime_checkable
+class CausalLM(RuntimeHandle, Protocol):
+    """A runtime handle that serves a causal language model (see :class:`~wattcut.runtimes.pytorch.TorchCausalLM`)."""
+
+    def token_logprobs(self, ids: list[int]) -> np.ndarray:
+        """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1``."""
+        ...
+
+    def continuation_loglikelihoods(
+        self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
+    ) -> list[float]:
+        """Summed log-likelihood of each continuation after ``context``."""
+        ...
+
+    def generate(
+        self, ids: list[int], max_new_tokens: int, stop_ids: set[int], on_first: Any = None
+    ) -> tuple[list[int], float, list[float]]:
+        """Greedy decoding, timed by :class:`~wattcut.runtimes.streaming.TokenClock`."""
         ...
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from wattcut.errors import UserInputError
+from wattcut.runtimes.base import Capabilities
 from wattcut.runtimes.pytorch import TorchClassifier
 
 HEADS_FILE = "early_exit.safetensors"
@@ -84,6 +85,8 @@ def confident(probs: torch.Tensor, criterion: str, threshold: float) -> torch.Te
 
 class EarlyExitClassifier(TorchClassifier):
     """A ``TorchClassifier`` whose forward stops at the first confident exit."""
+
+    capabilities = Capabilities(threads=True, depth_log=True, module=True)
 
     def __init__(
         self, module: Any, heads: Any, exits: list[int], threshold: float, criterion: str, pooling: str = "cls"

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts, token_logp
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, token_logp
+from wattcut.runtimes.registry import RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock, greedy
 
 INSTALL_HINT = (
@@ -43,11 +44,11 @@ def require() -> Any:
     return llama_cpp
 
 
-class LlamaCppLM:
+class LlamaCppLM(Handle):
     """A GGUF file served by llama.cpp; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
     runtime = "llamacpp"
-    notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
+    capabilities = Capabilities(load_phase=True)
 
     def __init__(self, gguf_path: Path, threads: int, precision: str, n_ctx: int = 2048) -> None:
         self.path = Path(gguf_path)
@@ -178,3 +179,17 @@ class LlamaCppLM:
         reader = gguf.GGUFReader(str(self.path))
         total = sum(int(np.prod(t.shape)) for t in reader.tensors)
         return ModelFacts(total, total, self.path.stat().st_size, self.runtime, self.precision, "GGUF file")
+
+
+register(
+    RuntimeSpec(
+        "llamacpp",
+        "causal LMs (GGUF k-quants)",
+        ("llama_cpp",),
+        "bash scripts/setup.sh --llm (builds llama-cpp-python)",
+        extra="llm",
+        distribution="llama-cpp-python",
+        load_to_probe=True,
+        kinds=("causal-lm",),
+    )
+)

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wattcut.runtimes.base import ModelFacts
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts
 from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+from wattcut.runtimes.registry import RuntimeSpec, register
 
 
 def export_onnx(model: TorchClassifier, path: Path, opset: int = 17) -> Path:
@@ -37,10 +38,11 @@ def export_onnx(model: TorchClassifier, path: Path, opset: int = 17) -> Path:
     return path
 
 
-class OnnxClassifier:
+class OnnxClassifier(Handle):
     """A classifier running in an ONNX Runtime CPU session."""
 
     runtime = "onnxruntime"
+    capabilities = Capabilities(threads=True)
     fused_ops: dict[str, int] | None = None  # set by ort_optimize: the fused operator counts
 
     def __init__(self, path: Path, input_names: list[str], threads: int, precision: str) -> None:
@@ -94,3 +96,14 @@ class OnnxClassifier:
             total += arr.size
             nonzero += int(np.count_nonzero(arr))
         return ModelFacts(total, nonzero, Path(path).stat().st_size, "onnxruntime", precision, "onnx file")
+
+
+register(
+    RuntimeSpec(
+        "onnxruntime",
+        "classifiers (INT8)",
+        ("onnxruntime",),
+        "pip install onnxruntime",
+        kinds=("sequence-classifier",),
+    )
+)

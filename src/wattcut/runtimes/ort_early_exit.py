@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from wattcut.runtimes.base import ModelFacts
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts
 
 META_FILE = "early_exit.json"
 
@@ -109,10 +109,11 @@ def export_segments(handle: Any, folder: Path, opset: int = 17) -> list[Path]:
     return paths
 
 
-class OrtEarlyExitClassifier:
+class OrtEarlyExitClassifier(Handle):
     """Exit segments in ONNX Runtime CPU sessions, served with per-row stopping (module docstring)."""
 
     runtime = "onnxruntime"
+    capabilities = Capabilities(threads=True, depth_log=True)
 
     def __init__(
         self,

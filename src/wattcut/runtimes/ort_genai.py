@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.registry import LLM_EXTRA, RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock, greedy
 
 
@@ -62,10 +63,11 @@ def build(hf_folder: Path, out: Path, precision: str, log: Path, extra: dict[str
     return out
 
 
-class OrtGenAILM:
+class OrtGenAILM(Handle):
     """A model-builder folder served by ONNX Runtime GenAI; the same calls as ``TorchCausalLM``."""
 
     runtime = "onnxruntime-genai"
+    capabilities = Capabilities(load_phase=True)
 
     def __init__(self, folder: Path, threads: int, precision: str, max_length: int = 2048) -> None:
         self.folder = Path(folder)
@@ -186,3 +188,16 @@ def set_threads(folder: Path, threads: int) -> None:
     session["intra_op_num_threads"] = threads
     session["inter_op_num_threads"] = 1
     path.write_text(json.dumps(config, indent=4), encoding="utf-8")
+
+
+register(
+    RuntimeSpec(
+        "onnxruntime-genai",
+        "causal LMs (int4/int8/fp32 builder)",
+        ("onnxruntime_genai", "onnx_ir"),
+        LLM_EXTRA,
+        extra="llm",
+        distribution="onnxruntime-genai",
+        kinds=("causal-lm",),
+    )
+)

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes
 from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+from wattcut.runtimes.registry import RuntimeSpec, register
 
 
 def to_openvino(model: TorchClassifier) -> Any:
@@ -31,7 +32,7 @@ def to_openvino(model: TorchClassifier) -> Any:
     return ov_model
 
 
-class OpenVinoClassifier:
+class OpenVinoClassifier(Handle):
     """A classifier compiled by the OpenVINO CPU plugin.
 
     The inference precision is always set explicitly and recorded: OpenVINO silently runs
@@ -39,6 +40,7 @@ class OpenVinoClassifier:
     """
 
     runtime = "openvino"
+    capabilities = Capabilities(threads=True)
 
     def __init__(
         self,
@@ -101,3 +103,14 @@ class OpenVinoClassifier:
             ov.save_model(self.ov_model, Path(tmp) / "model.xml", compress_to_fp16=False)
             size = folder_bytes(Path(tmp))
         return ModelFacts(total, nonzero, size, self.runtime, self.precision, "OpenVINO IR (xml + bin)")
+
+
+register(
+    RuntimeSpec(
+        "openvino",
+        "classifiers (INT8, weight-only)",
+        ("openvino",),
+        "pip install openvino",
+        kinds=("sequence-classifier",),
+    )
+)

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.registry import LLM_EXTRA, RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock
 
 MODEL_XML = "openvino_model.xml"
@@ -63,11 +64,11 @@ def ir_from_gguf(gguf_path: Path, folder: Path, threads: int) -> Path:
     return folder
 
 
-class OpenVinoLM:
+class OpenVinoLM(Handle):
     """A stateful OpenVINO IR causal LM; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
-    runtime = "openvino"
-    notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
+    runtime = "openvino-genai"
+    capabilities = Capabilities(load_phase=True)
 
     def __init__(self, folder: Path, threads: int, precision: str, inference_precision: str = "f32") -> None:
         self.folder = Path(folder)
@@ -202,3 +203,16 @@ class OpenVinoLM:
                     total += int(np.prod(shape))
         size = sum(f.stat().st_size for f in self.folder.glob("openvino_model.*"))
         return ModelFacts(total, total, size or folder_bytes(self.folder), self.runtime, self.precision, "OpenVINO IR")
+
+
+register(
+    RuntimeSpec(
+        "openvino-genai",
+        "causal LMs (GGUF, NNCF INT8/INT4)",
+        ("openvino_genai", "openvino_tokenizers"),
+        LLM_EXTRA,
+        extra="llm",
+        distribution="openvino-genai",
+        kinds=("causal-lm",),
+    )
+)

@@ -13,14 +13,16 @@ import numpy as np
 import torch
 
 from wattcut.models import sparse, structure
-from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes
+from wattcut.runtimes.registry import RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock, greedy
 
 
-class TorchClassifier:
+class TorchClassifier(Handle):
     """A Hugging Face sequence classifier running in PyTorch eager mode."""
 
     runtime = "pytorch"
+    capabilities = Capabilities(threads=True, module=True)
 
     def __init__(self, module: Any, precision: str = "fp32", storage: str = "dense") -> None:
         self.module = module
@@ -137,7 +139,7 @@ class LogitsOnly(torch.nn.Module):
         return self.module(**dict(zip(self.names, args, strict=True))).logits
 
 
-class TorchCausalLM:
+class TorchCausalLM(Handle):
     """A Hugging Face causal language model in PyTorch eager mode (fp32, or bf16 where set).
 
     The three calls the language-model tasks need, each an explicit loop over the model:
@@ -148,6 +150,7 @@ class TorchCausalLM:
     """
 
     runtime = "pytorch"
+    capabilities = Capabilities(module=True)
     input_names = ["input_ids", "attention_mask"]
 
     def __init__(self, module: Any, precision: str = "fp32") -> None:
@@ -285,3 +288,14 @@ def _count_flops(module: Any, feed: dict[str, Any]) -> int:
     with counter, torch.inference_mode():
         module(**feed)
     return int(counter.get_total_flops())
+
+
+register(
+    RuntimeSpec(
+        "pytorch",
+        "classifiers, causal LMs (baseline)",
+        ("torch",),
+        "pip install torch==2.13.0",
+        kinds=("sequence-classifier", "causal-lm"),
+    )
+)

@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from wattcut.store.records import upgrade
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaign (
     id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, spec_json TEXT NOT NULL
@@ -127,7 +129,7 @@ class CampaignStore:
     def trials(self, study_id: str | None = None) -> list[dict[str, Any]]:
         """Stored trial records (of one study, or all), in arrival order."""
         q = "SELECT record_json FROM trials" + (" WHERE study_id = ?" if study_id else "") + " ORDER BY rowid"
-        return [json.loads(r[0]) for r in self.db.execute(q, (study_id,) if study_id else ())]
+        return [upgrade(json.loads(r[0])) for r in self.db.execute(q, (study_id,) if study_id else ())]
 
     def studies(self) -> list[dict[str, Any]]:
         """Every study with its labels, config, provenance, status, attempts and node."""

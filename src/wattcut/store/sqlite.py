@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.errors import UserInputError
+from wattcut.store.records import upgrade
 
 SCHEMA_VERSION = 2  # 2: items and infer_rounds (a version-1 store is upgraded in place)
 STORE_NAME = "wattcut.sqlite"
@@ -362,7 +363,8 @@ class Store:
 
     def trials(self) -> list[dict[str, Any]]:
         """All stored trial records, in the order they finished."""
-        return [json.loads(r[0]) for r in self.conn.execute("SELECT record_json FROM trials ORDER BY id")]
+        rows = self.conn.execute("SELECT record_json FROM trials ORDER BY id")
+        return [upgrade(json.loads(r[0])) for r in rows]  # records of earlier versions read as today's
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a study-level document (e.g. ``search_history``) under ``key``, replacing any earlier one."""
