@@ -337,7 +337,7 @@ def test_max_length_above_the_position_limit_fails_before_training(tmp_path, tin
 
 # 13. distinct names, distinct folders --------------------------------------------------------------------------
 def test_variants_x_slash_y_and_x_underscore_y_get_distinct_folders():
-    from wattcut.runner.execute import _folder_name
+    from wattcut.runner.build import folder_name as _folder_name
 
     assert _folder_name("x/y") != _folder_name("x_y") and "/" not in _folder_name("x/y")
     assert _folder_name("plain-name.1") == "plain-name.1"

@@ -7,7 +7,7 @@ import numpy as np
 
 from wattcut.experiment import load_experiment
 from wattcut.measure.base import PhaseRecord
-from wattcut.runner.execute import _inference_round
+from wattcut.runner.rounds import inference_round as _inference_round
 from wattcut.settings import InferConfig, with_overrides
 from wattcut.tasks.sequence_classification import SequenceClassification, SequenceClassificationConfig
 
@@ -55,7 +55,7 @@ def _cfg(**infer):
 def test_stable_baseline_runs_one_round():
     cfg = _cfg(sentinel_requests=3, drift_threshold=0.5)  # wide: sleep jitter on a busy CI box must not flip it
     base = Model([0.01] * 100)
-    ready = {"baseline": (Model([]), [], {}, None, "", None), "v": (Model([]), [], {}, None, "", None)}
+    ready = {"baseline": Model([]), "v": Model([])}
     results, contention, _ = _inference_round(
         cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready
     )
@@ -70,7 +70,7 @@ def test_drifting_baseline_repeats_the_round_then_flags_it():
     cfg = _cfg(sentinel_requests=3, max_repeats=2)
     # before/after sentinels of each round: 2 ms, then 30 ms (another tenant arrived): drift ~+1400% every round
     base = Model(([0.002] * 3 + [0.03] * 3) * 3)
-    ready = {"baseline": (Model([]), [], {}, None, "", None)}
+    ready = {"baseline": Model([])}
     _, contention, _ = _inference_round(
         cfg, Session(), _tasks(cfg), base, {"sequence_classification": [REQ] * 6}, ready
     )

@@ -68,25 +68,17 @@ def _print_summary(out_dir: Path) -> None:
     from rich.text import Text
 
     from wattcut.metric import MetricSpec
+    from wattcut.report.columns import rows
     from wattcut.ui import out
 
     results = upgrade_results(json.loads((out_dir / "results.json").read_text(encoding="utf-8")))
     spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
     table = Table(title=Text(f"{results['study']}: mean over trials (energy: see method in results.json)"))
-    arrow = "↑" if spec.higher_is_better else "↓"
-    for col in ("variant", f"{spec.label} {arrow}", "gate", "p50 ms/request", "J / 1k requests", "MB", "runtime"):
-        table.add_column(col, justify="left" if col in ("variant", "gate", "runtime") else "right")
-    for r in results["summary"]:
-        energy = r["infer_energy_per_1k_requests_j"]["mean"]
-        table.add_row(
-            Text(r["variant"]),  # plain text: a name like "[/]" is not markup
-            "n/a" if r[spec.key]["mean"] is None else format(r[spec.key]["mean"], spec.format),
-            r.get("quality_gate", {}).get("status", ""),
-            "n/a" if r["latency_p50_ms"]["mean"] is None else f"{r['latency_p50_ms']['mean']:.2f}",
-            "n/a" if energy is None else f"{energy:.1f}{' (est.)' if r['infer_estimated'] else ''}",
-            f"{r['file_size_bytes'] / 1e6:.1f}",
-            Text(f"{r['runtime']} · {r['precision']}"),
-        )
+    cols, body = rows("cli", results["summary"], results["statistics"])
+    for c in cols:
+        table.add_column(c.short(spec), justify="left" if c.align == "left" else "right")
+    for row in body:  # plain Text: a name like "[/]" is not markup
+        table.add_row(*(Text(f.short + (" (est.)" if f.note else "")) for f in row))
     out.print(table)
     from wattcut.report.notes import reference_notes
 

@@ -11,13 +11,13 @@ from html import escape
 from typing import Any
 
 from wattcut.metric import MetricSpec
+from wattcut.report.columns import Figure, rows
 from wattcut.report.estimates import (
     CROSSCHECK_COLUMNS,
     CROSSCHECK_REASONS,
     cell,
     crosscheck_rows,
     method_lines,
-    range_text,
     time_text,
 )
 from wattcut.report.notes import GATE_RULE
@@ -37,89 +37,33 @@ figure{margin:1.2rem 0}figcaption{font-weight:600;margin-bottom:.3rem}figure svg
 """
 
 
-def _num(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    text = format(stat["mean"] * scale, fmt)
-    if stat.get("sd") == 0 and (stat.get("n") or 0) > 1:
-        return text + " (same in every trial)"  # deterministic: the same model on the same items
-    if stat.get("sd") is not None:
-        text += f" ± {format(stat['sd'] * scale, fmt)}"
-    return text
-
-
-def _gate(row: dict[str, Any]) -> str:
-    gate = row.get("quality_gate") or {"status": "unknown", "reason": ""}
-    css = {"fail": ' class="fail"', "pass": ' class="pass"'}.get(gate["status"], "")
-    return f'<td{css} title="{escape(gate["reason"])}">{escape(gate["status"])}</td>'
-
-
-def _gflops(flops: int | None) -> str:
-    return "—" if flops is None else f"{flops / 1e9:.2f}"
-
-
-def _ci(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
-    if not stat or stat.get("ci95_low") is None:
-        return ""
-    low, high = format(stat["ci95_low"] * scale, fmt), format(stat["ci95_high"] * scale, fmt)
-    return f'<span class="ci">95% CI {low} – {high}</span>'
-
-
-def _mark(comparison: dict[str, Any] | None) -> str:
-    """Significance mark vs the baseline, from the Holm-adjusted p-value."""
-    if not comparison or comparison.get("p_holm") is None:
-        return ""
-    p = comparison["p_holm"]
-    stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return f' <span title="{escape(comparison["test"])}, Holm-adjusted p = {p:.3g}">{stars or "n.s."}</span>'
-
-
 def _spec(statistics: dict[str, Any] | None) -> MetricSpec:
     return MetricSpec.from_dict((statistics or {}).get("metric_spec"))
 
 
+def _figure(f: Figure) -> str:
+    """One cell of the variant table: the figure, its estimate note, significance mark and CI."""
+    if f.status is not None:
+        status, reason = f.status
+        css = {"fail": ' class="fail"', "pass": ' class="pass"'}.get(status, "")
+        return f'<td{css} title="{escape(reason)}">{escape(f.text)}</td>'
+    note = f' <span class="est" title="model estimate, see method below">{escape(f.note)}</span>' if f.note else ""
+    mark = f' <span title="{escape(f.mark[1])}">{escape(f.mark[0])}</span>' if f.mark else ""
+    ci = f'<span class="ci">{escape(f.ci)}</span>' if f.ci else ""
+    return f"<td>{escape(f.text)}{note}{mark}{ci}</td>"
+
+
 def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | None = None) -> str:
     spec = _spec(statistics)
-    q, label = spec.key, escape(spec.label)
-    arrow = "↑" if spec.higher_is_better else "↓"
-    efficiency = f"<th>{label} per J (efficiency)</th>" if spec.higher_is_better else ""
-    head = (
-        f'<tr><th>variant</th><th>techniques</th><th>trials</th><th title="{spec.direction}">{label} {arrow}</th>'
-        "<th>quality gate</th><th>F1 macro</th>"
-        "<th>p50 latency (ms/request)</th><th>inference energy (J / 1,000 requests)</th>"
-        f"{efficiency}<th>CO2e (g / 1,000 requests)</th><th>compression energy (J)</th>"
-        "<th>size (MB)</th>"
-        "<th>non-zero params</th><th>GFLOPs / sequence</th><th>runtime · precision</th></tr>"
+    cols, body = rows("html", summary, statistics)
+    head = "".join(
+        f'<th title="{escape(c.title(spec))}">{escape(c.label(spec))}</th>'
+        if c.title(spec)
+        else f"<th>{escape(c.label(spec))}</th>"
+        for c in cols
     )
-    body = []
-    per = (statistics or {}).get("per_variant", {})
-    vs = (statistics or {}).get("vs_baseline", {})
-    for r in summary:
-        rng = range_text(r.get("infer_energy_per_1k_requests_range_j"))
-        est = (
-            f' <span class="est" title="model estimate, see method below">est. {escape(rng)}</span>'
-            if r["infer_estimated"]
-            else ""
-        )
-        st, cmp = per.get(r["variant"], {}), vs.get(r["variant"], {})
-        body.append(
-            "<tr>"
-            f"<td>{escape(r['variant'])}</td><td>{escape(r['techniques'])}</td><td>{r['trials']}</td>"
-            f"<td>{_num(r[q], spec.format)}{_mark(cmp.get(q))}{_ci(st.get(q), spec.format)}</td>"
-            f"{_gate(r)}<td>{_num(r['f1_macro'], '.4f')}</td>"
-            f"<td>{_num(r['latency_p50_ms'], '.2f')}{_mark(cmp.get('latency_p50_ms'))}</td>"
-            f"<td>{_num(r['infer_energy_per_1k_requests_j'], '.1f')}{est}{_mark(cmp.get('energy_per_request_j'))}"
-            f"{_ci(st.get('energy_per_request_j'), '.1f', 1000.0)}</td>"
-            + (f"<td>{_num(st.get(f'{q}_per_j'), '.2f')}</td>" if spec.higher_is_better else "")
-            + f"<td>{_num(r.get('infer_co2e_per_1k_requests_g'), '.4f')}</td>"
-            f"<td>{_num(r['compress_energy_j'], '.1f') if r['compress_energy_j'] else '—'}</td>"
-            f"<td>{r['file_size_bytes'] / 1e6:.1f}</td>"
-            f"<td>{r['nonzero_parameters'] / 1e6:.2f} M of {r['parameters'] / 1e6:.2f} M</td>"
-            f"<td>{_gflops(r.get('flops_per_sequence'))}</td>"
-            f"<td>{escape(r['runtime'])} · {escape(r['precision'])}</td>"
-            "</tr>"
-        )
-    return f"<table>{head}{''.join(body)}</table>"
+    lines = ["<tr>" + "".join(_figure(f) for f in row) + "</tr>" for row in body]
+    return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
 
 def _methods(results: dict[str, Any]) -> str:

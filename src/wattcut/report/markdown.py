@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from wattcut.metric import MetricSpec
+from wattcut.report.columns import rows
 from wattcut.report.estimates import (
     CROSSCHECK_COLUMNS,
     CROSSCHECK_REASONS,
     cell,
     crosscheck_rows,
     method_lines,
-    range_text,
     time_text,
 )
 
@@ -31,13 +31,15 @@ def _opt(x: float | None, fmt: str) -> str:
     return "—" if x is None else format(x, fmt)
 
 
-def _ms(stat: dict[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    text = format(stat["mean"] * scale, fmt)
-    if stat.get("sd") == 0 and (stat.get("n") or 0) > 1:
-        return text + " (same in every trial)"  # deterministic: the same model on the same items
-    return text + (f" ± {format(stat['sd'] * scale, fmt)}" if stat.get("sd") is not None else "")
+def variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | None) -> list[str]:
+    """The variant table's Markdown lines, from the one column table."""
+    spec = MetricSpec.from_dict((statistics or {}).get("metric_spec"))
+    cols, body = rows("markdown", summary, statistics)
+    lines = ["| " + " | ".join(_cell(c.short(spec)) for c in cols) + " |"]
+    lines.append("|" + "".join("---|" if c.align == "left" else "---:|" for c in cols))
+    for row in body:
+        lines.append("| " + " | ".join(_cell(f.text + (f" ({f.note})" if f.note else "")) for f in row) + " |")
+    return lines
 
 
 def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
@@ -69,22 +71,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         ]
     if rec:
         lines += [f"**Recommendation: {_cell(rec.get('variant') or 'none')}**. {_cell(rec.get('reason', ''))}", ""]
-    spec = MetricSpec.from_dict(st.get("metric_spec"))
-    arrow = "↑" if spec.higher_is_better else "↓"
-    lines += [
-        f"| variant | techniques | trials | {spec.label} {arrow} | J / 1,000 requests | p50 ms | quality gate "
-        "| size MB |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
-    ]
-    for r in results["summary"]:
-        gate = (r.get("quality_gate") or {}).get("status", "")
-        rng = range_text(r.get("infer_energy_per_1k_requests_range_j"))
-        est = f" (est. {rng})" if r["infer_estimated"] and rng else " (est.)" if r["infer_estimated"] else ""
-        lines.append(
-            f"| {_cell(r['variant'])} | {_cell(r['techniques'])} | {r['trials']} | {_ms(r[spec.key], spec.format)} | "
-            f"{_ms(r['infer_energy_per_1k_requests_j'], '.1f')}{est} | {_ms(r['latency_p50_ms'], '.2f')} | {gate} | "
-            f"{r['file_size_bytes'] / 1e6:.1f} |"
-        )
+    lines += variant_table(results["summary"], st)
     from wattcut.report.notes import GATE_RULE, baseline_notes, reference_notes, training_data_notes
 
     notes = reference_notes(results.get("statistics")) + baseline_notes(results["config"], results.get("trials") or [])

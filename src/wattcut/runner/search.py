@@ -150,7 +150,8 @@ def _search_locked(
     from wattcut.compress import TECHNIQUES, CompressContext
     from wattcut.data import TextDataset
     from wattcut.measure.base import PhaseRecord
-    from wattcut.runner.execute import _threads, check_inputs
+    from wattcut.runner.checks import check_inputs
+    from wattcut.runner.checks import threads_of as _threads
     from wattcut.stats.summary import pareto
     from wattcut.tasks import sequence_classification as loops
 

@@ -1,0 +1,150 @@
+"""Everything a study needs checked before any work: the output folder, the disk, the model, data and techniques.
+
+Used by ``wattcut run`` and ``wattcut validate`` alike, so that what ``run`` would refuse,
+``validate`` refuses first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from wattcut.errors import UserInputError
+from wattcut.settings import StudyConfig
+from wattcut.ui import console, escape
+
+
+def check_free_space(out: Path, source: str) -> None:
+    """Refuse to start when the output folder's disk cannot hold a run's scratch files (and the model twice)."""
+    from wattcut.store.sqlite import SCRATCH_MB
+
+    model = Path(source)
+    model_mb = sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 1e6 if model.is_dir() else 0.0
+    need_mb = SCRATCH_MB + 2 * model_mb  # each variant is saved once to measure its size
+    free_mb = shutil.disk_usage(out).free / 1e6
+    if free_mb < need_mb:
+        raise UserInputError(
+            f'The disk under "{out}" has {free_mb:.0f} MB free; this run needs about {need_mb:.0f} MB '
+            f"(scratch files and a saved copy of each variant of a {model_mb:.0f} MB model).",
+            "Free some space there, or choose another folder with --out.",
+        )
+
+
+def prepare_out(out: Path) -> None:
+    """Create ``out`` and prove it is writable, before any work is done."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".wattcut-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserInputError(
+            f'The output folder "{out}" is not writable ({e.strerror or e}).',
+            "Choose a folder you can write to with --out (or [study] out in the experiment file).",
+        ) from None
+
+
+def threads_of(cfg: StudyConfig) -> int:
+    """The study's threads: ``[study] threads``, else every core this process may run on."""
+    if cfg.threads:
+        return cfg.threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
+    """Resolve the model and check it, every task's data and every technique's settings, before any work.
+
+    Returns the model source and the study's tasks (primary first), data loaded. Used by
+    ``wattcut run`` and ``wattcut validate`` alike.
+    """
+    import time
+
+    from wattcut.compress import TECHNIQUES
+    from wattcut.errors import UserInputError
+    from wattcut.measure import carbon
+    from wattcut.models.loading import resolve_model_source
+    from wattcut.tasks.catalog import build_tasks
+
+    # Cheap checks first (settings, data files), then the model (which may convert a GGUF once).
+    tasks = build_tasks(cfg)
+    kinds = sorted({t.model_kind for t in tasks})
+    if len(kinds) > 1:
+        raise UserInputError(
+            f"The tasks of this study need different kinds of model ({', '.join(kinds)}): "
+            f"{', '.join(f'{t.key} ({t.model_kind})' for t in tasks)}.",
+            "Put tasks for an encoder classifier and for a causal language model in separate studies.",
+        )
+    for variant in cfg.variants:
+        for step in variant.techniques:
+            works_on = TECHNIQUES.get(step.name).routes(step.config)[2]
+            if tasks[0].model_kind not in works_on:
+                usable = [n for n in TECHNIQUES.names() if tasks[0].model_kind in TECHNIQUES.get(n).kinds]
+                raise UserInputError(
+                    f'Variant "{variant.name}": technique "{step.name}" works on {" and ".join(works_on)} models, but '
+                    f"this study's tasks use a {tasks[0].model_kind}.",
+                    f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
+                )
+        if variant.techniques:  # a task that serves only some runtimes (lm_eval: PyTorch modules)
+            last = variant.techniques[-1]
+            runtime = TECHNIQUES.get(last.name).routes(last.config)[1]
+            for t in tasks:
+                served = getattr(t, "runtimes", None)
+                if served is not None and runtime not in served:
+                    raise UserInputError(
+                        f'Variant "{variant.name}" ends on the {runtime} runtime, which the task "{t.key}" cannot '
+                        f"use (it runs on {', '.join(served)}).",
+                        f'Leave "{t.key}" out of this study, or run that variant in a study without it.',
+                    )
+    for variant in cfg.variants:
+        if variant.threads and tasks[0].model_kind != "sequence-classifier":
+            raise UserInputError(
+                f'Variant "{variant.name}" sets threads = {variant.threads}; per-variant threads are supported for '
+                "encoder classifiers only so far.",
+                "Remove threads from the variant, or set [study] threads for the whole study.",
+            )
+    for variant in cfg.variants:  # what a step needs besides the model: a runtime, a teacher folder, a file
+        for step in variant.techniques:
+            check = TECHNIQUES.get(step.name).check_inputs
+            if check is not None:
+                check(step.config)
+    for t in tasks:
+        t.prepare()
+    for note in carbon.check_inputs(cfg.carbon, time.time()):
+        console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
+    source = resolve_model_source(cfg.model)
+    for t in tasks:
+        t.check_model(source)
+    for variant in cfg.variants:  # what a step needs of the model itself (an architecture its converter knows)
+        for step in variant.techniques:
+            check_source = TECHNIQUES.get(step.name).check_source
+            if check_source is not None:
+                check_source(step.config, source)
+    if tasks[0].model_kind == "sequence-classifier":
+        check_techniques(cfg, source)
+    return source, tasks
+
+
+def task_key(t: Any) -> str:
+    """A task's key in records: its ``[[tasks]]`` id, else its name."""
+    return getattr(t, "key", None) or t.name
+
+
+def check_techniques(cfg: StudyConfig, source: str) -> None:
+    """Run each technique's model check (e.g. per-layer settings vs the layer count) before any training.
+
+    The layer count comes from the model's config and is threaded through the pipeline,
+    because a step such as ``prune_layers`` changes it for the steps after it.
+    """
+    from wattcut.compress import TECHNIQUES
+    from wattcut.models.loading import load_config
+
+    try:
+        layers = int(load_config(source, cfg.model).num_hidden_layers)
+    except (UserInputError, AttributeError, TypeError, ValueError):
+        return  # no readable layer count here: each technique checks it when it runs
+    for variant in cfg.variants:
+        n = layers
+        for step in variant.techniques:
+            n = TECHNIQUES.get(step.name).check_model(variant.name, step, n)

@@ -1,0 +1,125 @@
+"""One trial's record: what the runner measured, in the layout the store, stats and report read."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from wattcut.runner.checks import task_key, threads_of
+from wattcut.settings import BASELINE, StudyConfig, VariantConfig
+from wattcut.store.records import RECORD_VERSION
+from wattcut.ui import console, escape
+
+
+def _latency(latencies: list[float], batch_size: int) -> dict[str, Any]:
+    lat_ms = sorted(1000 * x for x in latencies)
+    if not lat_ms:
+        return {"requests": 0, "batch_size": batch_size, "mean_ms": None, "p50_ms": None, "p90_ms": None}
+    return {
+        "requests": len(lat_ms),
+        "batch_size": batch_size,
+        "mean_ms": statistics.fmean(lat_ms),
+        "p50_ms": statistics.median(lat_ms),
+        "p90_ms": lat_ms[int(0.9 * (len(lat_ms) - 1))],
+        "per_request_ms": lat_ms if len(lat_ms) <= 5000 else None,
+    }
+
+
+def make_record(
+    cfg: StudyConfig,
+    tasks: list[Any],
+    name: str,
+    variant: VariantConfig | None,
+    index: int,
+    seed: int,
+    phases: list[Any],
+    metrics: dict[str, dict[str, Any]],
+    facts: Any,
+    infer: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """One trial's record: ``metrics``, ``metric_spec`` and ``latency`` of the primary task; ``tasks``: all."""
+    from dataclasses import asdict
+
+    from wattcut.store import SCHEMA_VERSION
+
+    primary = task_key(tasks[0])
+    energy_task = cfg.energy_task or primary
+    none: dict[str, Any] = {"phases": [], "latencies": [], "rounds": [], "details": None}  # no request workload
+    infer = {task_key(t): infer.get(task_key(t), none) for t in tasks}
+    all_phases = list(phases) + [p for t in tasks for p in infer[task_key(t)]["phases"]]
+    per_task: dict[str, Any] = {}
+    for t in tasks:
+        k = task_key(t)
+        spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
+        items = metrics[k].pop("items", None)  # per-item results, for the item-level paired tests
+        exits = metrics[k].pop("exits", None)  # early exit: the threshold sweep on the evaluation items
+        entry: dict[str, Any] = {"task": t.name, "data": t.describe_data(), "metrics": metrics[k], "metric_spec": spec}
+        entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
+        entry["rounds"] = infer[k]["rounds"]
+        if items is not None:
+            entry["items"] = items
+        if exits is not None:
+            entry["exits"] = exits
+        details = infer[k]["details"]
+        if details is not None:
+            entry["requests"] = details
+            infer_phase = next(p for p in infer[k]["phases"] if p.phase == "infer")
+            entry["workload"] = t.workload_summary(details, infer_phase.to_dict())
+        per_task[k] = entry
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "record_version": RECORD_VERSION,
+        "variant": name,
+        "trial_index": index,
+        "seed": seed,
+        "derived_from": None if name == BASELINE else {"variant": BASELINE, "trial_index": index},
+        "techniques": [t.to_dict() for t in variant.techniques] if variant else [],
+        "task": primary,
+        "metric_spec": per_task[primary]["metric_spec"],
+        "phases": [_with_carbon(p, cfg) for p in all_phases],
+        "metrics": metrics[primary],
+        "tasks": per_task,
+        "energy_task": energy_task,
+        "latency": per_task[energy_task]["latency"],
+        "model": asdict(facts),
+        "deployment": {
+            "threads": (variant.threads if variant is not None and variant.threads else None) or threads_of(cfg),
+            "threads_source": "variant" if variant is not None and variant.threads else "study",
+            "batch_size": cfg.infer.batch_size,
+        },
+    }
+
+
+def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
+    """Phase dict plus its CO2e (gross and net), intensity provenance and embodied share."""
+    from wattcut.measure import carbon
+
+    d = phase.to_dict()
+    intensity = carbon.resolve(cfg.carbon, phase.started_at, phase.started_at + phase.duration_s)
+    c = carbon.co2e(d["energy_j"], intensity, cfg.carbon.pue)
+    net = carbon.co2e(d["net_energy_j"], intensity, cfg.carbon.pue)["co2e_g"]
+    d["carbon"] = {**c, "net_co2e_g": net, "embodied_co2e_g": carbon.embodied_g(cfg.carbon, phase.duration_s)}
+    if d.get("low_j") is not None:  # the estimate's interval, priced on the same grid
+        d["carbon"]["co2e_low_g"] = carbon.co2e(d["low_j"], intensity, cfg.carbon.pue)["co2e_g"]
+        d["carbon"]["co2e_high_g"] = carbon.co2e(d["high_j"], intensity, cfg.carbon.pue)["co2e_g"]
+    return d
+
+
+def echo(record: dict[str, Any]) -> None:
+    """One line per stored trial: quality, latency, energy per 1,000 requests, size."""
+    from wattcut.metric import MetricSpec, infer_phase
+
+    spec = MetricSpec.from_dict(record.get("metric_spec"))
+    value = record["metrics"].get(spec.key)
+    infer = infer_phase(record)
+    per_k = None if infer is None else infer["energy_per_1k_requests_j"]
+    p50 = record["latency"]["p50_ms"]
+    console.print(
+        f"  [bold]{escape(record['variant'])}[/] trial {record['trial_index']}: "
+        f"{escape(spec.label)} {'n/a' if value is None else f'{value:.4g}'}, "
+        f"p50 {'n/a' if p50 is None else f'{p50:.2f}'} ms/request, "
+        f"{'n/a' if per_k is None else f'{per_k:.1f}'} J per 1,000 requests "
+        f"({'estimated' if infer and infer['estimated'] else 'measured'}), "
+        f"{record['model']['file_size_bytes'] / 1e6:.1f} MB  [green]stored[/]",
+        soft_wrap=True,
+    )
