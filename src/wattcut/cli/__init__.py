@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     sea.add_argument("--quick", action="store_true", help="the quick preset for the full study")
     sea.add_argument("--proxy-items", type=_COUNT, default=300, help="evaluation items per proxy score (default 300)")
     sea.add_argument("--front", type=_COUNT, default=4, help="pipelines re-measured in the full study (default 4)")
+    sea.add_argument(
+        "--probe-requests", type=_COUNT, default=60, help="requests per CPU-time probe of a candidate (default 60)"
+    )
 
     val = sub.add_parser("validate", help="check an experiment file without running it")
     val.add_argument("experiment")
@@ -184,7 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "search":
             from wattcut.cli.search import search
 
-            search(args.experiment, args.out, args.budget_min, args.quick, args.proxy_items, args.front)
+            search(
+                args.experiment,
+                args.out,
+                args.budget_min,
+                args.quick,
+                args.proxy_items,
+                args.front,
+                args.probe_requests,
+            )
         elif args.command == "validate":
             from wattcut.cli.validate import validate
 

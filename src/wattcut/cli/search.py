@@ -12,6 +12,7 @@ def search(
     quick: bool = False,
     proxy_items: int = 300,
     front: int = 4,
+    probe_requests: int = 60,
 ) -> Path:
     """Search pipelines for the experiment's model, data and margin; returns the full study's folder.
 
@@ -23,6 +24,7 @@ def search(
         quick: The quick preset for the full study (one trial, fewer rows, shorter workload).
         proxy_items: Evaluation items the proxy scores each candidate on.
         front: At most this many proxy-front pipelines are re-measured in the full study.
+        probe_requests: Requests of the energy task served per CPU-time probe of a candidate.
     """
     from wattcut import settings as cfgmod
     from wattcut.cli.run import _print_summary, default_experiment
@@ -38,7 +40,9 @@ def search(
     if quick:
         cfg = cfgmod.quick(cfg)
     out_dir = Path(out) if out else Path(f"{cfg.out}-search")
-    study = run_search(cfg, out_dir, budget_min * 60, proxy_items=proxy_items, front_size=front)
+    study = run_search(
+        cfg, out_dir, budget_min * 60, proxy_items=proxy_items, probe_requests=probe_requests, front_size=front
+    )
     _print_summary(study)
     console.print(
         f"\n[bold green]done[/]: {escape(str(out_dir))}/search.md (proxy vs full study), "

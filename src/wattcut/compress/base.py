@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from wattcut.errors import UserInputError
 from wattcut.registry import Registry
@@ -75,6 +75,32 @@ class CompressContext:
 
 
 @dataclass(frozen=True)
+class SearchSpace:
+    """Where ``wattcut search`` may put a technique in the pipelines it proposes, and what it may set.
+
+    Attributes:
+        role: ``prune`` (optional, first; left out when its first knob is ``off``), ``recover``
+            (one of them after any pruning, or none) or ``runtime`` (last: one chain of runtime
+            steps, or none).
+        knobs: ``(setting, choices)`` pairs the search samples.
+        fixed: ``(setting, value)`` pairs always given.
+        off: The first knob's value that leaves a ``prune`` step out.
+        follows: Runtime steps this one may come right after in one chain (``ort_optimize``
+            before ``ort_int8_dynamic``).
+        cap_to_train_rows: Settings capped at the training split's size (``samples``).
+        order: Place among the prune steps (coarse first: layers, then heads, then neurons).
+    """
+
+    role: Literal["prune", "recover", "runtime"]
+    knobs: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    fixed: tuple[tuple[str, Any], ...] = ()
+    off: Any = None
+    follows: tuple[str, ...] = ()
+    cap_to_train_rows: tuple[str, ...] = ()
+    order: int = 0
+
+
+@dataclass(frozen=True)
 class Technique:
     """A registered technique: its config type, transform and runtimes."""
 
@@ -96,6 +122,7 @@ class Technique:
     check_source: Callable[[Any, str], None] | None = None
     # a step whose runtimes and model kinds depend on its settings (to_runtime) says which, per config
     route: Callable[[Any], Route] | None = None
+    search: SearchSpace | None = None  # how `wattcut search` may use it (None: not searched)
 
     def routes(self, config: Any) -> Route:
         """The runtimes this step takes, the one it returns and the model kinds it works on, for ``config``."""
@@ -137,6 +164,7 @@ def technique(
     deterministic: bool = False,
     check_source: Callable[[Any, str], None] | None = None,
     route: Callable[[Any], Route] | None = None,
+    search: SearchSpace | None = None,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
 
@@ -156,6 +184,7 @@ def technique(
             deterministic,
             check_source,
             route,
+            search,
         )
         TECHNIQUES.add(name, technique)
         return apply

@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.compress.energy_gates import GateSettings
 from wattcut.errors import UserInputError
 
@@ -237,6 +237,7 @@ def _check_teacher_source(config: DistillConfig) -> None:
     returns="pytorch",
     summary="knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE)",
     check_inputs=_check_teacher_source,
+    search=SearchSpace("recover", fixed=(("samples", 2000), ("learning_rate", 1e-4)), cap_to_train_rows=("samples",)),
 )
 def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     """Distil into ``model.module`` in place; returns the handle."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.compress.energy_gates import GateSettings
 from wattcut.errors import UserInputError
 
@@ -54,6 +54,7 @@ class FinetuneConfig(GateSettings):
     takes="pytorch",
     returns="pytorch",
     summary="recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules",
+    search=SearchSpace("recover", fixed=(("samples", 2000),), cap_to_train_rows=("samples",)),
 )
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     """Fine-tune ``model.module`` in place; returns the handle."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.errors import UserInputError
 
 UNQUANTIZED = {"F32": "f32", "F16": "f16"}
@@ -136,6 +136,7 @@ def calibration_file(config: GgufQuantizeConfig, ctx: CompressContext) -> Path:
     check_inputs=check_inputs,
     check_source=check_source,
     deterministic=True,
+    search=SearchSpace("runtime", knobs=(("type", ("Q8_0", "Q4_K_M")),)),
 )
 def apply(model: Any, config: GgufQuantizeConfig, ctx: CompressContext) -> Any:
     """Convert, optionally compute an importance matrix, quantize; returns a ``LlamaCppLM``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.errors import UserInputError
 
 
@@ -60,6 +60,7 @@ def check_inputs(config: OrtGenAIConfig) -> None:
     kinds=("causal-lm",),
     check_inputs=check_inputs,
     deterministic=True,
+    search=SearchSpace("runtime", knobs=(("precision", ("int4",)),)),
 )
 def apply(model: Any, config: OrtGenAIConfig, ctx: CompressContext) -> Any:
     """Save the HF folder, run the builder; returns an :class:`~wattcut.runtimes.ort_genai.OrtGenAILM`."""

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class OrtInt8DynamicConfig:
     summary="export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime",
     keeps_exits=True,
     deterministic=True,
+    search=SearchSpace("runtime", follows=("ort_optimize",)),
 )
 def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
     """Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``."""

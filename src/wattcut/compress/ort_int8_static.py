@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.errors import UserInputError
 
 
@@ -75,6 +75,7 @@ class _Texts:
     returns="onnxruntime",
     summary="static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts",
     deterministic=True,
+    search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
     """Export, calibrate and quantize; returns an ``OnnxClassifier``."""

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ def fuse(src: Any, dst: Any, module_config: Any, model_type: str) -> dict[str, i
     returns="onnxruntime",
     summary="export to ONNX and fuse attention, LayerNorm and GELU (onnxruntime.transformers optimizer), fp32",
     deterministic=True,
+    search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: OrtOptimizeConfig, ctx: CompressContext) -> Any:
     """Export, fuse and open an ONNX Runtime session; returns an ``OnnxClassifier``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, fraction, nncf_to_stderr, technique
+from wattcut.compress.base import CompressContext, SearchSpace, fraction, nncf_to_stderr, technique
 from wattcut.errors import UserInputError
 
 
@@ -163,6 +163,7 @@ def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) 
     check_inputs=check_inputs,
     check_source=check_source,
     deterministic=True,
+    search=SearchSpace("runtime", knobs=(("bits", ("int8", "int4")),)),
 )
 def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> Any:
     """Export, convert to IR, compress; returns an :class:`~wattcut.runtimes.ov_genai.OpenVinoLM`."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, fraction, technique
+from wattcut.compress.base import CompressContext, SearchSpace, fraction, technique
 from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
 from wattcut.errors import UserInputError
 from wattcut.models.surgery import ffn_pairs, neuron_scores, slice_ffn, slice_linear  # noqa: F401  (re-exported)
@@ -74,6 +74,9 @@ def layer_fractions(name: str, amount: float, layer_amounts: tuple[float, ...] |
     takes="pytorch",
     returns="pytorch",
     summary="remove a fraction of FFN neurons in every layer (smaller dense model, real speed-up)",
+    search=SearchSpace(
+        "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=2
+    ),
 )
 def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
     """Slice FFN neurons out of ``model.module`` and rewrite its config."""

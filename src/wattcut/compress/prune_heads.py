@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, fraction, technique
+from wattcut.compress.base import CompressContext, SearchSpace, fraction, technique
 from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
 from wattcut.compress.prune_ffn import layer_fractions
 from wattcut.errors import UserInputError
@@ -63,6 +63,9 @@ class HeadsConfig:
     takes="pytorch",
     returns="pytorch",
     summary="remove attention heads per layer by magnitude or Taylor importance (smaller, faster model)",
+    search=SearchSpace(
+        "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=1
+    ),
 )
 def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
     """Slice the least important heads out of every attention block."""

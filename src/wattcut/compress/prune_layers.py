@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wattcut.compress.base import CompressContext, fraction, technique
+from wattcut.compress.base import CompressContext, SearchSpace, fraction, technique
 from wattcut.compress.importance import Importance
 from wattcut.errors import UserInputError
 from wattcut.models.surgery import LAYER_PATHS
@@ -90,6 +90,9 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
     returns="pytorch",
     summary="remove whole encoder layers (smaller, faster model; reloads with transformers)",
     layers_after=lambda config, n: n if config.energy_budget is not None else len(layers_to_keep(n, config)),
+    search=SearchSpace(
+        "prune", knobs=(("amount", (0.0, 1 / 6, 2 / 6)),), fixed=(("strategy", "alternate"),), off=0.0, order=0
+    ),
 )
 def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
     """Drop layers from ``model.module`` and rewrite its config."""

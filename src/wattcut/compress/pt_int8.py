@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wattcut.compress.base import CompressContext, technique
+from wattcut.compress.base import CompressContext, SearchSpace, technique
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class PtInt8DynamicConfig:
     summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
     kinds=("sequence-classifier", "causal-lm"),
     deterministic=True,
+    search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
     """Quantize ``model.module``'s Linear layers; returns a handle of the same kind."""

@@ -7,6 +7,8 @@ technique notes, and whether the variant is built once per study and reused.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -175,3 +177,19 @@ def folder_name(name: str) -> str:
 
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
     return safe if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+class _Unmetered:
+    """A session stand-in for builds that are timed by their caller, not metered (the search's proxy)."""
+
+    @contextmanager
+    def phase(self, name: str, step: str | None = None) -> Iterator[Any]:
+        from wattcut.measure.base import PhaseRecord
+
+        yield PhaseRecord(phase=name, duration_s=0.0)
+
+    def take(self) -> list[Any]:
+        return []
+
+
+UNMETERED = _Unmetered()

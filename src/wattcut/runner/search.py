@@ -3,12 +3,14 @@
 1. **Baseline.** The study's baseline is fine-tuned once (seed = ``[study] seed``) and
    saved under ``<out>/search/baseline``; a rerun loads it.
 2. **Proxy search.** Optuna's multi-objective TPE sampler proposes pipelines of
-   registered techniques and settings (pruning of FFN neurons, heads and layers with an
-   optional recovery fine-tune or distillation, a runtime with or without fusion and
-   INT8, the thread count). Each candidate is built from the baseline and scored on the
-   proxy: accuracy on a seeded subset of the evaluation split, and the process CPU time
-   per request of a short batch-1 probe, as a ratio to the baseline's probe taken right
-   before it (the ratio cancels slow drifts of a shared machine). Trials are stored in
+   registered techniques and settings, from what each technique declares for the search
+   (:mod:`.search_space`: pruning with an optional recovery step, a runtime chain and its
+   settings, the thread count), for the study's model kind: an encoder or a decoder LM.
+   Each candidate is built from the baseline by the same function ``run`` uses and scored
+   on the proxy: the primary task's metric on a seeded subset of its evaluation items
+   (all of them for a task that has no subset), and the process CPU time per request of a
+   short probe of the energy task's requests, as a ratio to the baseline's probe taken
+   right before it (the ratio cancels slow drifts of a shared machine). Trials are stored in
    ``<out>/search/optuna.sqlite`` (Optuna's RDB storage), so an interrupted search
    resumes where it stopped and spends only what is left of its time budget.
 3. **Full study.** The proxy Pareto front, restricted to candidates within the study's
@@ -32,60 +34,7 @@ from wattcut.errors import UserInputError
 from wattcut.settings import StudyConfig, TechniqueStep, VariantConfig
 from wattcut.ui import console, escape
 
-RUNTIMES = ("pytorch", "pytorch-int8", "ort-fp32", "ort-fused", "ort-int8", "ort-fused-int8", "ort-int8-static")
-
-
-def _steps(params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The technique pipeline a set of sampled parameters stands for."""
-    steps: list[tuple[str, dict[str, Any]]] = []
-    if params["layers_drop"]:
-        steps.append(("prune_layers", {"amount": params["layers_drop"] / 6, "strategy": "alternate"}))
-    if params["heads_amount"]:
-        steps.append(("prune_heads", {"amount": params["heads_amount"], "importance": "taylor"}))
-    if params["ffn_amount"]:
-        steps.append(("prune_ffn_neurons", {"amount": params["ffn_amount"], "importance": "taylor"}))
-    pruned = bool(steps)
-    if pruned and params.get("recover") == "finetune":
-        steps.append(("finetune", {"samples": params["recover_rows"]}))
-    elif pruned and params.get("recover") == "distill":
-        steps.append(("distill", {"samples": params["recover_rows"], "learning_rate": 1e-4}))
-    steps += {
-        "pytorch": [],
-        "pytorch-int8": [("pt_int8_dynamic", {})],
-        "ort-fp32": [("ort_optimize", {})],  # the fused fp32 graph (plain export brings little alone)
-        "ort-fused": [("ort_optimize", {})],
-        "ort-int8": [("ort_int8_dynamic", {})],
-        "ort-fused-int8": [("ort_optimize", {}), ("ort_int8_dynamic", {})],
-        "ort-int8-static": [("ort_int8_static", {})],
-    }[params["runtime"]]
-    return steps
-
-
-def starting_points() -> list[dict[str, Any]]:
-    """Candidates every new search tries first: no pruning, the fast runtimes, one thread.
-
-    Three of the five dimensions are pruning amounts, so random sampling rarely proposes
-    an unpruned pipeline (1 in 27), yet runtime changes alone lose no accuracy (fusion)
-    or little (INT8): the front must contain them for the sampler to improve on.
-    """
-    return [
-        {"layers_drop": 0, "heads_amount": 0.0, "ffn_amount": 0.0, "runtime": runtime, "threads": 1}
-        for runtime in ("ort-fused-int8", "ort-fused", "ort-int8-static")
-    ]
-
-
-def _suggest(trial: Any, train_rows: int) -> dict[str, Any]:
-    p: dict[str, Any] = {
-        "layers_drop": trial.suggest_categorical("layers_drop", [0, 1, 2]),
-        "heads_amount": trial.suggest_categorical("heads_amount", [0.0, 0.25, 0.5]),
-        "ffn_amount": trial.suggest_categorical("ffn_amount", [0.0, 0.25, 0.5]),
-        "runtime": trial.suggest_categorical("runtime", list(RUNTIMES)),
-        "threads": trial.suggest_categorical("threads", [1, 2]),
-    }
-    if p["layers_drop"] or p["heads_amount"] or p["ffn_amount"]:
-        p["recover"] = trial.suggest_categorical("recover", ["none", "finetune", "distill"])
-        p["recover_rows"] = min(train_rows, 2000)
-    return p
+SEARCH_VERSION = 2  # 2: the space is what techniques declare (any task, encoders and decoders)
 
 
 def search(
@@ -107,11 +56,12 @@ def search(
             "The search found no pipeline within the quality margin on the proxy, so there is nothing to prove.",
             "Give it more time (--budget-min), or a larger [evaluate] quality_margin.",
         )
+    per_variant_threads = history["model_kind"] == "sequence-classifier"  # decoders: the study's threads
     variants = tuple(
         VariantConfig(
             name=h["variant"],
             techniques=tuple(_technique_steps(h["pipeline"])),
-            threads=h["threads"],
+            threads=h["threads"] if per_variant_threads else None,
         )
         for h in front
     )
@@ -142,155 +92,183 @@ def _technique_steps(pipeline: list[dict[str, Any]]) -> list[TechniqueStep]:
 def _search_locked(
     cfg: StudyConfig, out: Path, budget_s: float, proxy_items: int, probe_requests: int, front_size: int
 ) -> dict[str, Any]:
-    import random
-
     import optuna
     import torch
 
-    from wattcut.compress import TECHNIQUES, CompressContext
-    from wattcut.data import TextDataset
-    from wattcut.measure.base import PhaseRecord
-    from wattcut.runner.checks import check_inputs
-    from wattcut.runner.checks import threads_of as _threads
+    from wattcut.metric import margin_in_units
+    from wattcut.runner.checks import check_inputs, task_key, threads_of
+    from wattcut.runner.search_space import space_for, starting_points
     from wattcut.stats.summary import pareto
-    from wattcut.tasks import sequence_classification as loops
 
     source, tasks = check_inputs(cfg)
     primary = tasks[0]
-    if primary.name != "sequence_classification" or cfg.data is None:
-        raise UserInputError(
-            f'wattcut search explores encoder classifiers; this study\'s primary task is "{primary.name}".',
-            "Use an experiment file with [data] and the default sequence_classification task.",
-        )
-    threads = _threads(cfg)
+    threads = threads_of(cfg)
     torch.set_num_threads(threads)
     work = out / "search"
     _claim(work, cfg, proxy_items, probe_requests)
     tokenizer = primary.load_tokenizer(source)
     base = _baseline(primary, source, tokenizer, cfg, work / "baseline")
-    evals = primary.evals
-    rng = random.Random(cfg.seed)
-    idx = list(range(len(evals)))
-    rng.shuffle(idx)
-    idx = idx[: min(proxy_items, len(idx))]
-    proxy = TextDataset([evals.texts[i] for i in idx], [evals.labels[i] for i in idx], evals.label_names, evals.source)
-    probe = [
-        loops.encode(tokenizer, [proxy.texts[i % len(proxy)]], primary.max_length()) for i in range(probe_requests)
-    ]
-    ecfg = cfg.evaluate
-    base_acc = loops.evaluate(base, tokenizer, proxy, ecfg, primary.max_length(), PhaseRecord("proxy", 0.0))["accuracy"]
+    spec = primary.metric_spec
+    served = [set(t.runtimes) for t in tasks if getattr(t, "runtimes", None) is not None]
+    kind = primary.model_kind
+    space = space_for(kind, set.intersection(*served) if served else None, _thread_choices(kind, threads))
+    proxy = primary.proxy(proxy_items, cfg.seed)
+    energy_task = next((t for t in tasks if task_key(t) == (cfg.energy_task or task_key(primary))), primary)
+    probe = Probe(energy_task, proxy, tokenizer, cfg.seed, probe_requests)
+    base_q = _quality(proxy, base, tokenizer)
     console.print(
-        f"proxy: {len(proxy)} evaluation items (baseline accuracy {base_acc:.4f}), {probe_requests} "
-        "batch-1 requests per CPU-time probe",
+        f"proxy: {proxy.describe_data()} (baseline {spec.label} {base_q:{spec.format}}); {probe.describe()}",
         highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
-
-    def cpu_per_request(model: Any) -> float:
-        for req in probe[:3]:
-            model.logits(req)
-        t0 = time.process_time()
-        for req in probe:
-            model.logits(req)
-        return (time.process_time() - t0) / len(probe)
+    train_rows = len(primary.train_data()) if primary.train_data() is not None else 0
 
     def objective(trial: Any) -> tuple[float, float]:
-        params = _suggest(trial, len(primary.train))
-        steps = _steps(params)
-        vdir = work / f"trial-{trial.number}"
-        vdir.mkdir(exist_ok=True)
-        ctx = CompressContext(
-            tokenizer=tokenizer,
-            max_length=primary.max_length(),
-            threads=threads,
-            workdir=vdir,
-            calibration_texts=primary.calibration_texts(),
-            train_data=primary.train,
-            teacher=base,
-            seed=cfg.seed,
-        )
-        model = base.clone()
-        try:
-            for name, settings in steps:
-                tech = TECHNIQUES.get(name)
-                model = tech.apply(model, tech.config_cls(**settings), ctx)
-        except UserInputError as e:  # a candidate this data cannot support (e.g. a teacher near chance): skip it
-            console.print(f"  search trial {trial.number}: skipped ({escape(e.problem)})", soft_wrap=True)
-            raise optuna.TrialPruned(e.problem) from None
-        except (RuntimeError, ValueError) as e:  # a runtime refused this pipeline: say so, and go on searching
-            console.print(
-                f"  search trial {trial.number}: failed ({escape(str(e).splitlines()[0][:200])})", soft_wrap=True
-            )
-            raise optuna.TrialPruned(str(e)) from None
-        model.set_threads(params["threads"])
-        acc = loops.evaluate(model, tokenizer, proxy, ecfg, primary.max_length(), PhaseRecord("proxy", 0.0))["accuracy"]
-        base.set_threads(threads)
-        ratio = cpu_per_request(model) / cpu_per_request(base)  # baseline probed right before: drift cancels
-        trial.set_user_attr("pipeline", [{"name": n, "settings": s} for n, s in steps])
-        trial.set_user_attr("threads", params["threads"])
-        console.print(
-            f"  search trial {trial.number}: {' → '.join(n for n, _ in steps) or 'baseline copy'}, "
-            f"{params['threads']} thread(s): proxy accuracy {acc:.4f} ({100 * (acc - base_acc):+.2f} pts), "
-            f"CPU time per request {ratio:.3f}x the baseline's",
-            highlight=False,
-            markup=False,
-        )
-        import shutil
-
-        shutil.rmtree(vdir, ignore_errors=True)
-        return acc, ratio
+        return _candidate(trial, cfg, space, primary, tasks, base, tokenizer, source, work, proxy, probe, train_rows)
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by wattcut, one line each
-    storage = f"sqlite:///{(work / 'optuna.sqlite').resolve()}"
     study = optuna.create_study(
         study_name=cfg.name,
-        storage=storage,
+        storage=f"sqlite:///{(work / 'optuna.sqlite').resolve()}",
         load_if_exists=True,
-        directions=["maximize", "minimize"],
+        directions=["maximize" if spec.higher_is_better else "minimize", "minimize"],
         sampler=optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True, n_startup_trials=8),
     )
     if not study.trials:
-        for point in starting_points():
+        for point in starting_points(space):
             study.enqueue_trial(point)
     spent = sum((t.duration.total_seconds() for t in study.trials if t.duration is not None), 0.0)
-    left = budget_s - spent
     if study.trials:
         console.print(
             f"[yellow]Resuming[/] the search: {len(study.trials)} trial(s) stored, {spent / 60:.1f} of "
             f"{budget_s / 60:.1f} minutes spent."
         )
-    if left > 0:
-        study.optimize(objective, timeout=left)
+    if budget_s - spent > 0:
+        study.optimize(objective, timeout=budget_s - spent)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    margin = ecfg.quality_margin
-    ok = [t for t in done if t.values[0] >= base_acc - margin]
-    front_ids = pareto({str(t.number): (t.values[0], t.values[1]) for t in ok})
+    ecfg = cfg.evaluate
+    units = margin_in_units(spec, ecfg.quality_margin, ecfg.margin_type, base_q) or 0.0
+    sign = 1.0 if spec.higher_is_better else -1.0  # quality turned so that higher is better
+    ok = [t for t in done if sign * (t.values[0] - base_q) >= -units]
+    front_ids = pareto({str(t.number): (sign * t.values[0], t.values[1]) for t in ok})
     chosen = sorted((t for t in ok if str(t.number) in front_ids), key=lambda t: t.values[1])[:front_size]
-    chosen_ids = {t.number for t in chosen}
-    rows = []
-    for t in done:
-        rows.append(
-            {
-                "number": t.number,
-                "variant": f"search-{t.number}",
-                "params": t.params,
-                "pipeline": t.user_attrs["pipeline"],
-                "threads": t.user_attrs["threads"],
-                "proxy_accuracy": t.values[0],
-                "proxy_accuracy_delta": t.values[0] - base_acc,
-                "proxy_cpu_ratio": t.values[1],
-                "duration_s": t.duration.total_seconds() if t.duration else None,
-                "selected": t.number in chosen_ids,
-            }
-        )
     return {
+        "search_version": SEARCH_VERSION,
         "budget_s": budget_s,
-        "spent_s": sum(r["duration_s"] or 0.0 for r in rows),
-        "proxy_items": len(proxy),
+        "spent_s": sum(t.duration.total_seconds() for t in done if t.duration),
+        "proxy_items": proxy.proxy_size(),
         "probe_requests": probe_requests,
-        "baseline_proxy_accuracy": base_acc,
-        "quality_margin": margin,
+        "model_kind": kind,
+        "metric_spec": spec.to_dict(),
+        "baseline_proxy_quality": base_q,
+        "quality_margin": ecfg.quality_margin,
+        "quality_margin_units": units,
         "sampler": "optuna TPESampler (multivariate, multi-objective), seed = [study] seed",
-        "trials": rows,
+        "trials": [_history_row(t, base_q, {c.number for c in chosen}) for t in done],
+    }
+
+
+def _thread_choices(kind: str, threads: int) -> tuple[int, ...]:
+    """Threads to try: 1 and the study's for encoders (a per-variant setting); the study's for decoders."""
+    return tuple(sorted({1, threads})) if kind == "sequence-classifier" else (threads,)
+
+
+def _quality(task: Any, model: Any, tokenizer: Any) -> float:
+    """The task's primary metric on its (proxy) evaluation items, unmetered."""
+    from wattcut.measure.base import PhaseRecord
+
+    return float(task.evaluate(model, tokenizer, PhaseRecord("proxy", 0.0))[task.metric_spec.key])
+
+
+class Probe:
+    """CPU time per request of a short, fixed list of the energy task's requests (the proxy's own items if none)."""
+
+    def __init__(self, task: Any, proxy: Any, tokenizer: Any, seed: int, n: int) -> None:
+        reqs = task.make_requests(tokenizer, seed)[task.warmup_requests() :] if task.interleaves else []
+        self.task, self.proxy, self.tokenizer = task, proxy, tokenizer
+        self.requests = [reqs[i % len(reqs)] for i in range(n)] if reqs else []
+
+    def describe(self) -> str:
+        """The probe in words."""
+        if not self.requests:
+            return "CPU-time probe: the proxy evaluation itself (the energy task has no request workload)"
+        return f"a {len(self.requests)}-request CPU-time probe of {self.task.key}"
+
+    def cpu_per_request(self, model: Any) -> float:
+        """Process CPU seconds per request (warmed up first)."""
+        from wattcut.measure.base import PhaseRecord
+
+        if not self.requests:
+            t0 = time.process_time()
+            _quality(self.proxy, model, self.tokenizer)
+            return time.process_time() - t0
+        self.task.serve(model, self.requests[:3], PhaseRecord("warmup", 0.0), desc="probe warm-up")
+        t0 = time.process_time()
+        self.task.serve(model, self.requests, PhaseRecord("probe", 0.0), desc="probe")
+        return (time.process_time() - t0) / len(self.requests)
+
+
+def _candidate(
+    trial: Any, cfg: StudyConfig, space: Any, primary: Any, tasks: list[Any], base: Any, tokenizer: Any,
+    source: str, work: Path, proxy: Any, probe: Probe, train_rows: int,
+) -> tuple[float, float]:  # fmt: skip
+    """One proposed pipeline: built by the runner's own build function, scored on the proxy."""
+    import shutil
+
+    import optuna
+
+    from wattcut.runner.build import UNMETERED, build_variant
+    from wattcut.runner.search_space import steps, suggest
+
+    params = suggest(trial, space)
+    pipeline = steps(params, space, train_rows)
+    per_variant = primary.model_kind == "sequence-classifier"
+    variant = VariantConfig(
+        f"search-{trial.number}", tuple(_technique_steps([{"name": n, "settings": s} for n, s in pipeline])),
+        threads=params["threads"] if per_variant else None,
+    )  # fmt: skip
+    vdir = work / f"trial-{trial.number}"
+    vdir.mkdir(exist_ok=True)
+    try:
+        model, _, _ = build_variant(
+            cfg, primary, variant, base, tokenizer, params["threads"], vdir, cfg.seed, UNMETERED, source, None
+        )
+        quality = _quality(proxy, model, tokenizer)
+    except UserInputError as e:  # a candidate this data cannot support (e.g. a teacher near chance): skip it
+        console.print(f"  search trial {trial.number}: skipped ({escape(e.problem)})", soft_wrap=True)
+        raise optuna.TrialPruned(e.problem) from None
+    except (RuntimeError, ValueError, OSError) as e:  # a runtime refused this pipeline: say so, and go on
+        console.print(f"  search trial {trial.number}: failed ({escape(str(e).splitlines()[0][:200])})", soft_wrap=True)
+        raise optuna.TrialPruned(str(e)) from None
+    ratio = probe.cpu_per_request(model) / probe.cpu_per_request(base)  # baseline probed right after: drift cancels
+    trial.set_user_attr("pipeline", [{"name": n, "settings": s} for n, s in pipeline])
+    trial.set_user_attr("threads", params["threads"])
+    spec = primary.metric_spec
+    console.print(
+        f"  search trial {trial.number}: {' → '.join(n for n, _ in pipeline) or 'baseline copy'}, "
+        f"{params['threads']} thread(s): proxy {spec.label} {quality:{spec.format}}, "
+        f"CPU time per request {ratio:.3f}x the baseline's",
+        highlight=False,
+        markup=False,
+    )
+    del model
+    shutil.rmtree(vdir, ignore_errors=True)
+    return quality, ratio
+
+
+def _history_row(t: Any, base_q: float, chosen: set[int]) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "variant": f"search-{t.number}",
+        "params": t.params,
+        "pipeline": t.user_attrs["pipeline"],
+        "threads": t.user_attrs["threads"],
+        "proxy_quality": t.values[0],
+        "proxy_quality_delta": t.values[0] - base_q,
+        "proxy_cpu_ratio": t.values[1],
+        "duration_s": t.duration.total_seconds() if t.duration else None,
+        "selected": t.number in chosen,
     }
 
 
@@ -308,7 +286,12 @@ def _claim(work: Path, cfg: StudyConfig, proxy_items: int, probe_requests: int) 
 
     from wattcut.store.sqlite import config_hash
 
-    key = {"config_hash": config_hash(cfg.to_dict()), "proxy_items": proxy_items, "probe_requests": probe_requests}
+    key = {
+        "config_hash": config_hash(cfg.to_dict()),
+        "proxy_items": proxy_items,
+        "probe_requests": probe_requests,
+        "search_version": SEARCH_VERSION,
+    }
     marker = work / KEY_FILE
     if work.is_dir() and any(work.iterdir()):
         try:
@@ -344,7 +327,9 @@ def _claim(work: Path, cfg: StudyConfig, proxy_items: int, probe_requests: int) 
 
 
 def _baseline(primary: Any, source: str, tokenizer: Any, cfg: StudyConfig, folder: Path) -> Any:
-    """The search's fine-tuned baseline: trained once, saved, reloaded on a rerun."""
+    """The search's baseline: fine-tuned once, saved and reloaded on a rerun; a model scored as it is, loaded."""
+    if not primary.trains:
+        return primary.load_model(source)
     from wattcut.measure.base import PhaseRecord
     from wattcut.models.loading import load_classifier_module
     from wattcut.runtimes.pytorch import TorchClassifier
@@ -366,6 +351,7 @@ def _baseline(primary: Any, source: str, tokenizer: Any, cfg: StudyConfig, folde
 
 def _join_full_study(history: dict[str, Any], study: Path) -> None:
     """Put the full study's figures beside each re-measured trial's proxy figures, and store the history there."""
+    from wattcut.metric import MetricSpec
     from wattcut.report.build import build_results, write_reports
     from wattcut.store import Store
 
@@ -382,11 +368,10 @@ def _join_full_study(history: dict[str, Any], study: Path) -> None:
             quality = paired.get("quality") or {}
             summary = next((r for r in results["summary"] if r["variant"] == name), None)
             base = next((r for r in results["summary"] if r["variant"] == "baseline"), None)
+            q = MetricSpec.from_dict(st.get("metric_spec")).key
             row["full"] = {
-                "accuracy": summary["accuracy"]["mean"] if summary else None,
-                "accuracy_delta": (summary["accuracy"]["mean"] - base["accuracy"]["mean"])
-                if summary and base
-                else None,
+                "quality": summary[q]["mean"] if summary else None,
+                "quality_delta": (summary[q]["mean"] - base[q]["mean"]) if summary and base else None,
                 "energy_ratio": energy.get("ratio"),
                 "energy_ratio_ci95": [energy.get("ci95_low"), energy.get("ci95_high")],
                 "non_inferior": quality.get("non_inferior"),

@@ -109,6 +109,17 @@ class Task:
         """
         return {}
 
+    def proxy(self, items: int, seed: int) -> Task:
+        """This task on at most ``items`` of its evaluation items (a seeded subset), for ``wattcut search``.
+
+        A task without a cheaper form returns itself: the search then scores every item and says so.
+        """
+        return self
+
+    def proxy_size(self) -> int | None:
+        """How many evaluation items this task scores (None where it does not count items)."""
+        return None
+
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
         """The inference workload, identical for every variant of a trial."""
         raise NotImplementedError

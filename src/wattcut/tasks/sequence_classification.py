@@ -320,6 +320,23 @@ class SequenceClassification(Task):
         """Classification metrics on the evaluation split."""
         return evaluate(model, tokenizer, self.evals, self.study.evaluate, self.max_length(), rec)
 
+    def proxy(self, items: int, seed: int) -> SequenceClassification:
+        """A copy scoring a seeded subset of ``items`` evaluation rows (the search's proxy)."""
+        import copy
+        import random
+
+        idx = list(range(len(self.evals)))
+        random.Random(seed).shuffle(idx)
+        out = copy.copy(self)
+        e = self.evals
+        keep = idx[: min(items, len(idx))]
+        out.evals = TextDataset([e.texts[i] for i in keep], [e.labels[i] for i in keep], e.label_names, e.source)
+        return out
+
+    def proxy_size(self) -> int | None:
+        """Evaluation rows scored."""
+        return len(self.evals)
+
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
         """``[infer]`` requests drawn from the evaluation split."""
         return make_requests(tokenizer, self.evals, self.study.infer, self.max_length(), seed)
