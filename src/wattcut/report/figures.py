@@ -14,42 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.metric import infer_phase
-from wattcut.units import J_PER_KWH
+from wattcut.report.figures_llm import llm_co2e_per_1k_responses, llm_prefill_decode, llm_quality_vs_token_energy
+from wattcut.report.plotting import pyplot, statistics_of
 
 COMPONENTS = ("cpu", "gpu", "ram")
 PHASES = ("train", "compress", "load", "evaluate", "infer")
 COLORS = {"cpu": "#4c72b0", "gpu": "#dd8452", "ram": "#55a868"}
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.fonttype": "none",
-            "font.size": 9,
-            "figure.dpi": 110,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "text.parse_math": False,  # user strings ("$x$" in a variant name) are text, never mathtext
-        }
-    )
-    return plt
-
-
-def _stats(results: dict[str, Any]) -> dict[str, Any]:
-    return results.get("statistics") or {}
-
-
 def quality_vs_energy(results: dict[str, Any]) -> Any:
     """The primary quality metric vs inference energy per request, with 95% CIs and the Pareto front."""
     from wattcut.metric import MetricSpec
 
-    spec = MetricSpec.from_dict(_stats(results).get("metric_spec"))
-    per = _stats(results).get("per_variant", {})
+    spec = MetricSpec.from_dict(statistics_of(results).get("metric_spec"))
+    per = statistics_of(results).get("per_variant", {})
     pts = {
         n: (s["energy_per_request_j"], s[spec.key])
         for n, s in per.items()
@@ -57,10 +35,10 @@ def quality_vs_energy(results: dict[str, Any]) -> Any:
     }
     if not pts:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    front = set(_stats(results).get("pareto_front", []))
-    rec = (_stats(results).get("recommendation") or {}).get("variant")
+    front = set(statistics_of(results).get("pareto_front", []))
+    rec = (statistics_of(results).get("recommendation") or {}).get("variant")
     for name, (e, a) in pts.items():
         xerr = None if e["sd"] is None else [[e["mean"] - e["ci95_low"]], [e["ci95_high"] - e["mean"]]]
         yerr = None if a["sd"] is None else [[a["mean"] - a["ci95_low"]], [a["ci95_high"] - a["mean"]]]
@@ -94,7 +72,7 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
     names = list(dict.fromkeys(t["variant"] for t in trials))
     if not names:
         return None
-    plt = _plt()
+    plt = pyplot()
     phases = [p for p in PHASES if any(ph["phase"] == p and not ph.get("parent") for t in trials for ph in t["phases"])]
     fig, axes = plt.subplots(
         1, len(phases), figsize=(3.0 * len(phases) + 0.6, 3.6), squeeze=False, layout="constrained"
@@ -131,11 +109,11 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
 
 def co2e_per_grid(results: dict[str, Any]) -> Any:
     """CO2e per 1,000 requests for each variant on each deployment grid."""
-    pb = _stats(results).get("payback") or {}
+    pb = statistics_of(results).get("payback") or {}
     variants, grids = pb.get("variants", {}), pb.get("grids", [])
     if not variants or not grids:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     width = 0.8 / len(variants)
     for i, (name, row) in enumerate(variants.items()):
@@ -152,7 +130,7 @@ def co2e_per_grid(results: dict[str, Any]) -> Any:
 
 def runtime_vs_energy(results: dict[str, Any]) -> Any:
     """Inference energy against duration, one point per trial, with the least-squares line."""
-    fit = _stats(results).get("energy_vs_runtime") or {}
+    fit = statistics_of(results).get("energy_vs_runtime") or {}
     pts = [
         (t["variant"], p["duration_s"], p["energy_j"])
         for t in results["trials"]
@@ -160,7 +138,7 @@ def runtime_vs_energy(results: dict[str, Any]) -> Any:
     ]
     if not pts:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     for name in dict.fromkeys(n for n, _, _ in pts):
         mine = [(x, y) for n, x, y in pts if n == name]
@@ -187,7 +165,7 @@ def confusion_matrices(results: dict[str, Any]) -> Any:
     names = list(dict.fromkeys(t["variant"] for t in trials))
     if not names:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.4, 2.8), squeeze=False, layout="constrained")
     labels = trials[0]["metrics"].get("labels") or []
     for ax, name in zip(axes[0], names, strict=True):
@@ -208,13 +186,13 @@ def confusion_matrices(results: dict[str, Any]) -> Any:
 
 def payback_chart(results: dict[str, Any]) -> Any:
     """Cumulative energy (one-off + inference) against requests served, baseline vs variants."""
-    pb = _stats(results).get("payback") or {}
+    pb = statistics_of(results).get("payback") or {}
     rows = pb.get("variants", {})
     base = rows.get("baseline")
     if not base or len(rows) < 2:
         return None
     horizon = max([r.get("break_even_requests") or 0 for r in rows.values()] + [1e4]) * 2
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     xs = [horizon * k / 50 for k in range(51)]
     ax.plot(xs, [x * base["energy_per_request_j"] / 3600 for x in xs], "k-", lw=1.5, label="baseline")
@@ -232,133 +210,13 @@ def payback_chart(results: dict[str, Any]) -> Any:
     return fig
 
 
-def _chat_workloads(results: dict[str, Any]) -> tuple[str | None, dict[str, list[dict[str, Any]]]]:
-    """The first chat-replay task's workload summaries per variant (``(None, {})`` when there is none)."""
-    key = next(
-        (k for t in results["trials"] for k, e in (t.get("tasks") or {}).items() if e.get("task") == "chat_replay"),
-        None,
-    )
-    out: dict[str, list[dict[str, Any]]] = {}
-    if key is None:
-        return None, out
-    for t in results["trials"]:
-        w = ((t.get("tasks") or {}).get(key) or {}).get("workload")
-        if w:
-            out.setdefault(t["variant"], []).append(w)
-    return key, out
-
-
-def _mean(xs: list[Any]) -> float | None:
-    vals = [float(x) for x in xs if x is not None]
-    return sum(vals) / len(vals) if vals else None
-
-
-def llm_quality_vs_token_energy(results: dict[str, Any]) -> Any:
-    """Language models: the primary metric vs J per output token in chat replay, with the Pareto front."""
-    from wattcut.metric import MetricSpec
-
-    key, work = _chat_workloads(results)
-    spec = MetricSpec.from_dict(_stats(results).get("metric_spec"))
-    per = _stats(results).get("per_variant", {})
-    pts = {}
-    for name, ws in work.items():
-        j = _mean([w.get("energy_per_output_token_j") for w in ws])
-        if j is not None and name in per and per[name][spec.key]["mean"] is not None:
-            pts[name] = (j, per[name][spec.key]["mean"])
-    if len(pts) < 2:
-        return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    better = (lambda a, b: a >= b) if spec.higher_is_better else (lambda a, b: a <= b)
-    front = [
-        n
-        for n, (e, q) in pts.items()
-        if not any((e2 <= e and better(q2, q)) and (e2, q2) != (e, q) for m, (e2, q2) in pts.items() if m != n)
-    ]
-    for name, (e, q) in pts.items():
-        ax.plot(e, q, "o", color="#c44e52" if name in front else "#8c8c8c")
-        ax.annotate(name, (e, q), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    line = sorted(pts[n] for n in front)
-    if len(line) > 1:
-        ax.plot(*zip(*line, strict=True), "--", color="#c44e52", lw=1, label="Pareto front")
-        ax.legend(loc="best")
-    ax.set_xscale("log")
-    ax.set_xlabel(f"J per output token ({key}, log scale)")
-    arrow = "↑" if spec.higher_is_better else "↓"
-    ax.set_ylabel(f"{spec.label} — {spec.direction} {arrow}")
-    ax.set_title("Quality vs energy per generated token (mean over trials)")
-    return fig
-
-
-def llm_prefill_decode(results: dict[str, Any]) -> Any:
-    """Language models: energy per response split into prefill and decode, and TTFT / time per output token."""
-    key, work = _chat_workloads(results)
-    if not work:
-        return None
-    names = list(work)
-    n_req = {n: _mean([w["requests"] for w in ws]) or 1.0 for n, ws in work.items()}
-    prefill = [(_mean([w.get("prefill_energy_j") for w in work[n]]) or 0.0) / n_req[n] for n in names]
-    decode = [(_mean([w.get("decode_energy_j") for w in work[n]]) or 0.0) / n_req[n] for n in names]
-    if not any(prefill) and not any(decode):
-        return None
-    ttft = [1000 * (_mean([w.get("ttft_p50_s") for w in work[n]]) or 0.0) for n in names]
-    tpot = [1000 * (_mean([w.get("tpot_mean_s") for w in work[n]]) or 0.0) for n in names]
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")
-    a1.bar(names, prefill, color="#4c72b0", label="prefill")
-    a1.bar(names, decode, bottom=prefill, color="#dd8452", label="decode")
-    a1.set_ylabel("J per response (mean)")
-    a1.set_title("Energy per response: prefill + decode")
-    a1.legend(fontsize=8)
-    x = range(len(names))
-    a2.bar([i - 0.2 for i in x], ttft, 0.4, label="TTFT p50 (ms)", color="#55a868")
-    a2.bar([i + 0.2 for i in x], tpot, 0.4, label="time per output token (ms)", color="#8172b3")
-    a2.set_xticks(list(x))
-    a2.set_xticklabels(names)
-    a2.set_ylabel("ms")
-    a2.set_title("Latency, from the streamed tokens")
-    a2.legend(fontsize=8)
-    for ax in (a1, a2):
-        ax.tick_params(axis="x", rotation=45)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
-    fig.suptitle(f"Chat replay ({key})")
-    return fig
-
-
-def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
-    """Language models: CO2e per 1,000 chat responses for each variant on each deployment grid."""
-    key, work = _chat_workloads(results)
-    pb = _stats(results).get("payback") or {}
-    grids = pb.get("grids", [])
-    if not work or not grids:
-        return None
-    means = {n: _mean([w.get("energy_per_response_j") for w in ws]) for n, ws in work.items()}
-    per_response = {n: j for n, j in means.items() if j is not None}
-    if not per_response:
-        return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
-    width = 0.8 / len(per_response)
-    pue = float(pb.get("pue") or 1.0)
-    for i, (name, j) in enumerate(per_response.items()):
-        xs = [g + i * width for g in range(len(grids))]
-        ax.bar(xs, [j * 1000 / J_PER_KWH * pue * grid["g_per_kwh"] for grid in grids], width, label=name)
-    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(grids))])
-    ax.set_xticklabels([f"{g['location']}\n{g['g_per_kwh']:.0f} g/kWh ({g['year']})" for g in grids], fontsize=7)
-    ax.set_ylabel("gCO2e per 1,000 responses")
-    ax.set_title(f"Chat replay ({key}): CO2e per 1,000 responses per grid (PUE {pue:g})")
-    ax.legend(fontsize=7)
-    return fig
-
-
 def _scatter_fit(points: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: str, title: str) -> Any:
     from wattcut.report.energy_aware import fit
 
     f = fit(points, x, y)
     if f is None:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
     xs, ys = [p[x] for p in points], [p[y] for p in points]
     ax.scatter(xs, ys, color="#4c72b0")
@@ -417,7 +275,7 @@ FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
 
 def render_all(results: dict[str, Any], png_dir: Path | None = None) -> dict[str, dict[str, str]]:
     """``{key: {"title", "svg", "png"}}`` for every figure there is data for."""
-    plt = _plt()
+    plt = pyplot()
     out: dict[str, dict[str, str]] = {}
     for key, (title, draw) in FIGURES.items():
         fig = draw(results)

@@ -7,8 +7,12 @@ figures' SVG text is escaped by matplotlib's XML writer.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
+from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from wattcut.metric import MetricSpec
 from wattcut.report.columns import Figure, rows
@@ -18,23 +22,9 @@ from wattcut.report.estimates import (
     cell,
     crosscheck_rows,
     method_lines,
-    time_text,
 )
+from wattcut.report.html_stats import contention, deployment, paired_table, payback, tests_table
 from wattcut.report.notes import GATE_RULE
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:96rem;color:#222;
-line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;font-size:.82rem}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;
-text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
-th{background:#f4f4f4}.note{color:#555;font-size:.85rem}.warn{background:#fff4e0;border:1px solid #f0c070;
-padding:.6rem .8rem;border-radius:4px}.est{color:#a05a00;font-weight:600}code{background:#f4f4f4;padding:0 .2rem}
-.rec{background:#eef6ee;border:1px solid #9c9;padding:.2rem 1rem;border-radius:4px}
-.fail{color:#b00020;font-weight:600}.pass{color:#1b7f3b}
-figure{margin:1.2rem 0}figcaption{font-weight:600;margin-bottom:.3rem}figure svg{max-width:100%;height:auto}
-.ci{color:#666;font-size:.75rem;display:block}
-"""
 
 
 def _spec(statistics: dict[str, Any] | None) -> MetricSpec:
@@ -160,39 +150,6 @@ def _carbon(results: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _tests_table(statistics: dict[str, Any]) -> str:
-    rows = []
-    spec = _spec(statistics)
-    for name, comps in statistics.get("vs_baseline", {}).items():
-        for metric in (spec.key, "energy_per_request_j", "latency_p50_ms"):
-            c = comps.get(metric) or {}
-            diff = c.get("mean_diff")
-            effect = c.get("effect_size_dz", c.get("effect_size_hedges_g"))
-            rows.append(
-                f"<tr><td>{escape(name)}</td><td>{metric}</td><td>{'n/a' if diff is None else f'{diff:+.4g}'}</td>"
-                f"<td>{escape(c.get('test', ''))}</td><td>{_p(c.get('p_value'))}</td><td>{_p(c.get('p_holm'))}</td>"
-                f"<td>{'n/a' if effect is None else f'{effect:+.2f}'}</td><td>{escape(c.get('note', ''))}</td></tr>"
-            )
-        ni = comps.get(f"{spec.key}_non_inferiority") or {}
-        lb = ni.get("lower_bound")
-        turned = "" if spec.higher_is_better else " (on −value: higher is better)"
-        rows.append(
-            f"<tr><td>{escape(name)}</td><td>{escape(spec.label)} non-inferiority (margin "
-            f"{escape(statistics.get('margin_text', ''))} = {ni.get('margin', 0):.4g}){turned}</td>"
-            f"<td>{'n/a' if lb is None else f'lower bound {lb:+.4f}'}</td><td>one-sided paired t, alpha "
-            f"{ni.get('alpha', 0.05)}</td><td>{_p(ni.get('p_value'))}</td><td></td>"
-            f"<td>{'non-inferior' if ni.get('non_inferior') else 'not shown'}</td>"
-            f"<td>{escape(ni.get('note', ''))}</td></tr>"
-        )
-    if not rows:
-        return "<p>No comparison yet (no baseline or no variant trials stored).</p>"
-    head = (
-        "<tr><th>variant</th><th>metric</th><th>difference vs baseline</th><th>test</th><th>p</th>"
-        "<th>p (Holm)</th><th>effect size</th><th>note</th></tr>"
-    )
-    return f"<table>{head}{''.join(rows)}</table>"
-
-
 def _search(results: dict[str, Any]) -> str:
     """The search history (``wattcut search``): its Markdown lines, rendered as a table and notes."""
     if not results.get("search"):
@@ -249,113 +206,6 @@ def _training_notes(cfg: dict[str, Any], trials: list[dict[str, Any]], statistic
     notes = reference_notes(statistics) + baseline_notes(cfg, trials)
     return "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "".join(
         f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg)
-    )
-
-
-def _paired_table(statistics: dict[str, Any]) -> str:
-    from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
-    from wattcut.stats.paired import ITEM_METHOD, ROUND_METHOD
-
-    rows = paired_rows(statistics)
-    if not rows:
-        return "<p>No paired comparison yet.</p>"
-    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in PAIRED_COLUMNS) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in PAIRED_COLUMNS) + "</tr>" for r in rows)
-    return (
-        f'<table>{head}{body}</table><p class="note">Quality: {escape(ITEM_METHOD)}. Energy and latency: '
-        f"{escape(ROUND_METHOD)}. The recommendation uses these tests.</p>"
-    )
-
-
-def _p(p: float | None) -> str:
-    return "n/a" if p is None else f"{p:.3g}"
-
-
-def _payback(statistics: dict[str, Any]) -> str:
-    pb = statistics.get("payback") or {}
-    if not pb.get("variants"):
-        return "<p>No inference energy stored yet.</p>"
-    grids = pb["grids"]
-    rpd = pb["requests_per_day"]
-    rows = []
-    for name, r in pb["variants"].items():
-        if name == "baseline":
-            continue
-        be = r.get("break_even_requests")
-        days = r.get("break_even_days")
-        saved = r.get("saving_per_year_kg_co2e") or {}
-        rows.append(
-            f"<tr><td>{escape(name)}{_est(r)}</td><td>{_f(r.get('one_off_energy_j'), '.1f')}</td>"
-            f"<td>{_f(r.get('saving_per_request_j'), '.4f', 1000.0)}</td>"
-            f"<td>{'never' if be is None else f'{be:,.0f}'}</td><td>{time_text(days)}</td>"
-            f"<td>{_f(r.get('saving_per_year_kwh'), '.2f')}</td>"
-            + "".join(f"<td>{_f(saved.get(g['grid']), '.3f')}</td>" for g in grids)
-            + f"<td>{escape('; '.join(filter(None, [r.get('note', ''), *r.get('caveats', [])])))}</td></tr>"
-        )
-    head = (
-        "<tr><th>variant</th><th>one-off energy (J)</th><th>saving (mJ / request)</th><th>break-even requests</th>"
-        "<th>time to break even</th><th>kWh saved / year</th>"
-        + "".join(f"<th>kgCO2e saved / year, {escape(g['location'])}</th>" for g in grids)
-        + "<th>note</th></tr>"
-    )
-    return (
-        f'<p class="note">At <b>{rpd:,.0f} requests per day</b> ({escape(pb["requests_per_day_source"])}); PUE '
-        f"{pb['pue']:g}. One-off energy = the variant's compression, calibration, recovery fine-tuning and "
-        "distillation; the baseline's fine-tune is shared and not charged. Break-even requests = one-off energy ÷ "
-        f"saving per request. {escape(pb['energy_basis'])}.</p><table>{head}{''.join(rows)}</table>"
-    )
-
-
-def _deployment(statistics: dict[str, Any]) -> str:
-    pb = statistics.get("payback") or {}
-    if not pb.get("variants") or not pb.get("grids"):
-        return ""
-    grids = pb["grids"]
-    head = (
-        "<tr><th>variant</th>"
-        + "".join(f"<th>{escape(g['location'])}: g / 1,000 req · kg / year</th>" for g in grids)
-        + "</tr>"
-    )
-    rows = []
-    for name, r in pb["variants"].items():
-        cells = "".join(
-            f"<td>{d['co2e_per_1k_requests_g']:.4f} · {d['co2e_per_year_kg']:.2f}</td>" for d in r["deployment"]
-        )
-        rows.append(f"<tr><td>{escape(name)}{_est(r)}</td>{cells}</tr>")
-    sources = "".join(
-        f"<li>{escape(g['location'])}: {g['g_per_kwh']:.2f} gCO2e/kWh ({g['year']}) — {escape(g['source'])}</li>"
-        for g in grids
-    )
-    return f'<table>{head}{"".join(rows)}</table><ul class="note">{sources}</ul>'
-
-
-def _est(row: dict[str, Any]) -> str:
-    if not row.get("estimated"):
-        return ""
-    methods = escape(", ".join(row.get("methods", [])))
-    return f' <span class="est" title="built on estimated energy: {methods}">est.</span>'
-
-
-def _f(x: float | None, fmt: str, scale: float = 1.0) -> str:
-    return "n/a" if x is None else format(x * scale, fmt)
-
-
-def _contention(results: dict[str, Any]) -> str:
-    seen: dict[int, dict[str, Any]] = {}
-    for t in results["trials"]:
-        if t.get("contention"):
-            seen.setdefault(t["trial_index"], t["contention"])
-    if not seen:
-        return ""
-    parts = []
-    for i, c in sorted(seen.items()):
-        drift = "n/a" if c.get("drift_rel") is None else f"{100 * c['drift_rel']:+.1f}%"
-        flag = ' <span class="fail">still drifting: treat this trial\'s energy with care</span>' if c["flagged"] else ""
-        parts.append(f"trial {i}: {c['rounds']} round(s), baseline sentinel drift {drift}{flag}")
-    return (
-        f'<p class="note">Contention check (threshold ±{100 * next(iter(seen.values()))["drift_threshold"]:.0f}%): '
-        + "; ".join(parts)
-        + ".</p>"
     )
 
 
@@ -456,53 +306,64 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
             "variants are unaffected.</p>"
         )
     flags = ", ".join(f for f, on in prov["cpu"]["flags"].items() if on) or "none of the tracked ones"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>wattcut report: {escape(results["study"])}</title><style>{_CSS}</style></head><body>
-<h1>wattcut report: {escape(results["study"])}</h1>
-<p class="note">Model {escape(str(cfg["model"].get("name_or_path") or cfg["model"].get("package")))}
-{escape(cfg["model"].get("gguf_file") or "")} · {"tasks" if cfg.get("tasks") else "dataset"}
-{escape(str(dataset))} · {cfg["trials"]} trial(s) · started {escape(results["started_at"])} · wattcut
-{escape(prov["wattcut_version"])}</p>
-{missing}
-{_gguf_note(cfg)}
-{_recommendation(results)}
-<h2>Variants</h2>
-<p class="note">Mean ± SD over trials. {escape(GATE_RULE)} {_workload_note(cfg)}</p>
-{_training_notes(cfg, results.get("trials") or [], results.get("statistics"))}
-{_variant_table(results["summary"], statistics)}
-{_contention(results)}
-<p class="note">Marks: Holm-adjusted p vs the baseline (* &lt; 0.05, ** &lt; 0.01, *** &lt; 0.001, n.s. not
-significant); hover for the test. CI: t-based 95% interval of the mean over trials.</p>
-<h2>Tasks</h2>
-{_tasks(results)}
-<h2>Figures</h2>
-{_figures(figs)}
-{_energy_aware(results)}
-{_search(results)}
-<h2>Tests against the baseline</h2>
-<h3>Primary: item-level quality and per-round paired energy</h3>
-{_paired_table(statistics)}
-<h3>Secondary: per-trial means</h3>
-<p class="note">The same comparisons on one mean per trial (paired t over trials; Welch where trials do not
-pair). With few trials these have little power; they are shown so both analyses are visible.</p>
-{_tests_table(statistics)}
-<h2>Carbon payback</h2>
-{_payback(statistics)}
-<h2>Deployment CO2e per grid</h2>
-{_deployment(statistics)}
-<h2>Fine-tuning of the baseline</h2>
-<p class="note">Every variant of a trial is derived from that trial's fine-tuned baseline; this cost is shared
-and reported separately from compression and inference.</p>
-{_train_table(results)}
-<h2>Carbon</h2>
-{_carbon(results)}
-<h2>How energy was obtained</h2>
-{_methods(results)}
-<h2>Machine</h2>
-<p class="note">{escape(prov["cpu"]["model"])} · {prov["cpu"]["cores_available"]} core(s) available
-· ISA: {escape(flags)} · {prov["memory_gb"]} GB · GPU: {escape(", ".join(prov["gpus"]) or "none")} · torch
-{escape(str(prov["packages"]["torch"]))} · transformers {escape(str(prov["packages"]["transformers"]))} ·
-onnxruntime {escape(str(prov["packages"]["onnxruntime"]))}</p>
-</body></html>
-"""
+    sections = {  # HTML built here, from escaped parts; the template only places it
+        "warnings": missing,
+        "gguf_note": _gguf_note(cfg),
+        "recommendation": _recommendation(results),
+        "workload_note": _workload_note(cfg),
+        "training_notes": _training_notes(cfg, results.get("trials") or [], results.get("statistics")),
+        "variant_table": _variant_table(results["summary"], statistics),
+        "contention": contention(results),
+        "tasks": _tasks(results),
+        "figures": _figures(figs),
+        "energy_aware": _energy_aware(results),
+        "search": _search(results),
+        "paired": paired_table(statistics),
+        "tests": tests_table(statistics),
+        "payback": payback(statistics),
+        "deployment": deployment(statistics),
+        "train": _train_table(results),
+        "carbon": _carbon(results),
+        "methods": _methods(results),
+    }
+    return _template().render(
+        study=results["study"],
+        css=Markup(_css()),
+        model=str(cfg["model"].get("name_or_path") or cfg["model"].get("package")),
+        gguf_file=cfg["model"].get("gguf_file") or "",
+        has_tasks=bool(cfg.get("tasks")),
+        dataset=str(dataset),
+        trials=cfg["trials"],
+        started_at=results["started_at"],
+        version=prov["wattcut_version"],
+        gate_rule=GATE_RULE,
+        s={k: Markup(v) for k, v in sections.items()},
+        cpu=prov["cpu"],
+        flags=flags,
+        memory_gb=prov["memory_gb"],
+        gpus=", ".join(prov["gpus"]) or "none",
+        packages={k: str(prov["packages"][k]) for k in ("torch", "transformers", "onnxruntime")},
+    )
+
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    """The page template (Jinja2, autoescaping every value that is not a section built above)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2")
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    """The page's CSS, kept in its own file and inlined at build time (the report is one self-contained file)."""
+    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
