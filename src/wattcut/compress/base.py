@@ -153,9 +153,10 @@ TECHNIQUES: Registry[Technique] = Registry("technique", "variants[].techniques[]
 def technique(
     name: str,
     config_cls: type,
-    takes: Runtime | tuple[Runtime, ...],
-    returns: Runtime,
     summary: str,
+    *,
+    takes: Runtime | tuple[Runtime, ...] = "pytorch",
+    returns: Runtime = "pytorch",
     layers_after: Callable[[Any, int], int] | None = None,
     kinds: tuple[str, ...] = ("sequence-classifier",),
     check_inputs: Callable[[Any], None] | None = None,
@@ -166,7 +167,7 @@ def technique(
     route: Callable[[Any], Route] | None = None,
     search: SearchSpace | None = None,
 ) -> Callable:
-    """Register ``apply`` as the transform for ``config_cls`` under ``name``."""
+    """Register ``apply`` as the transform for ``config_cls`` under ``name`` (PyTorch in, PyTorch out unless said)."""
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
         technique = Technique(

@@ -233,8 +233,6 @@ def _check_teacher_source(config: DistillConfig) -> None:
 @technique(
     "distill",
     DistillConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE)",
     check_inputs=_check_teacher_source,
     search=SearchSpace("recover", fixed=(("samples", 2000), ("learning_rate", 1e-4)), cap_to_train_rows=("samples",)),

@@ -104,8 +104,6 @@ def _check_model(config: EarlyExitConfig, layers: int) -> int:
 @technique(
     "early_exit",
     EarlyExitConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="exit heads after encoder layers, self-distilled; easy inputs stop at the first confident exit",
     layers_after=_check_model,
     adds_exits=True,

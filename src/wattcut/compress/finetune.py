@@ -51,8 +51,6 @@ class FinetuneConfig(GateSettings):
 @technique(
     "finetune",
     FinetuneConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules",
     search=SearchSpace("recover", fixed=(("samples", 2000),), cap_to_train_rows=("samples",)),
 )

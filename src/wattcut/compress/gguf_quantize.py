@@ -129,7 +129,6 @@ def calibration_file(config: GgufQuantizeConfig, ctx: CompressContext) -> Path:
 @technique(
     "gguf_quantize",
     GgufQuantizeConfig,
-    takes="pytorch",
     returns="llamacpp",
     summary="convert with llama.cpp's converter, quantize with llama-quantize (Q8_0, Q4_K_M, imatrix...); llama.cpp",
     kinds=("causal-lm",),

@@ -9,11 +9,12 @@ pass runs in its own metered ``calibrate`` phase.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from wattcut.compress.base import CompressContext
+from wattcut.compress.base import CompressContext, fraction
 from wattcut.errors import UserInputError
 
 Importance = Literal["magnitude", "taylor"]
@@ -72,3 +73,71 @@ def taylor_products(module: Any, ctx: CompressContext, samples: int, technique: 
     module.zero_grad(set_to_none=True)
     module.train(was_training)
     return products
+
+
+def layer_fractions(name: str, amount: float, layer_amounts: tuple[float, ...] | None, layers: int) -> list[float]:
+    """The fraction to remove in each of ``layers`` layers."""
+    if layer_amounts is None:
+        return [amount] * layers
+    if len(layer_amounts) != layers:
+        raise UserInputError(
+            f'technique "{name}": layer_amounts has {len(layer_amounts)} values but the model has {layers} layers.',
+            f"Give one fraction per layer ({layers} values), or use amount for the same fraction everywhere.",
+        )
+    return list(layer_amounts)
+
+
+@dataclass(frozen=True)
+class PerLayerPruneConfig:
+    """Settings shared by the per-layer structured prunes (``prune_heads``, ``prune_ffn_neurons``).
+
+    Attributes:
+        amount: Fraction of units (heads, FFN neurons) removed in every layer (when ``layer_amounts`` is not set).
+        layer_amounts: Fraction removed per layer, one value per layer (0 keeps a layer whole).
+        importance: ``magnitude`` (weight L1) or ``taylor`` (first-order, on calibration rows).
+        calibration_samples: Training rows for ``taylor``.
+        energy_budget: Instead of ``amount``: remove the lowest-ranked units across all layers until the
+            measured cost profile predicts at most this fraction of the baseline's energy per request.
+        energy_aware: With ``energy_budget``, rank by importance per joule (true) or importance alone.
+    """
+
+    amount: float = 0.5
+    layer_amounts: tuple[float, ...] | None = None
+    importance: Importance = "magnitude"
+    calibration_samples: int = 128
+    energy_budget: float | None = None
+    energy_aware: bool = True
+    version: int = 2
+    technique: ClassVar[str] = ""  # the subclass's technique name, in messages
+
+    @property
+    def needs_cost_profile(self) -> bool:
+        """An energy budget needs the study's measured cost profile."""
+        return self.energy_budget is not None
+
+    def __post_init__(self) -> None:
+        if self.energy_budget is not None:
+            fraction(f'technique "{self.technique}"', "energy_budget", self.energy_budget)
+        fraction(f'technique "{self.technique}"', "amount", self.amount)
+        check_layer_amounts(self.technique, self.layer_amounts)
+
+
+def per_layer_plan(
+    model: Any, ctx: CompressContext, config: Any, name: str, units: tuple[str, ...], layers: int
+) -> Any:
+    """What a per-layer prune of ``units`` needs, from its config (``amount``/``layer_amounts`` or ``energy_budget``).
+
+    With an energy budget, units are ranked across all layers and removed until the
+    predicted energy meets it: the pruned model is returned as ``(model, None, None)``.
+    Otherwise ``(None, fractions per layer, importance products)`` for the caller's slicing.
+    """
+    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
+        from wattcut.compress.prune_budget import to_budget
+
+        pruned = to_budget(
+            model, ctx, name, units, config.energy_budget, config.importance, config.energy_aware,
+            config.calibration_samples,
+        )  # fmt: skip
+        return pruned, None, None
+    amounts = layer_fractions(name, config.amount, config.layer_amounts, layers)
+    return None, amounts, data_scores(config.importance, model.module, ctx, config.calibration_samples, name)

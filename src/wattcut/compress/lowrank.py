@@ -74,8 +74,6 @@ def factorize(linear: Any, rank: int) -> Any:
 @technique(
     "lowrank_svd",
     SvdConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="replace Linear layers by two low-rank Linears from their SVD (rank by fraction or energy)",
     deterministic=True,
 )

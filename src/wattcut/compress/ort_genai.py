@@ -54,7 +54,6 @@ def check_inputs(config: OrtGenAIConfig) -> None:
 @technique(
     "ort_genai",
     OrtGenAIConfig,
-    takes="pytorch",
     returns="onnxruntime-genai",
     summary="ONNX Runtime GenAI model builder: int4/int8/fp32 decoder with a KV cache (portable)",
     kinds=("causal-lm",),

@@ -71,7 +71,6 @@ class _Texts:
 @technique(
     "ort_int8_static",
     OrtInt8StaticConfig,
-    takes="pytorch",
     returns="onnxruntime",
     summary="static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts",
     deterministic=True,

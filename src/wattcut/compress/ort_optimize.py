@@ -57,7 +57,6 @@ def fuse(src: Any, dst: Any, module_config: Any, model_type: str) -> dict[str, i
 @technique(
     "ort_optimize",
     OrtOptimizeConfig,
-    takes="pytorch",
     returns="onnxruntime",
     summary="export to ONNX and fuse attention, LayerNorm and GELU (onnxruntime.transformers optimizer), fp32",
     deterministic=True,

@@ -47,7 +47,6 @@ class OvInt8Config:
 @technique(
     "ov_int8_static",
     OvInt8Config,
-    takes="pytorch",
     returns="openvino",
     summary="NNCF INT8 static PTQ (weights and activations), calibrated on training texts, on OpenVINO",
     deterministic=True,

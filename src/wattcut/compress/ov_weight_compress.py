@@ -156,7 +156,6 @@ def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) 
 @technique(
     "ov_weight_compress",
     OvWeightCompressConfig,
-    takes="pytorch",
     returns="openvino-genai",
     summary="NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI",
     kinds=("causal-lm",),

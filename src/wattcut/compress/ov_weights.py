@@ -34,7 +34,6 @@ class OvWeightsConfig:
 @technique(
     "ov_weight_only",
     OvWeightsConfig,
-    takes="pytorch",
     returns="openvino",
     summary="NNCF weight-only INT8/INT4 on OpenVINO (a size win for encoders, not a speed win)",
     deterministic=True,

@@ -43,8 +43,6 @@ def two_four_mask(weight: Any) -> Any:
 @technique(
     "prune_2_4",
     TwoFourConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="2:4 semi-structured sparsity masks (50% zeros; GPU sparse kernels only, ~1.0x on CPU)",
     deterministic=True,
 )

@@ -63,8 +63,6 @@ class PruneBudgetConfig:
 @technique(
     "prune_to_budget",
     PruneBudgetConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="remove heads and FFN neurons, lowest importance per joule first, until predicted energy <= budget",
 )
 def apply(model: Any, config: PruneBudgetConfig, ctx: CompressContext) -> Any:

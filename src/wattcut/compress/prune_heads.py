@@ -14,54 +14,24 @@ across layers' heads, so its heads cannot be removed per layer this way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from wattcut.compress.base import CompressContext, SearchSpace, fraction, technique
-from wattcut.compress.importance import Importance, check_layer_amounts, data_scores
-from wattcut.compress.prune_ffn import layer_fractions
+from wattcut.compress.base import CompressContext, SearchSpace, technique
+from wattcut.compress.importance import PerLayerPruneConfig, per_layer_plan
 from wattcut.errors import UserInputError
 from wattcut.models.surgery import attention_blocks, head_scores, slice_heads  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
-class HeadsConfig:
-    """Settings for ``prune_heads``.
+class HeadsConfig(PerLayerPruneConfig):
+    """Settings for ``prune_heads``: the fields of :class:`~wattcut.compress.importance.PerLayerPruneConfig`."""
 
-    Attributes:
-        amount: Fraction of heads removed in every layer (when ``layer_amounts`` is not set).
-        layer_amounts: Fraction removed per layer, one value per layer (0 keeps a layer whole).
-        importance: ``magnitude`` (weight L1) or ``taylor`` (first-order, on calibration rows).
-        calibration_samples: Training rows for ``taylor``.
-        energy_budget: Instead of ``amount``: remove the lowest-ranked units across all layers until the
-            measured cost profile predicts at most this fraction of the baseline's energy per request.
-        energy_aware: With ``energy_budget``, rank by importance per joule (true) or importance alone.
-    """
-
-    amount: float = 0.5
-    layer_amounts: tuple[float, ...] | None = None
-    importance: Importance = "magnitude"
-    calibration_samples: int = 128
-    energy_budget: float | None = None
-    energy_aware: bool = True
-    version: int = 2
-
-    @property
-    def needs_cost_profile(self) -> bool:
-        """An energy budget needs the study's measured cost profile."""
-        return self.energy_budget is not None
-
-    def __post_init__(self) -> None:
-        if self.energy_budget is not None:
-            fraction('technique "prune_heads"', "energy_budget", self.energy_budget)
-        fraction('technique "prune_heads"', "amount", self.amount)
-        check_layer_amounts("prune_heads", self.layer_amounts)
+    technique: ClassVar[str] = "prune_heads"
 
 
 @technique(
     "prune_heads",
     HeadsConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="remove attention heads per layer by magnitude or Taylor importance (smaller, faster model)",
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=1
@@ -78,21 +48,9 @@ def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
             f"{type(model.module).__name__}.",
             "It supports BERT, MiniLM, RoBERTa and ELECTRA; use prune_ffn_neurons or prune_layers for this model.",
         )
-    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
-        from wattcut.compress.prune_budget import to_budget
-
-        return to_budget(
-            model,
-            ctx,
-            "prune_heads",
-            ("heads",),
-            config.energy_budget,
-            config.importance,
-            config.energy_aware,
-            config.calibration_samples,
-        )
-    amounts = layer_fractions("prune_heads", config.amount, config.layer_amounts, len(blocks))
-    products = data_scores(config.importance, model.module, ctx, config.calibration_samples, "prune_heads")
+    pruned, amounts, products = per_layer_plan(model, ctx, config, "prune_heads", ("heads",), len(blocks))
+    if pruned is not None:
+        return pruned
     for (_, attn, output), amount in zip(blocks, amounts, strict=True):
         heads = attn.query.out_features // attn.attention_head_size
         keep = max(1, round(heads * (1.0 - amount)))

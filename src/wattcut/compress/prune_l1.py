@@ -41,8 +41,6 @@ class L1UnstructuredConfig:
 @technique(
     "prune_l1_unstructured",
     L1UnstructuredConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="zero the smallest |w| in Linear layers (dense storage: a size/accuracy study, ~1.0x speed)",
     deterministic=True,
 )

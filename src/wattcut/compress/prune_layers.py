@@ -86,8 +86,6 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
 @technique(
     "prune_layers",
     LayersConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="remove whole encoder layers (smaller, faster model; reloads with transformers)",
     layers_after=lambda config, n: n if config.energy_budget is not None else len(layers_to_keep(n, config)),
     search=SearchSpace(

@@ -34,8 +34,6 @@ def native_bf16() -> bool:
 @technique(
     "pt_bf16",
     PtBf16Config,
-    takes="pytorch",
-    returns="pytorch",
     summary="cast weights and compute to bfloat16 (PyTorch eager)",
     kinds=("sequence-classifier", "causal-lm"),
     deterministic=True,

@@ -23,8 +23,6 @@ class PtInt8DynamicConfig:
 @technique(
     "pt_int8_dynamic",
     PtInt8DynamicConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
     kinds=("sequence-classifier", "causal-lm"),
     deterministic=True,

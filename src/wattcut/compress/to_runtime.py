@@ -44,8 +44,6 @@ def _route(config: ToRuntimeConfig) -> Route:
 @technique(
     "to_runtime",
     ToRuntimeConfig,
-    takes="pytorch",
-    returns="pytorch",
     summary="serve on a registered runtime through its own conversion (runtime = name; see `wattcut env`)",
     kinds=("sequence-classifier", "causal-lm"),
     deterministic=True,

@@ -54,6 +54,26 @@ class Handle:
     notes: dict[str, Any] | None = None  # what the technique that built it says (stored in the record)
 
 
+class FolderHandle(Handle):
+    """A handle served from a folder its runtime reads as it is (an OpenVINO IR, a model-builder output).
+
+    Saved by copying the folder; FLOPs are not counted (quantized kernels are not aten matmuls).
+    """
+
+    folder: Path
+
+    def flops_per_sequence(self, seq_len: int) -> int | None:
+        """Not counted for a runtime's own model folder."""
+        return None
+
+    def save(self, folder: Path) -> Path:
+        """Copy the model folder."""
+        import shutil
+
+        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
+        return folder
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     """What a variant is, as stored with every result.
@@ -78,10 +98,6 @@ class ModelFacts:
     precision: str
     artifact: str
     flops_per_sequence: int | None = None
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def folder_bytes(folder: Path) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.base import Capabilities, FolderHandle, ModelFacts, folder_bytes, token_logp
 from wattcut.runtimes.registry import LLM_EXTRA, RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock, greedy
 
@@ -63,7 +63,7 @@ def build(hf_folder: Path, out: Path, precision: str, log: Path, extra: dict[str
     return out
 
 
-class OrtGenAILM(Handle):
+class OrtGenAILM(FolderHandle):
     """A model-builder folder served by ONNX Runtime GenAI; the same calls as ``TorchCausalLM``."""
 
     runtime = "onnxruntime-genai"
@@ -157,17 +157,6 @@ class OrtGenAILM(Handle):
             return int(gen.get_next_tokens()[0])
 
         return greedy(clock, next_token, lambda token: None, max_new_tokens, stop_ids, done=gen.is_done)
-
-    def flops_per_sequence(self, seq_len: int) -> int | None:
-        """Not counted for builder models."""
-        return None
-
-    def save(self, folder: Path) -> Path:
-        """Copy the model folder."""
-        import shutil
-
-        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
-        return folder
 
     def facts(self, workdir: Path) -> ModelFacts:
         """Parameters (elements of the ONNX initializers, packed int4 counted as stored) and the folder's size."""

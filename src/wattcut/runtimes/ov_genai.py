@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from wattcut.errors import UserInputError
-from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes, token_logp
+from wattcut.runtimes.base import Capabilities, FolderHandle, ModelFacts, folder_bytes, token_logp
 from wattcut.runtimes.registry import LLM_EXTRA, RuntimeSpec, register
 from wattcut.runtimes.streaming import TokenClock
 
@@ -64,7 +64,7 @@ def ir_from_gguf(gguf_path: Path, folder: Path, threads: int) -> Path:
     return folder
 
 
-class OpenVinoLM(Handle):
+class OpenVinoLM(FolderHandle):
     """A stateful OpenVINO IR causal LM; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
     runtime = "openvino-genai"
@@ -178,17 +178,6 @@ class OpenVinoLM(Handle):
         result = pipe.generate(inputs, config, streamer=Stamp())
         clock.end()
         return clock.result([int(t) for t in result.tokens[0] if int(t) not in stop_ids])
-
-    def flops_per_sequence(self, seq_len: int) -> int | None:
-        """Not counted for OpenVINO IRs."""
-        return None
-
-    def save(self, folder: Path) -> Path:
-        """Copy the IR folder."""
-        import shutil
-
-        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
-        return folder
 
     def facts(self, workdir: Path) -> ModelFacts:
         """Parameters (elements of the IR's constants of rank 2 and more, and norms) and the folder's size."""
