@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 VOLATILE = re.compile(
@@ -46,13 +47,15 @@ def diff(a: Any, b: Any, where: str = "") -> list[str]:
 
 
 def trials_by_key(results: dict[str, Any]) -> dict[str, Any]:
+    """Trial records keyed ``variant#trial_index``."""
     return {f"{t['variant']}#{t['trial_index']}": t for t in results["trials"]}
 
 
 def main() -> int:
+    """Print the differences; exit 1 when there are any."""
     from wattcut.store.records import upgrade_results  # a results.json of an earlier version, read as today's
 
-    before, after = (upgrade_results(json.loads(open(p, encoding="utf-8").read())) for p in sys.argv[1:3])
+    before, after = (upgrade_results(json.loads(Path(p).read_text(encoding="utf-8"))) for p in sys.argv[1:3])
     problems = diff(trials_by_key(before), trials_by_key(after), "trials")
     for p in problems:
         print(p)

@@ -145,11 +145,11 @@ def test_each_request_splits_into_a_prefill_and_a_decode_window_that_add_up():
     task.prepare()
     task.stop = set()
     rec = PhaseRecord(phase="infer", duration_s=0.0)
-    task.serve(FakeLM(n=4, step_s=0.02), [(0.0, [1, 2, 3])] * 4, rec, window=_window_factory())
+    task.serve(FakeLM(n=4, step_s=0.05), [(0.0, [1, 2, 3])] * 4, rec, window=_window_factory())
     details = task.request_details()
-    for d in details:
-        assert d["prefill_s"] == pytest.approx(d["ttft_s"], abs=5e-3)  # the prefill window closes at the first token
-        assert d["decode_s"] == pytest.approx(0.06, abs=0.02)  # three more tokens of 20 ms
+    for d in details:  # tolerances well under one 50 ms step, wide enough for a busy 2-core machine
+        assert d["prefill_s"] == pytest.approx(d["ttft_s"], abs=0.02)  # the prefill window closes at the first token
+        assert d["decode_s"] == pytest.approx(0.15, abs=0.04)  # three more tokens of 50 ms
         assert d["prefill_energy_j"] + d["decode_energy_j"] == pytest.approx(d["energy_j"], rel=0.01)
     summary = task.workload_summary(details, {"duration_s": 1.0, "energy_j": 1.0})
     assert summary["split_share"] == pytest.approx(1.0, abs=0.01)

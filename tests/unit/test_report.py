@@ -32,7 +32,7 @@ def full(variant, trial, energy, acc):
     r = record(variant, trial, energy)
     r["techniques"] = [] if variant == "baseline" else [{"name": "x", "version": 1}]
     r["metrics"] = {"accuracy": acc, "f1_macro": acc, "roc_auc": None}
-    r["latency"] = {"p50_ms": 1.0}
+    r["latency"] = {"requests": 10, "batch_size": 1, "p50_ms": 1.0}
     r["model"] = {
         "file_size_bytes": 1000,
         "parameters": 10,

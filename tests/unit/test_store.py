@@ -26,7 +26,9 @@ def record(variant="baseline", trial=0, energy=12.0):
                 "energy": {"cpu": {"energy_j": energy, "method": "m", "estimated": True, "source": "s"}},
             }
         ],
-    }
+        "model": {"parameters": 10, "nonzero_parameters": 10, "file_size_bytes": 1000, "runtime": "pytorch",
+                  "precision": "fp32"},
+    }  # fmt: skip
 
 
 def test_trials_are_committed_and_flattened(tmp_path):

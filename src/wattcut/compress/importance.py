@@ -120,24 +120,3 @@ class PerLayerPruneConfig:
             fraction(f'technique "{self.technique}"', "energy_budget", self.energy_budget)
         fraction(f'technique "{self.technique}"', "amount", self.amount)
         check_layer_amounts(self.technique, self.layer_amounts)
-
-
-def per_layer_plan(
-    model: Any, ctx: CompressContext, config: Any, name: str, units: tuple[str, ...], layers: int
-) -> Any:
-    """What a per-layer prune of ``units`` needs, from its config (``amount``/``layer_amounts`` or ``energy_budget``).
-
-    With an energy budget, units are ranked across all layers and removed until the
-    predicted energy meets it: the pruned model is returned as ``(model, None, None)``.
-    Otherwise ``(None, fractions per layer, importance products)`` for the caller's slicing.
-    """
-    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
-        from wattcut.compress.prune_budget import to_budget
-
-        pruned = to_budget(
-            model, ctx, name, units, config.energy_budget, config.importance, config.energy_aware,
-            config.calibration_samples,
-        )  # fmt: skip
-        return pruned, None, None
-    amounts = layer_fractions(name, config.amount, config.layer_amounts, layers)
-    return None, amounts, data_scores(config.importance, model.module, ctx, config.calibration_samples, name)

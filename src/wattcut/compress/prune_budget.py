@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wattcut.compress.base import CompressContext, fraction, technique
-from wattcut.compress.importance import Importance, data_scores
+from wattcut.compress.importance import Importance, data_scores, layer_fractions
 from wattcut.errors import UserInputError
 
 
@@ -177,3 +177,22 @@ def prune_to_budget(
         "predicted_ratio": profile.ratio(after, batch_size),
         "structure": after.to_dict(),
     }
+
+
+def per_layer_plan(
+    model: Any, ctx: CompressContext, config: Any, name: str, units: tuple[str, ...], layers: int
+) -> Any:
+    """What a per-layer prune of ``units`` needs, from its config (``amount``/``layer_amounts`` or ``energy_budget``).
+
+    With an energy budget, units are ranked across all layers and removed until the
+    predicted energy meets it: the pruned model is returned as ``(model, None, None)``.
+    Otherwise ``(None, fractions per layer, importance products)`` for the caller's slicing.
+    """
+    if config.energy_budget is not None:  # rank across all layers, stop at the predicted budget
+        pruned = to_budget(
+            model, ctx, name, units, config.energy_budget, config.importance, config.energy_aware,
+            config.calibration_samples,
+        )  # fmt: skip
+        return pruned, None, None
+    amounts = layer_fractions(name, config.amount, config.layer_amounts, layers)
+    return None, amounts, data_scores(config.importance, model.module, ctx, config.calibration_samples, name)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from wattcut.compress.base import CompressContext, SearchSpace, technique
-from wattcut.compress.importance import PerLayerPruneConfig, per_layer_plan
+from wattcut.compress.importance import PerLayerPruneConfig
+from wattcut.compress.prune_budget import per_layer_plan
 from wattcut.errors import UserInputError
 from wattcut.models.surgery import ffn_pairs, neuron_scores, slice_ffn, slice_linear  # noqa: F401  (re-exported)
 

@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from wattcut.units import joules, kwh_or_none
+from wattcut.units import joules, kwh, kwh_or_none
 
 CODECARBON_COLUMNS = [
     "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
@@ -71,9 +71,9 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 pue=c.get("pue"),
             )
             for comp in ("cpu", "gpu", "ram"):
-                kwh = _kwh(p, comp)
-                row[f"{comp}_energy"] = kwh
-                row[f"{comp}_power"] = None if kwh is None or not seconds else joules(kwh) / seconds
+                comp_kwh = _kwh(p, comp)
+                row[f"{comp}_energy"] = comp_kwh
+                row[f"{comp}_power"] = None if comp_kwh is None or not seconds else joules(comp_kwh) / seconds
                 row[f"wattcut_{comp}_method"] = (p["energy"].get(comp) or {}).get("method", "")
             row.update(
                 wattcut_variant=t["variant"],

@@ -29,6 +29,7 @@ from wattcut.runner.record import echo, make_record
 from wattcut.runner.rounds import inference_round
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
+from wattcut.store.records import Trial
 from wattcut.ui import console, escape
 
 __all__ = ["check_inputs", "prepare_out", "run_study"]
@@ -298,10 +299,11 @@ def _commit(run: StudyRun, trial: Any, name: str, p: Prepared, infer: Any, conte
     record["contention"] = contention
     record["model"]["saved_to"] = None if artifact is None else str(artifact)
     record["started_at"], record["finished_at"] = p.started, _now()
-    run.store.append_trial(record)
+    trial = Trial.from_dict(record)  # typed: a field missing or misnamed fails here, not in the report
+    run.store.append_trial(trial)
     if run.on_trial is not None:
-        run.on_trial(record)
-    echo(record)
+        run.on_trial(trial.to_dict())
+    echo(trial)
     if name not in run.built:
         shutil.rmtree(p.vdir, ignore_errors=True)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from wattcut.runner.checks import task_key, threads_of
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
-from wattcut.store.records import RECORD_VERSION
+from wattcut.store.records import RECORD_VERSION, Trial
 from wattcut.ui import console, escape
 
 
@@ -105,21 +105,21 @@ def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
     return d
 
 
-def echo(record: dict[str, Any]) -> None:
+def echo(trial: Trial) -> None:
     """One line per stored trial: quality, latency, energy per 1,000 requests, size."""
-    from wattcut.metric import MetricSpec, infer_phase
+    from wattcut.metric import MetricSpec
 
-    spec = MetricSpec.from_dict(record.get("metric_spec"))
-    value = record["metrics"].get(spec.key)
-    infer = infer_phase(record)
-    per_k = None if infer is None else infer["energy_per_1k_requests_j"]
-    p50 = record["latency"]["p50_ms"]
+    spec = MetricSpec.from_dict(trial.metric_spec)
+    value = trial.metric(spec.key)
+    infer = trial.infer_phase()
+    per_k = None if infer is None else infer.energy_per_1k_requests_j
+    p50 = None if trial.latency is None else trial.latency.p50_ms
     console.print(
-        f"  [bold]{escape(record['variant'])}[/] trial {record['trial_index']}: "
+        f"  [bold]{escape(trial.variant)}[/] trial {trial.trial_index}: "
         f"{escape(spec.label)} {'n/a' if value is None else f'{value:.4g}'}, "
         f"p50 {'n/a' if p50 is None else f'{p50:.2f}'} ms/request, "
         f"{'n/a' if per_k is None else f'{per_k:.1f}'} J per 1,000 requests "
-        f"({'estimated' if infer and infer['estimated'] else 'measured'}), "
-        f"{record['model']['file_size_bytes'] / 1e6:.1f} MB  [green]stored[/]",
+        f"({'estimated' if infer is not None and infer.estimated else 'measured'}), "
+        f"{trial.model.file_size_bytes / 1e6:.1f} MB  [green]stored[/]",
         soft_wrap=True,
     )

@@ -43,17 +43,17 @@ def chain_label(chain: tuple[str, ...]) -> str:
 
 def space_for(kind: str, served: set[str] | None, threads: tuple[int, ...]) -> Space:
     """The space for a model of ``kind`` whose tasks serve the runtimes ``served`` (None: any)."""
-    searchable = {}
+    searchable: dict[str, SearchSpace] = {}
     for name in TECHNIQUES:
         t = TECHNIQUES.get(name)
         if t.search is not None and kind in t.routes(t.config_cls())[2]:
-            searchable[name] = t
-    by_role = {role: [n for n, t in searchable.items() if t.search.role == role] for role in ("prune", "recover")}
-    prune = tuple(sorted(by_role["prune"], key=lambda n: searchable[n].search.order))
-    runtime = [n for n, t in searchable.items() if t.search.role == "runtime"]
+            searchable[name] = t.search
+    by_role = {role: [n for n, t in searchable.items() if t.role == role] for role in ("prune", "recover")}
+    prune = tuple(sorted(by_role["prune"], key=lambda n: searchable[n].order))
+    runtime = [n for n, t in searchable.items() if t.role == "runtime"]
     chains: list[tuple[str, ...]] = [()]
     chains += [(n,) for n in runtime]
-    chains += [(a, b) for a in runtime for b in runtime if a in (searchable[b].search.follows or ())]
+    chains += [(a, b) for a in runtime for b in runtime if a in (searchable[b].follows or ())]
     returns = {c: TECHNIQUES.get(c[-1]).returns if c else "pytorch" for c in chains}
     usable = tuple(c for c in chains if served is None or returns[c] in served)
     return Space(prune, tuple(by_role["recover"]), usable, threads)

@@ -100,7 +100,9 @@ class CampaignStore:
         row = self.db.execute("SELECT status FROM studies WHERE study_id = ?", (study_id,)).fetchone()
         return None if row is None else row[0]
 
-    def mark(self, study_id: str, status: str, node: str | None = None, provenance: dict | None = None) -> None:
+    def mark(
+        self, study_id: str, status: str, node: str | None = None, provenance: dict[str, Any] | None = None
+    ) -> None:
         """Set a study's status (``queued``, ``done``, ``failed``), and where it ran."""
         with self.db:
             self.db.execute(

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.errors import UserInputError
-from wattcut.store.records import upgrade
+from wattcut.store.records import SCHEMA_VERSION, Trial, upgrade
 
-SCHEMA_VERSION = 2  # 2: items and infer_rounds (a version-1 store is upgraded in place)
+# SCHEMA_VERSION (the tables' layout) is defined with the trial record in store/records.py
 STORE_NAME = "wattcut.sqlite"
 
 _SCHEMA = """
@@ -271,60 +271,48 @@ class Store:
             )
         return False
 
-    def append_trial(self, record: dict[str, Any]) -> None:
-        """Commit one finished trial (and its flattened phases) atomically."""
+    def append_trial(self, record: Trial | dict[str, Any]) -> None:
+        """Commit one finished trial (and its flattened phases, items and rounds) atomically.
+
+        A dict is read as a :class:`Trial` first, so a record with a missing field fails here, not in the report.
+        """
+        trial = record if isinstance(record, Trial) else Trial.from_dict(record)
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO trials (variant, trial_index, seed, record_json, finished_at) VALUES (?, ?, ?, ?, ?)",
-                (record["variant"], record["trial_index"], record["seed"], json.dumps(record), _now()),
+                (trial.variant, trial.trial_index, trial.seed, json.dumps(trial.to_dict()), _now()),
             )
             trial_id = cur.lastrowid
             c.execute(  # a rerun that stores a variant once failed clears its failure
-                "DELETE FROM failures WHERE variant = ? AND trial_index = ?", (record["variant"], record["trial_index"])
+                "DELETE FROM failures WHERE variant = ? AND trial_index = ?", (trial.variant, trial.trial_index)
             )
-            for i, ph in enumerate(record["phases"]):
+            for i, ph in enumerate(trial.phases):
                 c.execute(
                     "INSERT INTO phases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        trial_id,
-                        i,
-                        ph["phase"],
-                        ph["step"],
-                        ph["duration_s"],
-                        ph["samples"],
-                        ph["tokens"],
-                        ph["requests"],
-                        ph["cpu_time_s"],
-                        ph["energy_j"],
-                        int(ph["estimated"]),
+                        trial_id, i, ph.phase, ph.step, ph.duration_s, ph.samples, ph.tokens, ph.requests,
+                        ph.cpu_time_s, ph.energy_j, int(bool(ph.estimated)),
                     ),
-                )
-                for comp, e in ph["energy"].items():
+                )  # fmt: skip
+                for comp, e in ph.energy.items():
                     c.execute(
                         "INSERT INTO phase_energy VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (trial_id, i, comp, e["energy_j"], e["method"], int(e["estimated"]), e["source"]),
                     )
-            for task, entry in (record.get("tasks") or {}).items():
-                c.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _item_rows(trial_id, task, entry))
+            for task, entry in trial.tasks.items():
+                c.executemany(
+                    "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _item_rows(trial_id, task, entry.to_dict())
+                )
                 c.executemany(
                     "INSERT INTO infer_rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
-                            trial_id,
-                            task,
-                            r["round"],
-                            r["position"],
-                            r["requests"],
-                            r["duration_s"],
-                            r["cpu_time_s"],
-                            r["energy_j"],
-                            r["energy_per_request_j"],
-                            r["latency_mean_ms"],
-                            r["latency_p50_ms"],
+                            trial_id, task, r.round, r.position, r.requests, r.duration_s, r.cpu_time_s, r.energy_j,
+                            r.energy_per_request_j, r.latency_mean_ms, r.latency_p50_ms,
                         )
-                        for r in entry.get("rounds") or []
+                        for r in entry.rounds
                     ],
-                )
+                )  # fmt: skip
 
     def add_failure(self, variant: str, trial_index: int, stage: str, reason: str) -> None:
         """Record that a variant's trial failed (its stage and reason); the study goes on without it."""
@@ -360,6 +348,10 @@ class Store:
             "provenance": json.loads(row[2]),
             "started_at": row[3],
         }
+
+    def records(self) -> list[Trial]:
+        """All stored trials as typed records, in the order they finished."""
+        return [Trial.from_dict(r) for r in self.trials()]
 
     def trials(self) -> list[dict[str, Any]]:
         """All stored trial records, in the order they finished."""
