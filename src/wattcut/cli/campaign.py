@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 
-def campaign(path: str, out: str | None = None, address: str | None = None) -> Path:
+def campaign(
+    path: Annotated[str, typer.Argument(metavar="CAMPAIGN", help="campaign TOML file")],
+    out: Annotated[str | None, typer.Option(help="output folder (default: runs/<campaign name>)")] = None,
+    address: Annotated[str | None, typer.Option(help="join this Ray cluster (default: Ray in local mode)")] = None,
+) -> Path:
     """Run the campaign file ``path``; returns the campaign folder.
 
     Args:

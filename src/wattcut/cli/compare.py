@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from wattcut.errors import UserInputError
 
@@ -96,7 +98,11 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compare(store_a: str, store_b: str, out: str | None = None) -> None:
+def compare(
+    store_a: Annotated[str, typer.Argument(help="an output folder or its wattcut.sqlite")],
+    store_b: Annotated[str, typer.Argument(help="another output folder or store")],
+    out: Annotated[str | None, typer.Option(help="also write compare.json into this folder")] = None,
+) -> None:
     """Print the comparison table; with ``out``, also write compare.json there."""
     from rich.table import Table
     from rich.text import Text

@@ -8,10 +8,15 @@ force. It makes no network access.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 
-def env(experiment: str | None = None, countries: bool = False) -> None:
+def env(
+    experiment: Annotated[str | None, typer.Argument(help="apply this file's [measure] and [carbon]")] = None,
+    countries: Annotated[bool, typer.Option(help="list the carbon data pack")] = False,
+) -> None:
     """Print the environment report.
 
     Args:

@@ -15,8 +15,11 @@ import resource
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from wattcut.cli.flags import PUE, choice, number
 from wattcut.units import joules
 
 
@@ -38,14 +41,21 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(
-    command: list[str],
-    out: str = ".",
-    country: str | None = None,
-    region: str | None = None,
-    pue: float = 1.0,
-    idle_s: float = 0.0,
-    interval_s: float = 1.0,
-    crosscheck: str | None = None,
+    command: Annotated[list[str] | None, typer.Argument(metavar="-- COMMAND ...", help="the command, after --")] = None,
+    out: Annotated[str, typer.Option(help="folder for emissions.csv and measurement.json")] = ".",
+    country: Annotated[str | None, typer.Option(help="ISO 3166 alpha-3 code or name (default: world average)")] = None,
+    region: Annotated[str | None, typer.Option(help="sub-national region, e.g. a US state code")] = None,
+    pue: Annotated[float, typer.Option(parser=PUE, help="power usage effectiveness")] = 1.0,
+    idle_s: Annotated[
+        float, typer.Option("--idle", parser=number(0, 86400), metavar="SECONDS", help="measure an idle baseline first")
+    ] = 0.0,
+    interval_s: Annotated[
+        float,
+        typer.Option("--interval", parser=number(0, 3600, above=True), metavar="SECONDS", help="sampling period"),
+    ] = 1.0,
+    crosscheck: Annotated[
+        str | None, typer.Option(parser=choice("codecarbon"), help="run CodeCarbon alongside")
+    ] = None,
 ) -> int:
     """Run ``command`` under measurement; returns its exit code.
 

@@ -4,21 +4,46 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wattcut.cli.flags import POSITIVE, PUE, choice, number
 
 
 def place(
-    regions: list[str],
-    study: str | None = None,
-    energy_kwh: float | None = None,
-    hours: float | None = None,
-    default: str | None = None,
-    start: str | None = None,
-    deadline_h: float = 24.0,
-    pue: float = 1.0,
-    embodied_g_per_h: float = 0.0,
-    out: str | None = None,
-    max_gap_h: float = 3.0,
-    gap_fill: str = "refuse",
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            metavar="NAME=CSV|CODE",
+            help="a candidate: NAME=hourly.csv (timestamp,g_per_kwh) or a country code (repeatable)",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="a study folder: its measured energy and wall time are the job")
+    ] = None,
+    energy_kwh: Annotated[
+        float | None, typer.Option(parser=POSITIVE, help="the job's energy (measured or predicted)")
+    ] = None,
+    hours: Annotated[float | None, typer.Option(parser=number(0, 8760, above=True), help="the job's length")] = None,
+    default: Annotated[str | None, typer.Option(help="the region it would run in now (default: the first)")] = None,
+    start: Annotated[str | None, typer.Option(help="earliest start, ISO 8601 (default: now)")] = None,
+    deadline_h: Annotated[
+        float, typer.Option(parser=number(0, 87600, above=True), help="hours from the start by which it must end")
+    ] = 24.0,
+    pue: Annotated[float, typer.Option(parser=PUE, help="data-centre PUE")] = 1.0,
+    embodied_g_per_h: Annotated[
+        float, typer.Option(parser=number(0, 1e9), help="embodied gCO2e per machine hour")
+    ] = 0.0,
+    out: Annotated[str | None, typer.Option(help="also write the answer as JSON to this file")] = None,
+    max_gap_h: Annotated[
+        float, typer.Option(parser=number(0, 8760, above=True), help="longest series step that is not a gap")
+    ] = 3.0,
+    gap_fill: Annotated[
+        str,
+        typer.Option(parser=choice("refuse", "previous"), help="refuse gaps or hold the previous value"),
+    ] = "refuse",
 ) -> int:
     """Print the lowest-carbon window per region and the saving against running now in the default region.
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from wattcut.cli.flags import POSITIVE
 
 
-def report(store: str, requests_per_day: float | None = None, grids: Sequence[str] | None = None) -> None:
+def report(
+    store: Annotated[str, typer.Argument(help="an output folder or its wattcut.sqlite")],
+    requests_per_day: Annotated[
+        float | None, typer.Option(parser=POSITIVE, metavar="N", help="re-price payback for this traffic")
+    ] = None,
+    grids: Annotated[
+        list[str] | None, typer.Option("--grid", metavar="GRID", help="deployment grid (repeatable): DEU, WORLD...")
+    ] = None,
+) -> None:
     """Rewrite every result file (results.json/.csv, report.html/.md, figures, emissions.csv) next to the store.
 
     ``requests_per_day`` and ``grids`` re-price payback and deployment carbon without

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+import typer
+
+from wattcut.cli.flags import COUNT
 from wattcut.store.records import upgrade_results
 
 
@@ -14,7 +18,14 @@ def default_experiment() -> Path:
     return Path(str(files("wattcut") / "examples" / "default.toml"))
 
 
-def run(experiment: str | None, out: str | None = None, quick: bool = False, trials: int | None = None) -> Path:
+def run(
+    experiment: Annotated[
+        str | None, typer.Argument(help="experiment TOML file (default: the built-in default study)")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="output folder (default: [study] out from the file)")] = None,
+    quick: Annotated[bool, typer.Option(help="one trial, at most 2,000 training rows and 100 requests")] = False,
+    trials: Annotated[int | None, typer.Option(parser=COUNT, help="override [study] trials")] = None,
+) -> Path:
     """Run a study and write results.json, results.csv, report.html and the SQLite store.
 
     Args:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wattcut.cli.flags import COUNT, number
 
 
 def search(
-    experiment: str | None,
-    out: str | None = None,
-    budget_min: float = 20.0,
-    quick: bool = False,
-    proxy_items: int = 300,
-    front: int = 4,
-    probe_requests: int = 60,
+    experiment: Annotated[str | None, typer.Argument(help="experiment TOML (its [[variants]] are ignored)")] = None,
+    out: Annotated[str | None, typer.Option(help="output folder (default: <[study] out>-search)")] = None,
+    budget_min: Annotated[
+        float, typer.Option(parser=number(0, 10080, above=True), help="minutes for the proxy search")
+    ] = 20.0,
+    quick: Annotated[bool, typer.Option(help="the quick preset for the full study")] = False,
+    proxy_items: Annotated[int, typer.Option(parser=COUNT, help="evaluation items per proxy score")] = 300,
+    front: Annotated[int, typer.Option(parser=COUNT, help="pipelines re-measured in the full study")] = 4,
+    probe_requests: Annotated[int, typer.Option(parser=COUNT, help="requests per CPU-time probe of a candidate")] = 60,
 ) -> Path:
     """Search pipelines for the experiment's model, data and margin; returns the full study's folder.
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 
-def validate(experiment: str) -> None:
+import typer
+
+
+def validate(experiment: Annotated[str, typer.Argument(help="experiment TOML file")]) -> None:
     """Validate the file, the model source, every task's data and the techniques' settings (no training)."""
     from wattcut.experiment import load_experiment
     from wattcut.runner.execute import check_inputs
