@@ -82,7 +82,10 @@ def _internal_error(console: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wattcut`` console script; returns the exit code."""
-    from typer._click.exceptions import ClickException  # typer ships its own click
+    try:
+        from typer._click.exceptions import ClickException  # typer 0.2x ships its own click
+    except ImportError:  # a typer over the click package
+        from click.exceptions import ClickException
 
     args = list(sys.argv[1:] if argv is None else argv)
     app = _app()
