@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from typer._click.exceptions import ClickException  # typer 0.2x ships its own click
     except ImportError:  # a typer over the click package
-        from click.exceptions import ClickException
+        from click.exceptions import ClickException  # type: ignore[assignment]
 
     args = list(sys.argv[1:] if argv is None else argv)
     app = _app()
