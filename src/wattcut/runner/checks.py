@@ -90,7 +90,7 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
             last = variant.techniques[-1]
             runtime = TECHNIQUES.get(last.name).routes(last.config)[1]
             for t in tasks:
-                served = getattr(t, "runtimes", None)
+                served = t.runtimes
                 if served is not None and runtime not in served:
                     raise UserInputError(
                         f'Variant "{variant.name}" ends on the {runtime} runtime, which the task "{t.key}" cannot '
@@ -128,7 +128,7 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
 
 def task_key(t: Any) -> str:
     """A task's key in records: its ``[[tasks]]`` id, else its name."""
-    return getattr(t, "key", None) or t.name
+    return str(t.key)
 
 
 def check_techniques(cfg: StudyConfig, source: str) -> None:

@@ -109,7 +109,7 @@ def _search_locked(
     tokenizer = primary.load_tokenizer(source)
     base = _baseline(primary, source, tokenizer, cfg, work / "baseline")
     spec = primary.metric_spec
-    served = [set(t.runtimes) for t in tasks if getattr(t, "runtimes", None) is not None]
+    served = [set(t.runtimes) for t in tasks if t.runtimes is not None]
     kind = primary.model_kind
     space = space_for(kind, set.intersection(*served) if served else None, _thread_choices(kind, threads))
     proxy = primary.proxy(proxy_items, cfg.seed)

@@ -44,6 +44,8 @@ class Task:
     # The request workload may be cut into interleaved rounds ([infer] rounds); False for a workload
     # that is one replay (chat_replay: its arrival times and per-request windows span the whole list).
     interleaves: ClassVar[bool] = True
+    # Runtimes the task can serve (None: any); lm_eval's harness tasks run on PyTorch modules only.
+    runtimes: tuple[str, ...] | None = None
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study
