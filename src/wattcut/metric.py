@@ -6,8 +6,12 @@ primary metric's key, label, direction and bounds from it, never a literal metri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wattcut.store.records import Phase, Trial
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class MetricSpec:
         bounded: The metric lives in [0, 1] (a bootstrap interval is meaningful, and an
             absolute margin in points is the natural non-inferiority margin).
         unit: Unit for display (``""`` for fractions and ratios).
+        secondary: Other metrics of the task the variant table shows, as (key, label).
     """
 
     key: str
@@ -30,6 +35,8 @@ class MetricSpec:
     unit: str = ""
     format: str = ".4f"  # display format of one value
     version: int = 1
+    # Other metrics of the task shown beside the primary one: (key in its metrics, label), same format.
+    secondary: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain form, stored with every record."""
@@ -40,9 +47,8 @@ class MetricSpec:
         """Read a stored spec; records written before specs existed meant accuracy."""
         if not d:
             return ACCURACY
-        return MetricSpec(
-            **{k: d[k] for k in ("key", "label", "higher_is_better", "bounded", "unit", "format") if k in d}
-        )
+        fields = {k: d[k] for k in ("key", "label", "higher_is_better", "bounded", "unit", "format") if k in d}
+        return MetricSpec(**fields, secondary=tuple((str(k), str(v)) for k, v in d.get("secondary") or ()))
 
     @property
     def direction(self) -> str:
@@ -53,23 +59,19 @@ class MetricSpec:
 ACCURACY = MetricSpec("accuracy", "accuracy", higher_is_better=True, bounded=True)
 
 
-def infer_phase(trial: dict[str, Any]) -> dict[str, Any] | None:
-    """The infer phase whose energy per request drives decisions: ``[study] energy_task``'s, else the primary task's.
-
-    Older records have one infer phase, with no step.
-    """
-    task = trial.get("energy_task") or trial.get("task")
-    return next((p for p in trial["phases"] if p["phase"] == "infer" and p.get("step") in (None, task)), None)
+def infer_phase(trial: Trial) -> Phase | None:
+    """The infer phase whose energy per request drives decisions: ``[study] energy_task``'s, else the primary task's."""
+    return trial.infer_phase()
 
 
-def primary_spec(trials: list[dict[str, Any]]) -> MetricSpec:
+def primary_spec(trials: Sequence[Trial]) -> MetricSpec:
     """The primary metric spec of a study's records (the first record that has one; else accuracy)."""
-    return MetricSpec.from_dict(next((t.get("metric_spec") for t in trials if t.get("metric_spec")), None))
+    return MetricSpec.from_dict(next((t.metric_spec for t in trials if t.metric_spec), None))
 
 
-def quality(trial: dict[str, Any], spec: MetricSpec) -> float | None:
+def quality(trial: Trial, spec: MetricSpec) -> float | None:
     """The primary metric's value in one record (None when it was not computed)."""
-    v = trial.get("metrics", {}).get(spec.key)
+    v = trial.metric(spec.key)
     return None if v is None else float(v)
 
 

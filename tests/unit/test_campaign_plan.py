@@ -5,7 +5,7 @@ import pytest
 from wattcut.errors import UserInputError
 from wattcut.runner.campaign import load_campaign
 from wattcut.store.campaign import CampaignStore
-from wattcut.store.records import RECORD_VERSION
+from wattcut.store.records import upgrade
 
 BASE = """
 [study]
@@ -97,7 +97,7 @@ def test_campaign_store_keeps_every_trial_once(tmp_path):
     assert store.add_trial("s1", record) is True
     assert store.add_trial("s1", {**record, "x": 2}) is False  # a retry's or the final store's copy
     store.begin("c", {}, [{"study_id": "s1", "labels": {}, "config": {}}])  # a rerun keeps what is there
-    assert store.trials("s1") == [{**record, "record_version": RECORD_VERSION}] and store.counts() == {"s1": 1}
+    assert store.trials("s1") == [upgrade(dict(record))] and store.counts() == {"s1": 1}
     store.mark("s1", "done", node="n1")
     assert store.status("s1") == "done"
     store.close()
@@ -119,6 +119,8 @@ def test_the_example_campaign_is_three_quick_studies_with_runtimes_and_pruning_i
 def _study(out, sid, energies, thermal=None):
     import json
 
+    from tests.records import results as as_results
+
     def trial(variant, i, e):
         phase = {"phase": "infer", "step": None, "parent": None, "energy_j": e * 10, "requests": 10}
         if thermal:
@@ -134,7 +136,7 @@ def _study(out, sid, energies, thermal=None):
     }
     folder = out / "studies" / sid
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps(res))
+    (folder / "results.json").write_text(json.dumps(as_results({"study": sid, **res}).to_dict()))
     return trials
 
 

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from tests.recompute import check
+from tests.records import trials as as_trials
 from wattcut.measure import carbon
 from wattcut.stats.decide import study_statistics
 from wattcut.stats.payback import payback
@@ -52,7 +53,7 @@ def _study(n=3):
 
 def test_statistics_recompute_independently_with_scipy():
     trials = _study(8)
-    s = study_statistics(CONFIG, trials)
+    s = study_statistics(CONFIG, as_trials(trials))
     boot = s["per_variant"]["baseline"]["accuracy"]["bootstrap"]
     assert boot["ci95_low"] is not None and 0 <= boot["ci95_low"] <= boot["ci95_high"] <= 1
     n = check({"statistics": s, "trials": trials})
@@ -60,14 +61,14 @@ def test_statistics_recompute_independently_with_scipy():
 
 
 def test_few_trials_get_no_bootstrap_and_say_why():
-    s = study_statistics(CONFIG, _study(3))
+    s = study_statistics(CONFIG, as_trials(_study(3)))
     boot = s["per_variant"]["int8"]["accuracy"]["bootstrap"]
     assert boot["ci95_low"] is None and "at least 8" in boot["note"]
 
 
 def test_missing_trial_falls_back_to_welch_and_still_recomputes():
     trials = [t for t in _study(4) if not (t["variant"] == "pruned" and t["trial_index"] == 1)]
-    s = study_statistics(CONFIG, trials)
+    s = study_statistics(CONFIG, as_trials(trials))
     c = s["vs_baseline"]["pruned"]["energy_per_request_j"]
     assert c["test"].startswith("Welch") and "unpaired" in c["note"] and c["effect_size_hedges_g"] is not None
     assert s["vs_baseline"]["int8"]["energy_per_request_j"]["test"].startswith("paired")
@@ -76,7 +77,7 @@ def test_missing_trial_falls_back_to_welch_and_still_recomputes():
 
 def test_energy_vs_runtime_fit_and_efficiency_ratio():
     trials = _study(3)
-    s = study_statistics(CONFIG, trials)
+    s = study_statistics(CONFIG, as_trials(trials))
     fit = s["energy_vs_runtime"]
     assert fit["n"] == 9 and fit["slope"] == pytest.approx(8.0) and fit["r"] == pytest.approx(1.0)
     eff = s["per_variant"]["int8"]["accuracy_per_j"]["mean"]
@@ -88,7 +89,7 @@ def test_energy_vs_runtime_fit_and_efficiency_ratio():
 
 def test_payback_reproduces_from_stored_phase_energies():
     trials = _study(3)
-    pb = payback(CONFIG, trials)
+    pb = payback(CONFIG, as_trials(trials))
     int8 = pb["variants"]["int8"]
     base_req = sum(40.0 + i for i in range(3)) / 3 / 200
     var_req = sum(10.0 + 0.5 * i for i in range(3)) / 3 / 200
@@ -105,7 +106,7 @@ def test_payback_reproduces_from_stored_phase_energies():
 
 
 def test_deployment_co2e_per_grid_with_source_and_year():
-    pb = payback(CONFIG, _study(3))
+    pb = payback(CONFIG, as_trials(_study(3)))
     world = next(g for g in pb["grids"] if g["grid"] == "WORLD")
     assert world["year"] and "IEA" in world["source"]
     base = pb["variants"]["baseline"]
@@ -120,26 +121,26 @@ def test_a_variant_that_saves_nothing_never_pays_back():
     for t in trials:
         if t["variant"] == "pruned":
             t["phases"][-1]["energy_j"] = 60.0
-    pruned = payback(CONFIG, trials)["variants"]["pruned"]
+    pruned = payback(CONFIG, as_trials(trials))["variants"]["pruned"]
     assert pruned["break_even_requests"] is None and "never paid back" in pruned["note"]
     assert not math.isnan(pruned["saving_per_request_j"]) and pruned["saving_per_request_j"] < 0
 
 
 def test_old_store_without_deploy_is_priced_at_defaults_and_labelled():
     config = {k: v for k, v in CONFIG.items() if k != "deploy"}
-    pb = payback(config, _study(3))
+    pb = payback(config, as_trials(_study(3)))
     assert pb["requests_per_day"] == 100_000 and "default" in pb["requests_per_day_source"]
     assert [g["grid"] for g in pb["grids"]][-1] == "WORLD" and len(pb["grids"]) == 5
 
 
 def test_payback_built_on_estimated_energy_says_so_and_by_which_method():
     trials = _study(3)
-    assert not payback(CONFIG, trials)["estimated"]  # no phase is an estimate here
+    assert not payback(CONFIG, as_trials(trials))["estimated"]  # no phase is an estimate here
     for t in trials:
         for p in t["phases"]:
             if p["phase"] == "infer" and t["variant"] == "int8":
                 p["estimated"] = True
                 p["energy"] = {"cpu": {"method": "cpu-time-model"}, "ram": None}
-    pb = payback(CONFIG, trials)
+    pb = payback(CONFIG, as_trials(trials))
     assert pb["estimated"] and pb["variants"]["int8"]["estimated"]
     assert pb["variants"]["int8"]["methods"] == ["cpu-time-model"] and not pb["variants"]["pruned"]["estimated"]

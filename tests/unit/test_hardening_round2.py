@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.records import results as as_results
 from wattcut.cli import main
 from wattcut.errors import UserInputError
 
@@ -328,7 +329,7 @@ def test_18_task_tables_have_words_for_headers_and_no_empty_columns():
         "trials": [trial("baseline", 30.0), trial("q8", 30.3)],
         "summary": [{"variant": "baseline"}, {"variant": "q8"}],
     }
-    [table] = task_tables(results)
+    [table] = task_tables(as_results(results))
     labels = [c["label"] for c in table["columns"]]
     assert labels == ["perplexity", "tokens processed", "bits per byte"]  # roc_auc: n/a everywhere, left out
 
@@ -349,10 +350,17 @@ def test_18_the_methods_list_and_the_ram_row_read_as_sentences():
     assert "CPU energy" not in reason and "estimated instead" in reason
     results = {
         "trials": [
-            {"phases": [{"energy": {"cpu": {"method": "cpu-time-model", "source": "model, not measured: 1 CPU-s"}}}]}
+            {
+                "phases": [
+                    {
+                        "phase": "infer",
+                        "energy": {"cpu": {"method": "cpu-time-model", "source": "model, not measured: 1 CPU-s"}},
+                    }
+                ]
+            }
         ]
     }
-    html = _methods({**results, "provenance": {}, "config": {}})
+    html = _methods(as_results({**results, "provenance": {}, "config": {}}))
     assert "e.g. model" not in html and "the first window's figures: model, not measured" in html
 
 

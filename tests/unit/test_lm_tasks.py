@@ -6,6 +6,8 @@ from contextlib import contextmanager
 import pytest
 
 from tests.recompute import check
+from tests.records import trial as as_trial
+from tests.records import trials as as_trials
 from wattcut.errors import UserInputError
 from wattcut.experiment import parse_experiment
 from wattcut.measure.base import ComponentEnergy, PhaseRecord
@@ -311,7 +313,7 @@ def test_lower_is_better_metric_drives_non_inferiority_pareto_and_recommendation
             _lm_trial("worse", i, 26.0 + 0.02 * i, 10.0 + i),  # +30%
             _lm_trial("better", i, 19.0 + 0.01 * i, 60.0 + i),  # lower perplexity, more energy
         ]
-    st = study_statistics(config, trials)
+    st = study_statistics(config, as_trials(trials))
     assert st["metric_spec"]["higher_is_better"] is False
     ni = {n: c["perplexity_non_inferiority"]["non_inferior"] for n, c in st["vs_baseline"].items()}
     assert ni == {"close": True, "within": True, "worse": False, "better": True}
@@ -342,5 +344,5 @@ def test_energy_task_must_be_a_task_of_the_study_and_picks_the_infer_phase():
             {"phase": "infer", "step": "chat_replay", "energy_j": 9.0, "requests": 3},
         ],
     }
-    assert infer_phase(trial)["step"] == "chat_replay"
-    assert infer_phase({**trial, "energy_task": None})["step"] == "perplexity"
+    assert infer_phase(as_trial(trial)).step == "chat_replay"
+    assert infer_phase(as_trial({**trial, "energy_task": None})).step == "perplexity"

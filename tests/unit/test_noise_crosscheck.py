@@ -7,6 +7,8 @@ import pytest
 from scipy import stats
 
 from tests.fakes.meters import ReplayMeter
+from tests.records import results as as_results
+from tests.records import trials as as_trials
 from wattcut.measure.base import PhaseRecord, merge
 from wattcut.measure.crosscheck import CodeCarbonCrosscheck
 from wattcut.measure.session import EnergySession
@@ -15,7 +17,8 @@ from wattcut.stats.noise import noise_floor
 
 
 def trial(variant, sentinel):
-    return {"variant": variant, "contention": {"sentinel_energy_per_request_j": sentinel}}
+    contention = {"sentinel_requests": 4, "drift_rel": None, "drift_threshold": 0.1, "rounds": 1}
+    return {"variant": variant, "contention": {**contention, "sentinel_energy_per_request_j": sentinel}}
 
 
 def test_24_16_noise_floor_is_the_paired_round_spread_and_agrees_with_each_ci():
@@ -29,7 +32,7 @@ def test_24_16_noise_floor_is_the_paired_round_spread_and_agrees_with_each_ci():
     }
     runs = [[1.00, 2.40], [0.50, 0.48]]  # the sentinel moved a lot: a drift check, not the ratios' error
     trials = [trial("baseline", r) for r in runs] + [trial("v", [1.0, 9.0])]
-    nf = noise_floor(trials, paired)
+    nf = noise_floor(as_trials(trials), paired)
     sds = [p["energy_per_request_j"]["sd_log_ratio"] for p in paired.values()]
     pooled = math.sqrt(sum(s * s for s in sds) / 2)
     assert nf["design"] == "paired rounds" and nf["sigma_log"] == pytest.approx(pooled) and nf["rounds"] == 10
@@ -42,10 +45,10 @@ def test_24_16_noise_floor_is_the_paired_round_spread_and_agrees_with_each_ci():
         own = stats.t.ppf(0.975, 9) * r["sd_log_ratio"] / math.sqrt(10)
         assert math.log(r["ci95_high"] / r["ratio"]) == pytest.approx(own)
     assert nf["sentinel"]["pairs"] == 2 and nf["sentinel"]["spread_pct"] > nf["spread_pct"]
-    text = " ".join(method_lines({"statistics": {"noise_floor": nf}, "trials": trials}))
+    text = " ".join(method_lines(as_results({"statistics": {"noise_floor": nf}, "trials": trials})))
     assert f"ratios within {nf['resolvable_pct']:.1f}% of 1 cannot be resolved" in text
     assert "Drift check" in text and "not the error of the ratios" in text
-    assert noise_floor([trial("baseline", [])], {}) is None
+    assert noise_floor(as_trials([trial("baseline", [])]), {}) is None
 
 
 def busy(seconds):
@@ -84,7 +87,7 @@ def test_crosscheck_rows_put_both_tools_side_by_side():
         "energy": {"cpu": {"energy_j": 2.0}, "ram": {"energy_j": 0.5}},
         "crosscheck": {"tool": "codecarbon 3.3.2", "cpu_j": 3.0, "ram_j": 5.0},
     }
-    rows = crosscheck_rows({"trials": [{"phases": [phase, phase]}]})
+    rows = crosscheck_rows(as_results({"trials": [{"phases": [phase, phase]}]}))
     assert rows == [
         {
             "phase": "infer",

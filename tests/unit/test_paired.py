@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.recompute import check
+from tests.records import trials as as_trials
 from wattcut.stats.decide import study_statistics
 from wattcut.stats.paired import item_non_inferiority, log_ratio
 
@@ -89,7 +90,7 @@ def _study(seed=0, trials=3):
 
 def test_copy_is_non_inferior_with_an_energy_ratio_ci_containing_one():
     trials = _study()
-    st = study_statistics(CONFIG, trials)
+    st = study_statistics(CONFIG, as_trials(trials))
     copy = st["paired"]["copy"]
     assert copy["quality"]["non_inferior"] and copy["quality"]["mean_diff"] == 0.0
     assert copy["quality"]["n_items"] == ITEMS and copy["quality"]["n_trials"] == 3
@@ -100,7 +101,7 @@ def test_copy_is_non_inferior_with_an_energy_ratio_ci_containing_one():
 
 def test_int8_is_proven_non_inferior_and_cheaper_where_three_trial_means_cannot():
     trials = _study()
-    st = study_statistics(CONFIG, trials)
+    st = study_statistics(CONFIG, as_trials(trials))
     int8 = st["paired"]["int8"]
     assert int8["quality"]["non_inferior"]
     assert 0.28 < int8["energy_per_request_j"]["ratio"] < 0.32 and int8["energy_per_request_j"]["p_holm"] < 1e-6

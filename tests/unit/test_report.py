@@ -72,10 +72,10 @@ def test_summary_and_missing_trials(tmp_path):
         [full("baseline", 0, 10.0, 0.8), full("baseline", 1, 14.0, 0.9), full("<b>evil</b>", 0, 5.0, 0.7)],
     )
     res = build_results(s)
-    base = res["summary"][0]
+    base = res.summary[0]
     assert base["accuracy"]["mean"] == pytest.approx(0.85) and base["accuracy"]["n"] == 2
     assert base["infer_energy_per_1k_requests_j"]["mean"] == 1200.0
-    assert res["complete"] is False and res["missing_trials"] == [{"variant": "<b>evil</b>", "trial_index": 1}]
+    assert res.complete is False and res.missing_trials == [{"variant": "<b>evil</b>", "trial_index": 1}]
 
 
 def test_files_are_written_and_user_strings_escaped(tmp_path):

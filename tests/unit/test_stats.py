@@ -1,6 +1,7 @@
 import pytest
 from scipy import stats
 
+from tests.records import trials as as_trials
 from wattcut.stats.decide import recommend, study_statistics
 from wattcut.stats.summary import describe, holm, non_inferiority, paired, pareto
 
@@ -65,7 +66,7 @@ def test_recommendation_picks_lowest_energy_among_non_inferior():
             _trial("int8", i, a - 0.001 * (i + 1), 5.0 + 0.3 * i * i),
             _trial("pruned", i, a - 0.08, 2.0),
         ]
-    s = study_statistics(config, trials)
+    s = study_statistics(config, as_trials(trials))
     rec = s["recommendation"]
     assert rec["variant"] == "int8" and "non-inferior" in rec["reason"]
     assert "pruned" not in rec["eligible"]  # cheapest, but 8 points worse

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from tests.records import results as as_results
 from wattcut.measure.base import PhaseRecord, merge
 from wattcut.measure.session import EnergySession
 from wattcut.measure.thermal import NOT_EXPOSED, ThermalSampler
@@ -49,7 +50,9 @@ def test_no_sensor_says_not_exposed(tmp_path, monkeypatch):
     (rec,) = session.take()
     assert rec.thermal == {"cpu_temp_c": None, "status": NOT_EXPOSED}
     results = {"trials": [{"phases": [rec.to_dict()]}]}
-    assert thermal_lines(results) == ["CPU temperature: not exposed by this machine (no hwmon or thermal-zone sensor)."]
+    assert thermal_lines(as_results(results)) == [
+        "CPU temperature: not exposed by this machine (no hwmon or thermal-zone sensor)."
+    ]
 
 
 def test_rounds_merge_into_one_summary():

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from wattcut.errors import UserInputError
+from wattcut.store.records import Results
 
 COST_METRICS = (
     ("energy_per_request_j", "mJ / request", ".2f", 1000.0),
@@ -16,23 +17,21 @@ COST_METRICS = (
 )
 
 
-def _metrics(results: dict[str, Any]) -> tuple[tuple[str, str, str, float], ...]:
+def _metrics(results: Results) -> tuple[tuple[str, str, str, float], ...]:
     """The study's primary quality metric (from its records' spec), then energy and latency."""
     from wattcut.metric import MetricSpec
 
-    spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
+    spec = MetricSpec.from_dict(results.statistics.get("metric_spec"))
     return ((spec.key, spec.label, spec.format, 1.0), *COST_METRICS)
 
 
-def _load(store: str) -> dict[str, Any]:
+def _load(store: str) -> Results:
     from wattcut.report.build import build_results
     from wattcut.store import Store
 
     s = Store.open_study(store)
     try:
         if not s.trials_count():
-            from wattcut.errors import UserInputError
-
             raise UserInputError(
                 f'The study in "{store}" has no finished trial yet, so there is nothing to compare.',
                 "Compare it once `wattcut run` has stored at least one trial there.",
@@ -42,25 +41,23 @@ def _load(store: str) -> dict[str, Any]:
         s.close()
 
 
-def _values(results: dict[str, Any], variant: str, metric: str) -> list[float]:
+def _values(results: Results, variant: str, metric: str) -> list[float]:
     from wattcut.metric import MetricSpec
     from wattcut.stats.decide import metric_functions
 
-    extract = metric_functions(MetricSpec.from_dict(results["statistics"].get("metric_spec")))[metric]
-    return [v for t in results["trials"] if t["variant"] == variant and (v := extract(t)) is not None]
+    extract = metric_functions(MetricSpec.from_dict(results.statistics.get("metric_spec")))[metric]
+    return [v for t in results.of(variant) if (v := extract(t)) is not None]
 
 
-def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def comparison(a: Results, b: Results) -> dict[str, Any]:
     """Per shared variant and metric: both means, the ratio B/A and a Welch test (independent studies)."""
     from wattcut.stats.summary import describe, welch
 
-    names_a = [r["variant"] for r in a["summary"]]
-    shared = [n for n in names_a if n in {r["variant"] for r in b["summary"]}]
+    names_a = [r["variant"] for r in a.summary]
+    shared = [n for n in names_a if n in {r["variant"] for r in b.summary}]
     rows = []
     metrics = _metrics(a)
     if metrics[0][0] != _metrics(b)[0][0]:
-        from wattcut.errors import UserInputError
-
         raise UserInputError(
             f"The two studies score different quality metrics ({metrics[0][0]} vs {_metrics(b)[0][0]}).",
             "Compare studies of the same task.",
@@ -74,25 +71,25 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
                 {"variant": name, "metric": metric, "a": da, "b": db, "ratio_b_over_a": ratio, "test": welch(xa, xb)}
             )
 
-    def machine(r: dict[str, Any]) -> str:
-        cpu = r["provenance"]["cpu"]
-        return f"{cpu['model']}, {cpu['cores_available']} cores, GPU: {', '.join(r['provenance']['gpus']) or 'none'}"
+    def machine(r: Results) -> str:
+        cpu = r.provenance["cpu"]
+        return f"{cpu['model']}, {cpu['cores_available']} cores, GPU: {', '.join(r.provenance['gpus']) or 'none'}"
 
     return {
         "a": {
-            "study": a["study"],
-            "started_at": a["started_at"],
+            "study": a.study,
+            "started_at": a.started_at,
             "machine": machine(a),
-            "recommendation": (a["statistics"].get("recommendation") or {}).get("variant"),
+            "recommendation": (a.statistics.get("recommendation") or {}).get("variant"),
         },
         "b": {
-            "study": b["study"],
-            "started_at": b["started_at"],
+            "study": b.study,
+            "started_at": b.started_at,
             "machine": machine(b),
-            "recommendation": (b["statistics"].get("recommendation") or {}).get("variant"),
+            "recommendation": (b.statistics.get("recommendation") or {}).get("variant"),
         },
         "only_in_a": [n for n in names_a if n not in shared],
-        "only_in_b": [r["variant"] for r in b["summary"] if r["variant"] not in shared],
+        "only_in_b": [r["variant"] for r in b.summary if r["variant"] not in shared],
         "metrics": [m[:2] for m in metrics],
         "rows": rows,
     }

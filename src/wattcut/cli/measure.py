@@ -77,6 +77,7 @@ def measure(
     from wattcut.runner.execute import prepare_out
     from wattcut.runner.provenance import collect
     from wattcut.settings import CarbonConfig, MeasureConfig
+    from wattcut.store.records import Phase
 
     if not command:
         raise UserInputError(
@@ -149,7 +150,9 @@ def measure(
     if cc is not None:
         result["crosscheck"] = {"tool": "codecarbon (OfflineEmissionsTracker, machine mode)", **cc}
     (out_dir / "measurement.json").write_text(json.dumps(result, indent=2, allow_nan=False), encoding="utf-8")
-    emissions.write(result, out_dir / "emissions.csv")
+    window = emissions.Window("command", 0, started, Phase.from_dict(d))
+    table = emissions.window_rows(result["study"], started, result["config"], result["provenance"], [window])
+    emissions.write_rows(table, out_dir / "emissions.csv")
     from wattcut.ui import out as stdout
 
     _summary(stdout, d, result)

@@ -66,8 +66,9 @@ def place(
 
     from wattcut.errors import UserInputError
     from wattcut.measure import carbon
-    from wattcut.stats.placement import Job, study_job
+    from wattcut.stats.placement import LAYOUT_FIX, Job, study_job
     from wattcut.stats.placement import place as compute
+    from wattcut.store.records import Results, upgrade_results
     from wattcut.ui import out as console
 
     if not regions:
@@ -90,7 +91,13 @@ def place(
             ) from None
         if not isinstance(results, dict):
             raise UserInputError(f'"{path}" is not a results.json (not a JSON object).', "Give a study folder.")
-        job = study_job(results, embodied_g_per_h)
+        try:
+            parsed = Results.from_dict(upgrade_results(results))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise UserInputError(
+                f'"{path}" does not have the layout wattcut writes ({type(e).__name__}: {e}).', LAYOUT_FIX
+            ) from None
+        job = study_job(parsed, embodied_g_per_h)
     elif energy_kwh is not None and hours is not None:
         job = Job(energy_kwh, hours, "given on the command line", embodied_g_per_h)
     else:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wattcut.cli.flags import COUNT
-from wattcut.store.records import upgrade_results
+from wattcut.store.records import Results
 
 
 def default_experiment() -> Path:
@@ -73,8 +73,6 @@ def run(
 
 def _print_summary(out_dir: Path) -> None:
     """The variant table, on stdout, from the results just written."""
-    import json
-
     from rich.table import Table
     from rich.text import Text
 
@@ -82,10 +80,10 @@ def _print_summary(out_dir: Path) -> None:
     from wattcut.report.columns import rows
     from wattcut.ui import out
 
-    results = upgrade_results(json.loads((out_dir / "results.json").read_text(encoding="utf-8")))
-    spec = MetricSpec.from_dict(results["statistics"].get("metric_spec"))
-    table = Table(title=Text(f"{results['study']}: mean over trials (energy: see method in results.json)"))
-    cols, body = rows("cli", results["summary"], results["statistics"])
+    results = Results.read(out_dir / "results.json")
+    spec = MetricSpec.from_dict(results.statistics.get("metric_spec"))
+    table = Table(title=Text(f"{results.study}: mean over trials (energy: see method in results.json)"))
+    cols, body = rows("cli", results.summary, results.statistics)
     for c in cols:
         table.add_column(c.short(spec), justify="left" if c.align == "left" else "right")
     for row in body:  # plain Text: a name like "[/]" is not markup
@@ -93,9 +91,9 @@ def _print_summary(out_dir: Path) -> None:
     out.print(table)
     from wattcut.report.notes import reference_notes
 
-    for note in reference_notes(results["statistics"]):
+    for note in reference_notes(results.statistics):
         out.print(Text(note))
-    rec = results["statistics"].get("recommendation") or {}
+    rec = results.statistics.get("recommendation") or {}
     if rec.get("degenerate_baseline"):
         from wattcut.ui import console, escape
 

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from wattcut.metric import MetricSpec, describe_margin, infer_phase, primary_spe
 from wattcut.stats.decide import study_statistics
 from wattcut.stats.payback import built
 from wattcut.store import SCHEMA_VERSION, Store
+from wattcut.store.records import Phase, Results, Trial
 from wattcut.units import kwh_or_none
 
 CSV_COMPONENTS = ("cpu", "ram", "gpu")
@@ -29,23 +32,26 @@ def _expected(config: dict[str, Any]) -> list[tuple[str, int]]:
     return [(v, t) for t in range(config["trials"]) for v in names]
 
 
-def _mean_sd(values: list[float | None]) -> dict[str, float | int | None]:
+def _mean_sd(values: Sequence[float | None]) -> dict[str, float | int | None]:
     xs = [v for v in values if v is not None]
     if not xs:
         return {"n": 0, "mean": None, "sd": None}
     return {"n": len(xs), "mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else None}
 
 
-def _range(infer: list[dict[str, Any]]) -> list[float] | None:
+def _range(infer: list[Phase]) -> list[float] | None:
     """Mean (low, high) J per 1,000 requests of estimated infer phases, from their models' ranges."""
-    rows = [p for p in infer if p.get("low_j") is not None and p["requests"]]
+    rows = [
+        (p.low_j, p.high_j, p.requests) for p in infer if p.low_j is not None and p.high_j is not None and p.requests
+    ]
     if not rows:
         return None
-    return [statistics.fmean(1000 * p[k] / p["requests"] for p in rows) for k in ("low_j", "high_j")]
+    return [statistics.fmean(1000 * lo / n for lo, _, n in rows), statistics.fmean(1000 * hi / n for _, hi, n in rows)]
 
 
-def _has_co2e(p: dict[str, Any]) -> bool:
-    return bool(p.get("carbon") and p["carbon"].get("co2e_g") is not None and p["requests"])
+def _co2e_per_1k(p: Phase) -> float | None:
+    co2e = (p.carbon or {}).get("co2e_g")
+    return None if co2e is None or not p.requests else 1000 * co2e / p.requests
 
 
 AS_GIVEN = "your model as given, not fine-tuned here"
@@ -64,7 +70,7 @@ def _baseline_label(config: dict[str, Any]) -> str:
     return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
 
 
-def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarise(config: dict[str, Any], trials: Sequence[Trial]) -> list[dict[str, Any]]:
     """Per-variant mean and SD of the headline numbers, in study order.
 
     The quality column is the primary metric of the records' spec, under its own key
@@ -73,35 +79,34 @@ def summarise(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict
     spec = primary_spec(trials)
     rows = []
     for name in ["baseline", *(v["name"] for v in config["variants"])]:
-        mine = [t for t in trials if t["variant"] == name]
+        mine = [t for t in trials if t.variant == name]
         if not mine:
             continue
         infer = [p for p in (infer_phase(t) for t in mine) if p is not None]
         compress = [  # a variant built once per study states its build once (the trial that built it)
-            sum(p["energy_j"] or 0.0 for p in t["phases"] if p["phase"] == "compress") for t in mine if built(t)
+            sum(p.energy_j or 0.0 for p in t.phases_named("compress")) for t in mine if built(t)
         ]
+        model = mine[0].model
         rows.append(
             {
                 "variant": name,
-                "techniques": " → ".join(s["name"] for s in mine[0]["techniques"])
+                "techniques": " → ".join(s["name"] for s in mine[0].techniques)
                 or (_baseline_label(config) if name == "baseline" else "(none: an unchanged copy of the baseline)"),
                 "trials": len(mine),
                 spec.key: _mean_sd([quality(t, spec) for t in mine]),
-                "f1_macro": _mean_sd([t["metrics"].get("f1_macro") for t in mine]),
-                "latency_p50_ms": _mean_sd([t["latency"]["p50_ms"] for t in mine]),
-                "infer_energy_per_1k_requests_j": _mean_sd([p["energy_per_1k_requests_j"] for p in infer]),
+                **{k: _mean_sd([t.metric(k) for t in mine]) for k, _ in spec.secondary},
+                "latency_p50_ms": _mean_sd([None if t.latency is None else t.latency.p50_ms for t in mine]),
+                "infer_energy_per_1k_requests_j": _mean_sd([p.energy_per_1k_requests_j for p in infer]),
                 "infer_energy_per_1k_requests_range_j": _range(infer),
-                "infer_estimated": any(p["estimated"] for p in infer),
-                "infer_co2e_per_1k_requests_g": _mean_sd(
-                    [1000 * p["carbon"]["co2e_g"] / p["requests"] for p in infer if _has_co2e(p)]
-                ),
-                "compress_energy_j": _mean_sd(compress) if mine[0]["techniques"] else None,
-                "file_size_bytes": mine[0]["model"]["file_size_bytes"],
-                "parameters": mine[0]["model"]["parameters"],
-                "nonzero_parameters": mine[0]["model"]["nonzero_parameters"],
-                "flops_per_sequence": mine[0]["model"].get("flops_per_sequence"),  # absent in older records
-                "runtime": mine[0]["model"]["runtime"],
-                "precision": mine[0]["model"]["precision"],
+                "infer_estimated": any(p.estimated for p in infer),
+                "infer_co2e_per_1k_requests_g": _mean_sd([_co2e_per_1k(p) for p in infer]),
+                "compress_energy_j": _mean_sd(compress) if mine[0].techniques else None,
+                "file_size_bytes": model.file_size_bytes,
+                "parameters": model.parameters,
+                "nonzero_parameters": model.nonzero_parameters,
+                "flops_per_sequence": model.flops_per_sequence,  # absent in older records
+                "runtime": model.runtime,
+                "precision": model.precision,
             }
         )
     return rows
@@ -145,7 +150,7 @@ def quality_gate(
         }
 
 
-def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_results(store: Store, deploy: dict[str, Any] | None = None) -> Results:
     """The ``results.json`` document.
 
     Args:
@@ -156,8 +161,8 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
     study = store.study()
     if study is None:
         raise ValueError("empty store")
-    trials = store.trials()
-    have = {(t["variant"], t["trial_index"]) for t in trials}
+    trials = store.records()
+    have = {(t.variant, t.trial_index) for t in trials}
     missing = [{"variant": v, "trial_index": i} for v, i in _expected(study["config"]) if (v, i) not in have]
     summary = summarise(study["config"], trials)
     evaluate = study["config"].get("evaluate", {})
@@ -165,73 +170,74 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> dict[st
     statistics = study_statistics(study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials)
     margin, margin_type = evaluate.get("quality_margin", 0.01), evaluate.get("margin_type", "auto")
     quality_gate(summary, margin, spec, margin_type, statistics.get("non_inferiority"))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "study": study["name"],
-        "started_at": study["started_at"],
-        "config": study["config"],
-        "provenance": study["provenance"],
-        "complete": not missing,
-        "missing_trials": missing,
-        "failures": store.failures(),
-        "metric_spec": spec.to_dict(),
-        "summary": summary,
-        "statistics": statistics,
-        "trials": trials,
-        **({"search": json.loads(search)} if (search := store.meta("search_history")) else {}),
+    search = store.meta("search_history")
+    results = Results(
+        schema_version=SCHEMA_VERSION,
+        study=study["name"],
+        started_at=study["started_at"],
+        config=study["config"],
+        provenance=study["provenance"],
+        complete=not missing,
+        missing_trials=missing,
+        failures=store.failures(),
+        metric_spec=spec.to_dict(),
+        summary=summary,
+        statistics=statistics,
+        trials=trials,
+        search=json.loads(search) if search else None,
+    )
+    return results if search else dataclasses.replace(results, absent=frozenset({"search"}))
+
+
+def _phase_row(t: Trial, p: Phase, spec: MetricSpec) -> dict[str, Any]:
+    carbon = p.carbon or {}
+    row: dict[str, Any] = {
+        "variant": t.variant,
+        "trial_index": t.trial_index,
+        "seed": t.seed,
+        "phase": p.phase,
+        "step": p.step or "",
+        "duration_s": p.duration_s,
+        "samples": p.samples,
+        "tokens": p.tokens,
+        "requests": p.requests,
+        "cpu_time_s": p.cpu_time_s,
+        "energy_j": p.energy_j,
+        "energy_kwh": kwh_or_none(p.energy_j),
+        "estimated": p.estimated,
+        "energy_per_sample_j": p.energy_per_sample_j,
+        "energy_per_token_j": p.energy_per_token_j,
+        "energy_per_1k_requests_j": p.energy_per_1k_requests_j,
+        "net_energy_j": p.net_energy_j,
+        "co2e_g": carbon.get("co2e_g"),
+        "intensity_g_per_kwh": carbon.get("intensity_g_per_kwh"),
+        "intensity_source": carbon.get("intensity_source"),
+        "pue": carbon.get("pue"),
     }
+    for c in CSV_COMPONENTS:
+        e = p.energy.get(c)
+        row[f"{c}_energy_j"] = None if e is None else e["energy_j"]
+        row[f"{c}_method"] = "" if e is None else e["method"]
+        row[f"{c}_estimated"] = "" if e is None else e["estimated"]
+    row |= {
+        "task": t.task or "sequence_classification",  # records before tasks were all sequence classification
+        "metric": spec.key,
+        "metric_value": quality(t, spec),
+        "higher_is_better": spec.higher_is_better,
+        **{k: t.metric(k) for k, _ in spec.secondary},
+        "runtime": t.model.runtime,
+        "precision": t.model.precision,
+        "parameters": t.model.parameters,
+        "nonzero_parameters": t.model.nonzero_parameters,
+        "file_size_bytes": t.model.file_size_bytes,
+        "flops_per_sequence": t.model.flops_per_sequence,
+    }
+    return row
 
 
-def csv_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def csv_rows(results: Results) -> list[dict[str, Any]]:
     """One flat row per trial and phase."""
-    rows = []
-    for t in results["trials"]:
-        for p in t["phases"]:
-            row = {
-                "variant": t["variant"],
-                "trial_index": t["trial_index"],
-                "seed": t["seed"],
-                "phase": p["phase"],
-                "step": p["step"] or "",
-                "duration_s": p["duration_s"],
-                "samples": p["samples"],
-                "tokens": p["tokens"],
-                "requests": p["requests"],
-                "cpu_time_s": p["cpu_time_s"],
-                "energy_j": p["energy_j"],
-                "energy_kwh": kwh_or_none(p["energy_j"]),
-                "estimated": p["estimated"],
-                "energy_per_sample_j": p["energy_per_sample_j"],
-                "energy_per_token_j": p["energy_per_token_j"],
-                "energy_per_1k_requests_j": p["energy_per_1k_requests_j"],
-                "net_energy_j": p.get("net_energy_j"),
-                "co2e_g": (p.get("carbon") or {}).get("co2e_g"),
-                "intensity_g_per_kwh": (p.get("carbon") or {}).get("intensity_g_per_kwh"),
-                "intensity_source": (p.get("carbon") or {}).get("intensity_source"),
-                "pue": (p.get("carbon") or {}).get("pue"),
-            }
-            for c in CSV_COMPONENTS:
-                e = p["energy"].get(c)
-                row[f"{c}_energy_j"] = None if e is None else e["energy_j"]
-                row[f"{c}_method"] = "" if e is None else e["method"]
-                row[f"{c}_estimated"] = "" if e is None else e["estimated"]
-            spec = MetricSpec.from_dict(t.get("metric_spec"))
-            row |= {
-                "task": t.get("task", "sequence_classification"),
-                "metric": spec.key,
-                "metric_value": quality(t, spec),
-                "higher_is_better": spec.higher_is_better,
-                "f1_macro": t["metrics"].get("f1_macro"),
-                "roc_auc": t["metrics"].get("roc_auc"),
-                "runtime": t["model"]["runtime"],
-                "precision": t["model"]["precision"],
-                "parameters": t["model"]["parameters"],
-                "nonzero_parameters": t["model"]["nonzero_parameters"],
-                "file_size_bytes": t["model"]["file_size_bytes"],
-                "flops_per_sequence": t["model"].get("flops_per_sequence"),
-            }
-            rows.append(row)
-    return rows
+    return [_phase_row(t, p, MetricSpec.from_dict(t.metric_spec)) for t in results.trials for p in t.phases]
 
 
 def write_reports(store: Store, out: Path, deploy: dict[str, Any] | None = None) -> list[Path]:
@@ -243,7 +249,7 @@ def write_reports(store: Store, out: Path, deploy: dict[str, Any] | None = None)
     results = build_results(store, deploy)
     figs = render_all(results, png_dir=out / "figures")
     paths = [out / "results.json", out / "results.csv", out / "report.html", out / "report.md"]
-    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False), encoding="utf-8")
+    paths[0].write_text(json.dumps(results.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
     rows = csv_rows(results)
     with paths[1].open("w", newline="", encoding="utf-8") as f:
         if rows:

@@ -14,35 +14,38 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from wattcut.store.records import Results
+
 NOT_EXPOSED = "not exposed by this machine"
 
 
-def _results(out: Path, study_id: str) -> dict[str, Any] | None:
+def _results(out: Path, study_id: str) -> Results | None:
     path = out / "studies" / study_id / "results.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return Results.read(path) if path.is_file() else None
 
 
-def _machine(res: dict[str, Any]) -> str:
-    cpu = res["provenance"]["cpu"]
-    march = (res["provenance"].get("power_models") or {}).get("microarchitecture", {}).get("label")
-    gpus = ", ".join(res["provenance"].get("gpus") or []) or "no GPU"
-    return f"{res['provenance'].get('hostname', '?')}: {cpu['model']}{f' ({march})' if march else ''}, " + (
-        f"{cpu['cores_available']} cores, {res['provenance'].get('memory_gb')} GB, {gpus}"
+def _machine(res: Results) -> str:
+    prov = res.provenance
+    cpu = prov["cpu"]
+    march = (prov.get("power_models") or {}).get("microarchitecture", {}).get("label")
+    gpus = ", ".join(prov.get("gpus") or []) or "no GPU"
+    return f"{prov.get('hostname', '?')}: {cpu['model']}{f' ({march})' if march else ''}, " + (
+        f"{cpu['cores_available']} cores, {prov.get('memory_gb')} GB, {gpus}"
     )
 
 
-def _per_request(res: dict[str, Any], variant: str) -> list[float]:
+def _per_request(res: Results, variant: str) -> list[float]:
     from wattcut.stats.payback import per_request_j
 
-    return [v for t in res["trials"] if t["variant"] == variant and (v := per_request_j(t)) is not None]
+    return [v for t in res.of(variant) if (v := per_request_j(t)) is not None]
 
 
-def _thermal(res: dict[str, Any]) -> str:
+def _thermal(res: Results) -> str:
     temps = [
-        p["thermal"]["cpu_temp_c"]
-        for t in res["trials"]
-        for p in t["phases"]
-        if (p.get("thermal") or {}).get("cpu_temp_c") and not p.get("parent")
+        p.thermal["cpu_temp_c"]
+        for t in res.trials
+        for p in t.phases
+        if p.thermal and p.thermal.get("cpu_temp_c") and not p.parent
     ]
     if not temps:
         return NOT_EXPOSED
@@ -79,12 +82,10 @@ def campaign_results(store: Any, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {**{k: s[k] for k in ("study_id", "labels", "status", "attempts", "node")}}
         row["trials"] = len(store.trials(s["study_id"]))
         if res is not None:
-            rec = (res.get("statistics") or {}).get("recommendation") or {}
+            rec = res.statistics.get("recommendation") or {}
             best = rec.get("variant")
             base_j, best_j = _per_request(res, "baseline"), _per_request(res, best) if best else []
-            paired = (((res.get("statistics") or {}).get("paired") or {}).get(best or "") or {}).get(
-                "energy_per_request_j"
-            ) or {}
+            paired = ((res.statistics.get("paired") or {}).get(best or "") or {}).get("energy_per_request_j") or {}
             row.update(
                 machine=_machine(res),
                 recommended=best,
@@ -96,10 +97,10 @@ def campaign_results(store: Any, out: Path) -> dict[str, Any]:
                 else paired.get("ratio")
                 or (statistics.fmean(best_j) / statistics.fmean(base_j) if best_j and base_j else None),
                 thermal=_thermal(res),
-                deployment=((res["statistics"].get("payback") or {}).get("variants") or {})
+                deployment=((res.statistics.get("payback") or {}).get("variants") or {})
                 .get(best or "", {})
                 .get("deployment", []),
-                variants=[r["variant"] for r in res["summary"]],
+                variants=[r["variant"] for r in res.summary],
             )
         studies.append(row)
     axes: dict[str, dict[str, dict[str, Any]]] = {}

@@ -161,10 +161,6 @@ def _gflops(r: dict[str, Any], c: Context) -> Figure:
     return _text("—" if flops is None else f"{flops / 1e9:.2f}")
 
 
-def _f1(r: dict[str, Any], c: Context) -> Figure:
-    return _stat(r, "f1_macro", ".4f")  # sequence classification's secondary metric (absent elsewhere: n/a)
-
-
 def _arrow(spec: MetricSpec) -> str:
     return f"{spec.label} {'↑' if spec.higher_is_better else '↓'}"
 
@@ -185,7 +181,7 @@ VARIANT_COLUMNS: tuple[Column, ...] = (
     ),
     Column("quality", _arrow, _arrow, _quality, title=lambda spec: spec.direction),
     Column("quality_gate", _fixed("quality gate"), _fixed("gate"), _gate, align="left"),
-    Column("f1_macro", _fixed("F1 macro"), _fixed("F1 macro"), _f1, views=_HTML, higher_is_better=True),
+    Column("secondary", _fixed(""), _fixed(""), lambda r, c: _text(""), views=_HTML),  # one per secondary metric
     Column(
         "latency_p50_ms", _fixed("p50 latency (ms/request)"), _fixed("p50 ms/request"), _latency,
         unit="ms", higher_is_better=False,
@@ -219,9 +215,19 @@ VARIANT_COLUMNS: tuple[Column, ...] = (
 )  # fmt: skip
 
 
+def _secondary(key: str, label: str, fmt: str) -> Column:
+    """The column of one of the task's secondary metrics (its spec names them; mean ± SD over trials)."""
+    return Column(key, _fixed(label), _fixed(label), lambda r, c: _stat(r, key, fmt), views=_HTML)
+
+
 def columns(view: str, spec: MetricSpec) -> list[Column]:
     """The columns ``view`` shows for a study whose primary metric is ``spec``, in order."""
-    return [c for c in VARIANT_COLUMNS if view in c.views and c.shown(spec)]
+    out: list[Column] = []
+    for c in VARIANT_COLUMNS:
+        if view not in c.views or not c.shown(spec):
+            continue
+        out += [_secondary(k, label, spec.format) for k, label in spec.secondary] if c.key == "secondary" else [c]
+    return out
 
 
 def rows(

@@ -11,54 +11,54 @@ from __future__ import annotations
 import statistics as pystats
 from typing import Any
 
-
-def _task_entry(t: dict[str, Any]) -> dict[str, Any]:
-    """The record's entry for its primary task (records before tasks existed have none)."""
-    return (t.get("tasks") or {}).get(t.get("task"), {}) or {}
+from wattcut.store.records import Results, Trial
 
 
-def _by_variant(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for t in results.get("trials") or []:
-        out.setdefault(t["variant"], []).append(t)
+def _exits(t: Trial) -> dict[str, Any] | None:
+    """The early-exit facts of the record's primary task (records before tasks existed have none)."""
+    entry = t.tasks.get(t.task or "")
+    return None if entry is None else entry.exits
+
+
+def _by_variant(results: Results) -> dict[str, list[Trial]]:
+    out: dict[str, list[Trial]] = {}
+    for t in results.trials:
+        out.setdefault(t.variant, []).append(t)
     return out
 
 
-def _energy_ratio(results: dict[str, Any], name: str) -> dict[str, Any] | None:
-    paired = ((results.get("statistics") or {}).get("paired") or {}).get(name) or {}
-    return paired.get("energy_per_request_j")
+def _paired(results: Results, name: str) -> dict[str, Any]:
+    return dict((results.statistics.get("paired") or {}).get(name) or {})
 
 
-def _estimated(results: dict[str, Any]) -> bool:
-    from wattcut.metric import infer_phase
-
-    phases = [infer_phase(t) for t in results.get("trials") or []]
-    return any(p is not None and p.get("estimated") for p in phases)
+def _estimated(results: Results) -> bool:
+    phases = [t.infer_phase() for t in results.trials]
+    return any(p is not None and p.estimated for p in phases)
 
 
-def prediction_points(results: dict[str, Any]) -> list[dict[str, Any]]:
+def prediction_points(results: Results) -> list[dict[str, Any]]:
     """Per variant with a cost-model prediction: predicted and measured (per-round paired) energy ratios."""
     rows = []
     for name, trials in _by_variant(results).items():
-        preds = [t["cost_model"]["predicted_energy_ratio"] for t in trials if t.get("cost_model")]
-        measured = _energy_ratio(results, name)
-        if name == "baseline" or not preds or not measured or any("exits" in _task_entry(t) for t in trials):
+        preds = [t.cost_model["predicted_energy_ratio"] for t in trials if t.cost_model]
+        measured = _paired(results, name).get("energy_per_request_j")
+        if name == "baseline" or not preds or not measured or any(_exits(t) is not None for t in trials):
             continue
         rows.append({"variant": name, "predicted": pystats.fmean(preds), "measured": measured["ratio"]})
     return rows
 
 
-def flops_points(results: dict[str, Any]) -> list[dict[str, Any]]:
+def flops_points(results: Results) -> list[dict[str, Any]]:
     """Kept FLOPs (fraction of the baseline's) and throughput (baseline latency / variant latency) per variant."""
     per = _by_variant(results)
-    base = [t.get("model", {}).get("flops_per_sequence") for t in per.get("baseline", [])]
+    base = [t.model.flops_per_sequence for t in per.get("baseline", [])]
     if not base or not base[0]:
         return []
     rows = []
     for name, trials in per.items():
-        flops = trials[0].get("model", {}).get("flops_per_sequence")
-        lat = ((results.get("statistics") or {}).get("paired") or {}).get(name, {}).get("latency_mean_ms")
-        if name == "baseline" or not flops or not lat or trials[0]["model"].get("runtime") != "pytorch":
+        flops = trials[0].model.flops_per_sequence
+        lat = _paired(results, name).get("latency_mean_ms")
+        if name == "baseline" or not flops or not lat or trials[0].model.runtime != "pytorch":
             continue
         rows.append({"variant": name, "kept_flops": flops / base[0], "throughput": 1.0 / lat["ratio"]})
     return rows
@@ -74,11 +74,11 @@ def fit(points: list[dict[str, Any]], x: str, y: str) -> dict[str, float] | None
     return {"slope": float(r.slope), "intercept": float(r.intercept), "r": float(r.rvalue), "n": len(points)}
 
 
-def exit_summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
+def exit_summaries(results: Results) -> list[dict[str, Any]]:
     """Per early-exit variant: threshold, accuracy and mean depth per swept threshold (mean over trials), depths."""
     out = []
     for name, trials in _by_variant(results).items():
-        ex: list[dict[str, Any]] = [e for e in (_task_entry(t).get("exits") for t in trials) if e and e.get("sweep")]
+        ex: list[dict[str, Any]] = [e for e in (_exits(t) for t in trials) if e and e.get("sweep")]
         if not ex:
             continue
         sweep = []
@@ -107,7 +107,7 @@ def exit_summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def lines(results: dict[str, Any]) -> list[str]:
+def lines(results: Results) -> list[str]:
     """The section's Markdown (empty when the study has none of it)."""
     out: list[str] = []
     preds = prediction_points(results)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattcut.store.records import Results
+
 
 def time_text(days: float | None) -> str:
     """A break-even time people read at a glance: minutes or hours under a day, days beyond (never 0.000104 days)."""
@@ -29,10 +31,10 @@ def range_text(interval: list[float] | tuple[float, float] | None, fmt: str = ".
     return f"{scale * interval[0]:{fmt}}–{scale * interval[1]:{fmt}}"
 
 
-def method_lines(results: dict[str, Any]) -> list[str]:
+def method_lines(results: Results) -> list[str]:
     """Sentences naming each power model in force, its source and range, and the noise floor."""
     lines: list[str] = []
-    pm = (results.get("provenance") or {}).get("power_models")
+    pm = results.provenance.get("power_models")
     if pm:
         march = pm["microarchitecture"]
         lines.append(
@@ -58,7 +60,7 @@ def method_lines(results: dict[str, Any]) -> list[str]:
             f"{r['sources']['low']}. High: {r['sources']['high']}."
         )
     lines += thermal_lines(results)
-    nf = (results.get("statistics") or {}).get("noise_floor") or {}
+    nf = results.statistics.get("noise_floor") or {}
     if nf.get("design") == "paired rounds":
         lo, hi = nf["spread_ci95_pct"]
         lines.append(
@@ -74,7 +76,7 @@ def method_lines(results: dict[str, Any]) -> list[str]:
             f"{s_nf['spread_pct']:.1f}% ({s_nf['pairs']} pairs). It spans minutes of whatever else the machine did; "
             "the interleaved rounds cancel that drift, so it is not the error of the ratios above."
         )
-    if not nf and results.get("trials"):
+    if not nf and results.trials:
         lines.append("Noise floor: not available (no paired rounds or sentinel runs in this store).")
     return lines
 
@@ -90,19 +92,19 @@ CROSSCHECK_REASONS = (
 )
 
 
-def crosscheck_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def crosscheck_rows(results: Results) -> list[dict[str, Any]]:
     """Per phase kind: wattcut's and the cross-check's CPU and RAM joules, summed over trials, and their ratios."""
     sums: dict[str, dict[str, float]] = {}
     tool = ""
-    for t in results.get("trials", []):
-        for p in t.get("phases", []):
-            cc = p.get("crosscheck")
-            if not cc or p.get("parent"):
+    for t in results.trials:
+        for p in t.phases:
+            cc = p.crosscheck
+            if not cc or p.parent:
                 continue
             tool = cc["tool"]
-            s = sums.setdefault(p["phase"], {"w_cpu": 0.0, "w_ram": 0.0, "c_cpu": 0.0, "c_ram": 0.0, "n": 0.0})
-            s["w_cpu"] += (p["energy"].get("cpu") or {}).get("energy_j") or 0.0
-            s["w_ram"] += (p["energy"].get("ram") or {}).get("energy_j") or 0.0
+            s = sums.setdefault(p.phase, {"w_cpu": 0.0, "w_ram": 0.0, "c_cpu": 0.0, "c_ram": 0.0, "n": 0.0})
+            s["w_cpu"] += (p.energy.get("cpu") or {}).get("energy_j") or 0.0
+            s["w_ram"] += (p.energy.get("ram") or {}).get("energy_j") or 0.0
             s["c_cpu"] += cc["cpu_j"]
             s["c_ram"] += cc["ram_j"]
             s["n"] += 1
@@ -145,18 +147,18 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def thermal_lines(results: dict[str, Any]) -> list[str]:
+def thermal_lines(results: Results) -> list[str]:
     """CPU temperature min/mean/max per phase kind, or that the machine does not expose it."""
     by: dict[str, list[dict[str, float]]] = {}
     seen = False
-    for t in results.get("trials", []):
-        for p in t.get("phases", []):
-            th = p.get("thermal")
-            if th is None or p.get("parent"):
+    for t in results.trials:
+        for p in t.phases:
+            th = p.thermal
+            if th is None or p.parent:
                 continue
             seen = True
             if th.get("cpu_temp_c"):
-                by.setdefault(p["phase"], []).append(th["cpu_temp_c"])
+                by.setdefault(p.phase, []).append(th["cpu_temp_c"])
     if not seen:
         return []
     if not by:

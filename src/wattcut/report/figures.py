@@ -16,13 +16,14 @@ from typing import Any
 from wattcut.metric import infer_phase
 from wattcut.report.figures_llm import llm_co2e_per_1k_responses, llm_prefill_decode, llm_quality_vs_token_energy
 from wattcut.report.plotting import pyplot, statistics_of
+from wattcut.store.records import Results
 
 COMPONENTS = ("cpu", "gpu", "ram")
 PHASES = ("train", "compress", "load", "evaluate", "infer")
 COLORS = {"cpu": "#4c72b0", "gpu": "#dd8452", "ram": "#55a868"}
 
 
-def quality_vs_energy(results: dict[str, Any]) -> Any:
+def quality_vs_energy(results: Results) -> Any:
     """The primary quality metric vs inference energy per request, with 95% CIs and the Pareto front."""
     from wattcut.metric import MetricSpec
 
@@ -66,14 +67,14 @@ def quality_vs_energy(results: dict[str, Any]) -> Any:
     return fig
 
 
-def energy_by_phase(results: dict[str, Any]) -> Any:
+def energy_by_phase(results: Results) -> Any:
     """Per-component energy per phase and variant (mean over trials); training separate."""
-    trials = results["trials"]
-    names = list(dict.fromkeys(t["variant"] for t in trials))
+    trials = results.trials
+    names = list(dict.fromkeys(t.variant for t in trials))
     if not names:
         return None
     plt = pyplot()
-    phases = [p for p in PHASES if any(ph["phase"] == p and not ph.get("parent") for t in trials for ph in t["phases"])]
+    phases = [p for p in PHASES if any(ph.phase == p and not ph.parent for t in trials for ph in t.phases)]
     fig, axes = plt.subplots(
         1, len(phases), figsize=(3.0 * len(phases) + 0.6, 3.6), squeeze=False, layout="constrained"
     )
@@ -83,16 +84,16 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
             vals = []
             for n in names:
                 xs = [
-                    ph["energy"][comp]["energy_j"]
+                    ph.energy[comp]["energy_j"]
                     for t in trials
-                    if t["variant"] == n
-                    for ph in t["phases"]
-                    if ph["phase"] == phase
-                    and not ph.get("parent")
-                    and comp in ph["energy"]
-                    and ph["energy"][comp]["energy_j"] is not None
+                    if t.variant == n
+                    for ph in t.phases
+                    if ph.phase == phase
+                    and not ph.parent
+                    and comp in ph.energy
+                    and ph.energy[comp]["energy_j"] is not None
                 ]
-                vals.append(sum(xs) / len([t for t in trials if t["variant"] == n]) if xs else 0.0)
+                vals.append(sum(xs) / len(results.of(n)) if xs else 0.0)
             if any(vals):
                 ax.bar(names, vals, bottom=bottoms, color=COLORS[comp], label=comp)
                 bottoms = [b + v for b, v in zip(bottoms, vals, strict=True)]
@@ -107,7 +108,7 @@ def energy_by_phase(results: dict[str, Any]) -> Any:
     return fig
 
 
-def co2e_per_grid(results: dict[str, Any]) -> Any:
+def co2e_per_grid(results: Results) -> Any:
     """CO2e per 1,000 requests for each variant on each deployment grid."""
     pb = statistics_of(results).get("payback") or {}
     variants, grids = pb.get("variants", {}), pb.get("grids", [])
@@ -128,13 +129,13 @@ def co2e_per_grid(results: dict[str, Any]) -> Any:
     return fig
 
 
-def runtime_vs_energy(results: dict[str, Any]) -> Any:
+def runtime_vs_energy(results: Results) -> Any:
     """Inference energy against duration, one point per trial, with the least-squares line."""
     fit = statistics_of(results).get("energy_vs_runtime") or {}
     pts = [
-        (t["variant"], p["duration_s"], p["energy_j"])
-        for t in results["trials"]
-        if (p := infer_phase(t)) is not None and p["energy_j"] is not None
+        (t.variant, p.duration_s, p.energy_j)
+        for t in results.trials
+        if (p := infer_phase(t)) is not None and p.energy_j is not None
     ]
     if not pts:
         return None
@@ -159,17 +160,17 @@ def runtime_vs_energy(results: dict[str, Any]) -> Any:
     return fig
 
 
-def confusion_matrices(results: dict[str, Any]) -> Any:
+def confusion_matrices(results: Results) -> Any:
     """Confusion matrix of each variant, summed over trials (rows = gold)."""
-    trials = [t for t in results["trials"] if t["metrics"].get("confusion_matrix")]
-    names = list(dict.fromkeys(t["variant"] for t in trials))
+    trials = [t for t in results.trials if t.metrics.get("confusion_matrix")]
+    names = list(dict.fromkeys(t.variant for t in trials))
     if not names:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.4, 2.8), squeeze=False, layout="constrained")
-    labels = trials[0]["metrics"].get("labels") or []
+    labels = trials[0].metrics.get("labels") or []
     for ax, name in zip(axes[0], names, strict=True):
-        mats = [t["metrics"]["confusion_matrix"] for t in trials if t["variant"] == name]
+        mats = [t.metrics["confusion_matrix"] for t in trials if t.variant == name]
         total = [[sum(m[i][j] for m in mats) for j in range(len(mats[0]))] for i in range(len(mats[0]))]
         ax.imshow(total, cmap="Blues")
         for i, row in enumerate(total):
@@ -184,7 +185,7 @@ def confusion_matrices(results: dict[str, Any]) -> Any:
     return fig
 
 
-def payback_chart(results: dict[str, Any]) -> Any:
+def payback_chart(results: Results) -> Any:
     """Cumulative energy (one-off + inference) against requests served, baseline vs variants."""
     pb = statistics_of(results).get("payback") or {}
     rows = pb.get("variants", {})
@@ -230,7 +231,7 @@ def _scatter_fit(points: list[dict[str, Any]], x: str, y: str, xlabel: str, ylab
     return fig
 
 
-def predicted_vs_measured(results: dict[str, Any]) -> Any:
+def predicted_vs_measured(results: Results) -> Any:
     """The cost model's predicted energy ratio against the measured (paired) one, per variant."""
     from wattcut.report.energy_aware import prediction_points
 
@@ -244,7 +245,7 @@ def predicted_vs_measured(results: dict[str, Any]) -> Any:
     )
 
 
-def flops_vs_throughput(results: dict[str, Any]) -> Any:
+def flops_vs_throughput(results: Results) -> Any:
     """Kept FLOPs against throughput (seed 004's sparsity-throughput regression)."""
     from wattcut.report.energy_aware import flops_points
 
@@ -258,7 +259,7 @@ def flops_vs_throughput(results: dict[str, Any]) -> Any:
     )
 
 
-FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+FIGURES: dict[str, tuple[str, Callable[[Results], Any]]] = {
     "predicted_vs_measured": ("Cost model: predicted vs measured energy per request", predicted_vs_measured),
     "flops_vs_throughput": ("Kept FLOPs vs throughput, with the fitted line", flops_vs_throughput),
     "quality_vs_energy": ("Quality vs energy per inference, with the Pareto front", quality_vs_energy),
@@ -273,7 +274,7 @@ FIGURES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
 }
 
 
-def render_all(results: dict[str, Any], png_dir: Path | None = None) -> dict[str, dict[str, str]]:
+def render_all(results: Results, png_dir: Path | None = None) -> dict[str, dict[str, str]]:
     """``{key: {"title", "svg", "png"}}`` for every figure there is data for."""
     plt = pyplot()
     out: dict[str, dict[str, str]] = {}

@@ -5,22 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from wattcut.report.plotting import pyplot, statistics_of
+from wattcut.store.records import Results
 from wattcut.units import J_PER_KWH
 
 
-def _chat_workloads(results: dict[str, Any]) -> tuple[str | None, dict[str, list[dict[str, Any]]]]:
+def _chat_workloads(results: Results) -> tuple[str | None, dict[str, list[dict[str, Any]]]]:
     """The first chat-replay task's workload summaries per variant (``(None, {})`` when there is none)."""
     key = next(
-        (k for t in results["trials"] for k, e in (t.get("tasks") or {}).items() if e.get("task") == "chat_replay"),
+        (k for t in results.trials for k, e in t.tasks.items() if e.task == "chat_replay"),
         None,
     )
     out: dict[str, list[dict[str, Any]]] = {}
     if key is None:
         return None, out
-    for t in results["trials"]:
-        w = ((t.get("tasks") or {}).get(key) or {}).get("workload")
-        if w:
-            out.setdefault(t["variant"], []).append(w)
+    for t in results.trials:
+        entry = t.tasks.get(key)
+        if entry is not None and entry.workload:
+            out.setdefault(t.variant, []).append(entry.workload)
     return key, out
 
 
@@ -29,7 +30,7 @@ def _mean(xs: list[Any]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def llm_quality_vs_token_energy(results: dict[str, Any]) -> Any:
+def llm_quality_vs_token_energy(results: Results) -> Any:
     """Language models: the primary metric vs J per output token in chat replay, with the Pareto front."""
     from wattcut.metric import MetricSpec
 
@@ -45,7 +46,10 @@ def llm_quality_vs_token_energy(results: dict[str, Any]) -> Any:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    better = (lambda a, b: a >= b) if spec.higher_is_better else (lambda a, b: a <= b)
+
+    def better(a: float, b: float) -> bool:
+        return a >= b if spec.higher_is_better else a <= b
+
     front = [
         n
         for n, (e, q) in pts.items()
@@ -66,7 +70,7 @@ def llm_quality_vs_token_energy(results: dict[str, Any]) -> Any:
     return fig
 
 
-def llm_prefill_decode(results: dict[str, Any]) -> Any:
+def llm_prefill_decode(results: Results) -> Any:
     """Language models: energy per response split into prefill and decode, and TTFT / time per output token."""
     key, work = _chat_workloads(results)
     if not work:
@@ -102,7 +106,7 @@ def llm_prefill_decode(results: dict[str, Any]) -> Any:
     return fig
 
 
-def llm_co2e_per_1k_responses(results: dict[str, Any]) -> Any:
+def llm_co2e_per_1k_responses(results: Results) -> Any:
     """Language models: CO2e per 1,000 chat responses for each variant on each deployment grid."""
     key, work = _chat_workloads(results)
     pb = statistics_of(results).get("payback") or {}

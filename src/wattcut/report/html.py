@@ -25,6 +25,7 @@ from wattcut.report.estimates import (
 )
 from wattcut.report.html_stats import contention, deployment, paired_table, payback, tests_table
 from wattcut.report.notes import GATE_RULE
+from wattcut.store.records import Results, Trial
 
 
 def _spec(statistics: dict[str, Any] | None) -> MetricSpec:
@@ -56,11 +57,11 @@ def _variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | N
     return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
 
-def _methods(results: dict[str, Any]) -> str:
+def _methods(results: Results) -> str:
     seen: dict[tuple[str, str], str] = {}
-    for t in results["trials"]:
-        for p in t["phases"]:
-            for comp, e in p["energy"].items():
+    for t in results.trials:
+        for p in t.phases:
+            for comp, e in p.energy.items():
                 # The source sentence carries per-window numbers; keep the first as an example.
                 seen.setdefault((comp, e["method"]), e["source"])
     items = "".join(
@@ -71,7 +72,7 @@ def _methods(results: dict[str, Any]) -> str:
     return f"<ul>{items}{models}</ul>{_crosscheck(results)}"
 
 
-def _crosscheck(results: dict[str, Any]) -> str:
+def _crosscheck(results: Results) -> str:
     rows = crosscheck_rows(results)
     if not rows:
         return ""
@@ -86,46 +87,45 @@ def _crosscheck(results: dict[str, Any]) -> str:
     )
 
 
-def _train_table(results: dict[str, Any]) -> str:
+def _train_table(results: Results) -> str:
     rows = []
-    for t in results["trials"]:
-        for p in t["phases"]:
-            if p["phase"] == "train" and not p.get("parent"):
-                energy = "n/a" if p["energy_j"] is None else f"{p['energy_j']:.1f}"
-                est = " (est.)" if p["estimated"] else ""
+    for t in results.trials:
+        for p in t.phases_named("train"):
+            if not p.parent:
+                energy = "n/a" if p.energy_j is None else f"{p.energy_j:.1f}"
+                est = " (est.)" if p.estimated else ""
                 rows.append(
-                    f"<tr><td>trial {t['trial_index']}</td><td>seed {t['seed']}</td><td>{p['duration_s']:.1f}</td>"
-                    f"<td>{p['samples']}</td><td>{energy}{est}</td></tr>"
+                    f"<tr><td>trial {t.trial_index}</td><td>seed {t.seed}</td><td>{p.duration_s:.1f}</td>"
+                    f"<td>{p.samples}</td><td>{energy}{est}</td></tr>"
                 )
     if not rows:
-        if results["config"].get("tasks") and not any(
-            t["name"] == "sequence_classification" for t in results["config"]["tasks"]
-        ):
+        tasks = results.config.get("tasks")
+        if tasks and not any(task["name"] == "sequence_classification" for task in tasks):
             return "<p>None: the baseline is the pretrained model as it is (these tasks score it without training).</p>"
         return "<p>No training phase stored yet.</p>"
     head = "<tr><th>trial</th><th>seed</th><th>duration (s)</th><th>samples</th><th>energy (J)</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _recommendation(results: dict[str, Any]) -> str:
-    rec = (results.get("statistics") or {}).get("recommendation")
+def _recommendation(results: Results) -> str:
+    rec = results.statistics.get("recommendation")
     if not rec:
         return ""
     name = "none" if rec["variant"] is None else escape(rec["variant"])
-    front = ", ".join(escape(n) for n in results["statistics"]["pareto_front"])
+    front = ", ".join(escape(n) for n in results.statistics["pareto_front"])
+    spec = _spec(results.statistics)
     return (
         f'<div class="rec"><h2>Recommendation: {name}</h2><p>{escape(rec["reason"])}</p>'
-        f'<p class="note">Pareto front ({escape(_spec(results.get("statistics")).label)}, '
-        f"{escape(_spec(results.get('statistics')).direction)}, vs inference energy per request): "
+        f'<p class="note">Pareto front ({escape(spec.label)}, '
+        f"{escape(spec.direction)}, vs inference energy per request): "
         f"{front or 'n/a'}.</p></div>"
     )
 
 
-def _carbon(results: dict[str, Any]) -> str:
-    phase = next((p for t in results["trials"] for p in t["phases"] if p.get("carbon")), None)
-    if phase is None:
+def _carbon(results: Results) -> str:
+    c = next((p.carbon for t in results.trials for p in t.phases if p.carbon), None)
+    if c is None:
         return "<p>No carbon figures stored.</p>"
-    c = phase["carbon"]
     year = "" if c["intensity_year"] is None else f", {c['intensity_year']}"
     parts = [
         f"<p>Grid: <b>{escape(str(c['intensity_location']))}</b>, {c['intensity_g_per_kwh']:.1f} gCO2e/kWh "
@@ -137,7 +137,7 @@ def _carbon(results: dict[str, Any]) -> str:
             '<p class="warn">No location was configured, so the world average was used. '
             "Set [carbon] country for figures that describe your grid.</p>"
         )
-    idle = next((t.get("idle_baseline") for t in results["trials"] if t.get("idle_baseline")), None)
+    idle = next((t.idle_baseline for t in results.trials if t.idle_baseline), None)
     if idle:
         watts = ", ".join(
             f"{escape(k)} {'n/a' if v is None else f'{v:.3f} W'} ({escape(idle['methods'][k])})"
@@ -150,14 +150,14 @@ def _carbon(results: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _search(results: dict[str, Any]) -> str:
+def _search(results: Results) -> str:
     """The search history (``wattcut search``): its Markdown lines, rendered as a table and notes."""
-    if not results.get("search"):
+    if not results.search:
         return ""
     from wattcut.report.search import history_lines
 
     out, table = ["<h2>Search: proxy vs full study</h2>"], list[str]()
-    for line in history_lines(results["search"]):
+    for line in history_lines(results.search):
         if line.startswith("|"):
             if not set(line) <= set("|-: "):
                 tag = "th" if not table else "td"
@@ -194,13 +194,13 @@ def _markdown_section(md_lines: list[str]) -> str:
     return "".join(out)
 
 
-def _energy_aware(results: dict[str, Any]) -> str:
+def _energy_aware(results: Results) -> str:
     from wattcut.report.energy_aware import lines
 
     return _markdown_section(lines(results))
 
 
-def _training_notes(cfg: dict[str, Any], trials: list[dict[str, Any]], statistics: dict[str, Any] | None) -> str:
+def _training_notes(cfg: dict[str, Any], trials: list[Trial], statistics: dict[str, Any] | None) -> str:
     from wattcut.report.notes import baseline_notes, reference_notes, training_data_notes
 
     notes = reference_notes(statistics) + baseline_notes(cfg, trials)
@@ -247,7 +247,7 @@ def _workload_note(cfg: dict[str, Any]) -> str:
     )
 
 
-def _tasks(results: dict[str, Any]) -> str:
+def _tasks(results: Results) -> str:
     from wattcut.report.tasks import fmt, task_tables
 
     parts = []
@@ -274,32 +274,32 @@ def _tasks(results: dict[str, Any]) -> str:
     return "".join(parts) or "<p>No per-task results stored.</p>"
 
 
-def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = None) -> str:
+def render(results: Results, figs: dict[str, dict[str, str]] | None = None) -> str:
     """The HTML page for a ``results.json`` document (figures drawn here unless given)."""
     if figs is None:
         from wattcut.report.figures import render_all
 
         figs = render_all(results)
-    statistics = results.get("statistics") or {}
-    cfg, prov = results["config"], results["provenance"]
+    statistics = results.statistics
+    cfg, prov = results.config, results.provenance
     data = cfg.get("data") or {}
     dataset = data.get("name") or data.get("hub") or data.get("train_file")
     if cfg.get("tasks"):
         dataset = ", ".join(t.get("id") or t["name"] for t in cfg["tasks"])
     missing = ""
-    if results["missing_trials"]:
-        items = ", ".join(f"{escape(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
+    if results.missing_trials:
+        items = ", ".join(f"{escape(m['variant'])} #{m['trial_index']}" for m in results.missing_trials)
         missing = (
-            f'<p class="warn">This study is incomplete: {len(results["missing_trials"])} trial(s) missing '
+            f'<p class="warn">This study is incomplete: {len(results.missing_trials)} trial(s) missing '
             f"({items}). The table shows the finished trials only.</p>"
         )
-    if ((results.get("statistics") or {}).get("recommendation") or {}).get("degenerate_baseline"):
-        r = results["statistics"]["reference_accuracy"]
+    if (statistics.get("recommendation") or {}).get("degenerate_baseline"):
+        r = statistics["reference_accuracy"]
         missing += (
             f'<p class="warn">Degenerate baseline: its accuracy ({r["baseline_accuracy"]:.3f}) is no better than '
             f"always answering the majority class ({r['majority_class_accuracy']:.3f}). No variant is recommended.</p>"
         )
-    for f in results.get("failures") or []:
+    for f in results.failures:
         missing += (
             f'<p class="warn">Variant failed: {escape(f["variant"])}, trial {f["trial_index"] + 1}, during '
             f"{escape(f['stage'])}: {escape(f['reason'])}. It is left out of the tables and statistics; the other "
@@ -311,8 +311,8 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
         "gguf_note": _gguf_note(cfg),
         "recommendation": _recommendation(results),
         "workload_note": _workload_note(cfg),
-        "training_notes": _training_notes(cfg, results.get("trials") or [], results.get("statistics")),
-        "variant_table": _variant_table(results["summary"], statistics),
+        "training_notes": _training_notes(cfg, results.trials, statistics),
+        "variant_table": _variant_table(results.summary, statistics),
         "contention": contention(results),
         "tasks": _tasks(results),
         "figures": _figures(figs),
@@ -326,15 +326,15 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
         "carbon": _carbon(results),
         "methods": _methods(results),
     }
-    return _template().render(
-        study=results["study"],
+    page: str = _template().render(
+        study=results.study,
         css=Markup(_css()),
         model=str(cfg["model"].get("name_or_path") or cfg["model"].get("package")),
         gguf_file=cfg["model"].get("gguf_file") or "",
         has_tasks=bool(cfg.get("tasks")),
         dataset=str(dataset),
         trials=cfg["trials"],
-        started_at=results["started_at"],
+        started_at=results.started_at,
         version=prov["wattcut_version"],
         gate_rule=GATE_RULE,
         s={k: Markup(v) for k, v in sections.items()},
@@ -344,6 +344,7 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]] | None = Non
         gpus=", ".join(prov["gpus"]) or "none",
         packages={k: str(prov["packages"][k]) for k in ("torch", "transformers", "onnxruntime")},
     )
+    return page
 
 
 _TEMPLATES = Path(__file__).parent / "templates"

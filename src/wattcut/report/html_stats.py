@@ -7,6 +7,7 @@ from typing import Any
 
 from wattcut.metric import MetricSpec
 from wattcut.report.estimates import time_text
+from wattcut.store.records import Contention, Results
 
 
 def tests_table(statistics: dict[str, Any]) -> str:
@@ -134,21 +135,21 @@ def _f(x: float | None, fmt: str, scale: float = 1.0) -> str:
     return "n/a" if x is None else format(x * scale, fmt)
 
 
-def contention(results: dict[str, Any]) -> str:
+def contention(results: Results) -> str:
     """The baseline sentinel's drift per trial, and the rounds it took."""
-    seen: dict[int, dict[str, Any]] = {}
-    for t in results["trials"]:
-        if t.get("contention"):
-            seen.setdefault(t["trial_index"], t["contention"])
+    seen: dict[int, Contention] = {}
+    for t in results.trials:
+        if t.contention is not None:
+            seen.setdefault(t.trial_index, t.contention)
     if not seen:
         return ""
     parts = []
     for i, c in sorted(seen.items()):
-        drift = "n/a" if c.get("drift_rel") is None else f"{100 * c['drift_rel']:+.1f}%"
-        flag = ' <span class="fail">still drifting: treat this trial\'s energy with care</span>' if c["flagged"] else ""
-        parts.append(f"trial {i}: {c['rounds']} round(s), baseline sentinel drift {drift}{flag}")
+        drift = "n/a" if c.drift_rel is None else f"{100 * c.drift_rel:+.1f}%"
+        flag = ' <span class="fail">still drifting: treat this trial\'s energy with care</span>' if c.flagged else ""
+        parts.append(f"trial {i}: {c.rounds} round(s), baseline sentinel drift {drift}{flag}")
     return (
-        f'<p class="note">Contention check (threshold ±{100 * next(iter(seen.values()))["drift_threshold"]:.0f}%): '
+        f'<p class="note">Contention check (threshold ±{100 * next(iter(seen.values())).drift_threshold:.0f}%): '
         + "; ".join(parts)
         + ".</p>"
     )

@@ -14,6 +14,7 @@ from wattcut.report.estimates import (
     method_lines,
     time_text,
 )
+from wattcut.store.records import Results
 
 
 def _cell(x: Any) -> str:
@@ -42,14 +43,14 @@ def variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | No
     return lines
 
 
-def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
+def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
     """Markdown for ``results`` with links to the PNG files in ``figs``."""
-    st = results.get("statistics") or {}
+    st = results.statistics
     rec = st.get("recommendation") or {}
-    lines = [f"# wattcut report: {_cell(results['study'])}", ""]
-    if results.get("missing_trials"):
-        missing = ", ".join(f"{_cell(m['variant'])} #{m['trial_index']}" for m in results["missing_trials"])
-        lines += [f"> **Incomplete study**: {len(results['missing_trials'])} trial(s) missing ({missing}).", ""]
+    lines = [f"# wattcut report: {_cell(results.study)}", ""]
+    if results.missing_trials:
+        missing = ", ".join(f"{_cell(m['variant'])} #{m['trial_index']}" for m in results.missing_trials)
+        lines += [f"> **Incomplete study**: {len(results.missing_trials)} trial(s) missing ({missing}).", ""]
     if rec.get("degenerate_baseline"):
         r = st["reference_accuracy"]
         lines += [
@@ -57,13 +58,13 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
             f"answering the majority class ({r['majority_class_accuracy']:.3f}). No variant is recommended.",
             "",
         ]
-    for f in results.get("failures") or []:
+    for f in results.failures:
         lines += [
             f"> **Variant failed**: {_cell(f['variant'])}, trial {f['trial_index'] + 1}, during {f['stage']}: "
             f"{_cell(f['reason'])}. It is left out of the tables and statistics; the other variants are unaffected.",
             "",
         ]
-    if results["config"]["model"].get("gguf_file"):
+    if results.config["model"].get("gguf_file"):
         lines += [
             "> The baseline was read from a GGUF file and de-quantized to fp32: its weights already carry the GGUF's "
             'quantization rounding, so this "fp32 baseline" is not the original full-precision model.',
@@ -71,12 +72,12 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
         ]
     if rec:
         lines += [f"**Recommendation: {_cell(rec.get('variant') or 'none')}**. {_cell(rec.get('reason', ''))}", ""]
-    lines += variant_table(results["summary"], st)
+    lines += variant_table(results.summary, st)
     from wattcut.report.notes import GATE_RULE, baseline_notes, reference_notes, training_data_notes
 
-    notes = reference_notes(results.get("statistics")) + baseline_notes(results["config"], results.get("trials") or [])
+    notes = reference_notes(st) + baseline_notes(results.config, results.trials)
     lines += ["", f"> {GATE_RULE}", *(f"> {_cell(n)}" for n in notes)]
-    lines += ["", *(f"> **Training data**: {_cell(n)}" for n in training_data_notes(results["config"]))]
+    lines += ["", *(f"> **Training data**: {_cell(n)}" for n in training_data_notes(results.config))]
     lines += _tasks(results)
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
 
@@ -89,10 +90,10 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     from wattcut.report.energy_aware import lines as energy_aware_lines
 
     lines += energy_aware_lines(results)
-    if results.get("search"):
+    if results.search:
         from wattcut.report.search import history_lines
 
-        lines += ["", "## Search: proxy vs full study", "", *history_lines(results["search"])]
+        lines += ["", "## Search: proxy vs full study", "", *history_lines(results.search)]
     pb = st.get("payback") or {}
     rows = [(n, r) for n, r in (pb.get("variants") or {}).items() if n != "baseline"]
     if rows:
@@ -138,11 +139,11 @@ def render(results: dict[str, Any], figs: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _tasks(results: dict[str, Any]) -> list[str]:
+def _tasks(results: Results) -> list[str]:
     """One table per task (only when the study names its tasks), from the shared per-task rows."""
     from wattcut.report.tasks import fmt, task_tables
 
-    if not results["config"].get("tasks"):
+    if not results.config.get("tasks"):
         return []
     lines = ["", "## Tasks"]
     for tb in task_tables(results):

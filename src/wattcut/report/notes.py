@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from wattcut.store.records import Trial
 
 
 def training_data_notes(config: dict[str, Any]) -> list[str]:
@@ -46,7 +49,7 @@ def reference_notes(statistics: dict[str, Any] | None) -> list[str]:
     return [note]
 
 
-def baseline_notes(config: dict[str, Any], trials: list[dict[str, Any]]) -> list[str]:
+def baseline_notes(config: dict[str, Any], trials: Sequence[Trial]) -> list[str]:
     """What the baseline is when it was not fine-tuned here, and which variants were built once per study."""
     notes = []
     if (config.get("model") or {}).get("already_trained"):
@@ -61,7 +64,7 @@ def baseline_notes(config: dict[str, Any], trials: list[dict[str, Any]]) -> list
             f"and the dataset's labels were mapped onto them {how}. Trials differ only in measurement: every trial "
             "scores the same model."
         )
-    reused = sorted({t["variant"] for t in trials if (t.get("build") or {}).get("reused")})
+    reused = sorted({t.variant for t in trials if t.build is not None and t.build.reused})
     if reused:
         notes.append(
             "Built once per study and reused by every trial (the build does not depend on the trial's seed, and "

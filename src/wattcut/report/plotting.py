@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattcut.store.records import Results
+
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the headless Agg backend, with wattcut's style (user text never mathtext)."""
@@ -25,6 +27,6 @@ def pyplot() -> Any:
     return plt
 
 
-def statistics_of(results: dict[str, Any]) -> dict[str, Any]:
+def statistics_of(results: Results) -> dict[str, Any]:
     """The ``statistics`` block of a results document ({} before any statistics exist)."""
-    return results.get("statistics") or {}
+    return results.statistics

@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from wattcut.store.records import Results, TaskResult
+
 MAX_COLUMNS = 9
 # Shown first when present (label, key in metrics or workload, format); the rest follow in stored order.
 PREFERRED: tuple[tuple[str, str, str], ...] = (
@@ -60,8 +62,8 @@ def _skipped(key: str) -> bool:
     return key in SKIP or key.endswith(".sample_len")  # lm-eval's count of samples, not a metric
 
 
-def _scalars(entry: dict[str, Any]) -> dict[str, float]:
-    merged = {**(entry.get("metrics") or {}), **(entry.get("workload") or {})}
+def _scalars(entry: TaskResult) -> dict[str, float]:
+    merged = {**entry.metrics, **(entry.workload or {})}
     return {
         k: float(v)
         for k, v in merged.items()
@@ -69,21 +71,18 @@ def _scalars(entry: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+def task_tables(results: Results) -> list[dict[str, Any]]:
     """One table per task: its name, data, and per-variant means of its scalar metrics."""
-    trials = results["trials"]
+    trials = results.trials
     keys: list[str] = []
     for t in trials:
-        for k in t.get("tasks") or {}:
+        for k in t.tasks:
             if k not in keys:
                 keys.append(k)
     tables = []
-    variants = [r["variant"] for r in results["summary"]]
+    variants = [r["variant"] for r in results.summary]
     for key in keys:
-        entries = {
-            v: [t["tasks"][key] for t in trials if t["variant"] == v and key in (t.get("tasks") or {})]
-            for v in variants
-        }
+        entries = {v: [t.tasks[key] for t in trials if t.variant == v and key in t.tasks] for v in variants}
         first = next((e[0] for e in entries.values() if e), None)
         if first is None:
             continue
@@ -91,7 +90,7 @@ def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
         for es in entries.values():
             for e in es:
                 names += [k for k in _scalars(e) if k not in names]
-        spec_key = (first.get("metric_spec") or {}).get("key")
+        spec_key = (first.metric_spec or {}).get("key")
         if spec_key in names:  # the task's primary metric first (MMLU: the group's accuracy, then subjects)
             names.insert(0, names.pop(names.index(spec_key)))
         preferred = [(label, k, f) for label, k, f in PREFERRED if k in names]
@@ -114,13 +113,13 @@ def task_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
                     },
                 }
             )
-        spec = first.get("metric_spec")
+        spec = first.metric_spec
         tables.append(
             {
                 "key": key,
-                "task": first.get("task", key),
-                "data": first.get("data", ""),
-                "primary": bool(spec) and key == trials[0].get("task"),
+                "task": first.task or key,
+                "data": first.data,
+                "primary": bool(spec) and key == trials[0].task,
                 "metric_spec": spec,
                 "columns": [{"label": label, "key": k, "format": f} for label, k, f in columns],
                 "rows": rows,

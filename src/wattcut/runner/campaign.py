@@ -44,7 +44,7 @@ from typing import Any
 
 from wattcut.errors import UserInputError
 from wattcut.runner.campaign_file import NODE_RESOURCE, Campaign, StudySpec, load_campaign  # noqa: F401  (load_campaign: re-exported)
-from wattcut.store.records import upgrade_results
+from wattcut.store.records import Results
 
 
 def run_study_task(spec: StudySpec, collector: Any) -> dict[str, Any]:
@@ -290,9 +290,7 @@ def _merge_study(store: Any, out: Path, spec: StudySpec, result: dict[str, Any])
         write_reports(s, folder)
     finally:
         s.close()
-    import json
-
-    res = upgrade_results(json.loads((folder / "results.json").read_text(encoding="utf-8")))
-    for record in res["trials"]:
-        store.add_trial(spec.study_id, record)
-    store.mark(spec.study_id, "done", node=result["node"], provenance=res["provenance"])
+    res = Results.read(folder / "results.json")
+    for record in res.trials:
+        store.add_trial(spec.study_id, record.to_dict())
+    store.mark(spec.study_id, "done", node=result["node"], provenance=res.provenance)

@@ -358,7 +358,7 @@ def _join_full_study(history: dict[str, Any], study: Path) -> None:
     store = Store.open_study(study)
     try:
         results = build_results(store)
-        st = results["statistics"]
+        st = results.statistics
         for row in history["trials"]:
             if not row["selected"]:
                 continue
@@ -366,8 +366,8 @@ def _join_full_study(history: dict[str, Any], study: Path) -> None:
             paired = (st.get("paired") or {}).get(name) or {}
             energy = paired.get("energy_per_request_j") or {}
             quality = paired.get("quality") or {}
-            summary = next((r for r in results["summary"] if r["variant"] == name), None)
-            base = next((r for r in results["summary"] if r["variant"] == "baseline"), None)
+            summary = next((r for r in results.summary if r["variant"] == name), None)
+            base = next((r for r in results.summary if r["variant"] == "baseline"), None)
             q = MetricSpec.from_dict(st.get("metric_spec")).key
             row["full"] = {
                 "quality": summary[q]["mean"] if summary else None,

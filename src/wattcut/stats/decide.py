@@ -16,7 +16,7 @@ decision says which test it used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wattcut.metric import (
@@ -31,11 +31,12 @@ from wattcut.metric import (
 from wattcut.stats.noise import noise_floor
 from wattcut.stats.payback import payback
 from wattcut.stats.summary import compare, describe, fit_line, holm, non_inferiority, pareto
+from wattcut.store.records import Trial
 
 BASELINE = "baseline"
 
 
-def reference_accuracy(trials: list[dict[str, Any]], spec: MetricSpec) -> dict[str, Any] | None:
+def reference_accuracy(trials: Sequence[Trial], spec: MetricSpec) -> dict[str, Any] | None:
     """What a model that learnt nothing scores on the evaluation items: the majority class's share, and chance.
 
     A classifier whose accuracy is no better than always answering the majority class is
@@ -46,14 +47,14 @@ def reference_accuracy(trials: list[dict[str, Any]], spec: MetricSpec) -> dict[s
 
     if spec.key != "accuracy":
         return None
-    base = [t for t in trials if t["variant"] == BASELINE]
-    entry = next((t["tasks"].get(t.get("task")) or {} for t in base if t.get("tasks")), {})
-    gold = (entry.get("items") or {}).get("gold")
-    if not gold:
+    base = [t for t in trials if t.variant == BASELINE]
+    entry = next((e for t in base if (e := t.tasks.get(t.task or "")) is not None), None)
+    gold = ((entry and entry.items) or {}).get("gold")
+    if entry is None or not gold:
         return None
     counts = Counter(gold)
     label, top = counts.most_common(1)[0]
-    names = (entry.get("metrics") or base[0].get("metrics") or {}).get("labels") or sorted(counts)
+    names = (entry.metrics or base[0].metrics).get("labels") or sorted(counts)
     accuracies = [q for t in base if (q := quality(t, spec)) is not None]
     if not accuracies:
         return None
@@ -69,27 +70,31 @@ def reference_accuracy(trials: list[dict[str, Any]], spec: MetricSpec) -> dict[s
     }
 
 
-def _infer_energy_per_request(trial: dict[str, Any]) -> float | None:
+def _infer_energy_per_request(trial: Trial) -> float | None:
     p = infer_phase(trial)
-    if p is None or p["energy_j"] is None or not p["requests"]:
+    if p is None or p.energy_j is None or not p.requests:
         return None
-    return p["energy_j"] / p["requests"]
+    return p.energy_j / p.requests
 
 
-def metric_functions(spec: MetricSpec) -> dict[str, Callable[[dict[str, Any]], float | None]]:
+def _latency_p50(trial: Trial) -> float | None:
+    return None if trial.latency is None else trial.latency.p50_ms
+
+
+def metric_functions(spec: MetricSpec) -> dict[str, Callable[[Trial], float | None]]:
     """Per-trial values analysed for every variant: the primary quality metric, energy, latency, efficiency.
 
     Efficiency (quality per joule per request) only exists for a higher-is-better metric:
     perplexity per joule would reward the worse model.
     """
-    out: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    out: dict[str, Callable[[Trial], float | None]] = {
         spec.key: lambda t: quality(t, spec),
         "energy_per_request_j": _infer_energy_per_request,
-        "latency_p50_ms": lambda t: t["latency"]["p50_ms"],
+        "latency_p50_ms": _latency_p50,
     }
     if spec.higher_is_better:
 
-        def per_j(t: dict[str, Any]) -> float | None:
+        def per_j(t: Trial) -> float | None:
             q, e = quality(t, spec), _infer_energy_per_request(t)
             return q / e if q is not None and e else None
 
@@ -97,14 +102,14 @@ def metric_functions(spec: MetricSpec) -> dict[str, Callable[[dict[str, Any]], f
     return out
 
 
-def _energy_vs_runtime(trials: list[dict[str, Any]]) -> dict[str, Any]:
+def _energy_vs_runtime(trials: Sequence[Trial]) -> dict[str, Any]:
     """Least-squares fit of inference energy (J) on inference duration (s) across all trials."""
-    infer = [p for t in trials if (p := infer_phase(t)) is not None and p["energy_j"] is not None]
-    fit = fit_line([p["duration_s"] for p in infer], [p["energy_j"] for p in infer])
+    infer = [(p.duration_s, p.energy_j) for t in trials if (p := infer_phase(t)) is not None and p.energy_j is not None]
+    fit = fit_line([d for d, _ in infer], [e for _, e in infer])
     return {**fit, "x": "infer duration_s", "y": "infer energy_j", "points": "one per trial and variant"}
 
 
-def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
+def study_statistics(config: dict[str, Any], trials: Sequence[Trial]) -> dict[str, Any]:
     """Descriptive statistics, tests against the baseline, Pareto front and recommendation."""
     spec = primary_spec(trials)
     q = spec.key
@@ -114,8 +119,8 @@ def study_statistics(config: dict[str, Any], trials: list[dict[str, Any]]) -> di
     metrics = metric_functions(spec)
     values: dict[str, dict[str, dict[int, float]]] = {}
     for name in names:
-        mine = [t for t in trials if t["variant"] == name]
-        values[name] = {m: {t["trial_index"]: v for t in mine if (v := f(t)) is not None} for m, f in metrics.items()}
+        mine = [t for t in trials if t.variant == name]
+        values[name] = {m: {t.trial_index: v for t in mine if (v := f(t)) is not None} for m, f in metrics.items()}
     present = [n for n in names if values[n][q]]
     per_variant: dict[str, Any] = {
         n: {m: describe(list(values[n][m].values()), bounded=(m == q and spec.bounded)) for m in metrics}
@@ -206,7 +211,7 @@ def _degenerate(reference: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def paired_statistics(
-    trials: list[dict[str, Any]],
+    trials: Sequence[Trial],
     names: list[str],
     spec: MetricSpec,
     margin: float,
@@ -218,22 +223,22 @@ def paired_statistics(
 
     if not trials:
         return {}
-    task = trials[0].get("task") or ""
-    energy_task = trials[0].get("energy_task") or task
+    task = trials[0].task or ""
+    energy_task = trials[0].energy_task or task
     kind = margin_type if margin_type != "auto" else ("absolute" if spec.bounded else "relative")
     units = margin_in_units(spec, margin, margin_type, (per_variant.get(BASELINE) or {}).get(spec.key, {}).get("mean"))
     items: dict[str, dict[int, Any]] = {n: {} for n in names}
     rounds: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
     for t in trials:
-        if t["variant"] not in items:
+        if t.variant not in items:
             continue
         scores = item_scores(t, task, spec.key)
         if scores is not None:
-            items[t["variant"]][t["trial_index"]] = scores
+            items[t.variant][t.trial_index] = scores
         for field in ("energy_per_request_j", "latency_mean_ms"):
-            mine = rounds.setdefault(field, {}).setdefault(t["variant"], {})
+            mine = rounds.setdefault(field, {}).setdefault(t.variant, {})
             for r, v in round_values(t, energy_task, field).items():
-                mine[(t["trial_index"], r)] = v
+                mine[(t.trial_index, r)] = v
     out: dict[str, Any] = {}
     for n in names:
         if n == BASELINE:

@@ -18,7 +18,10 @@ not the error of the ratios, and the report says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
+
+from wattcut.store.records import Trial
 
 METHOD = (
     "spread of the per-round paired log ratios ln(E_variant / E_baseline) that the energy CIs use: pooled SD over "
@@ -27,7 +30,7 @@ METHOD = (
 )
 
 
-def noise_floor(trials: list[dict[str, Any]], paired: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def noise_floor(trials: Sequence[Trial], paired: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The per-round paired spread (%), the resolvable difference, and the sentinel's drift, from one study."""
     from scipy import stats
 
@@ -60,13 +63,13 @@ def noise_floor(trials: list[dict[str, Any]], paired: dict[str, Any] | None = No
     return out or None
 
 
-def _sentinel_drift(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _sentinel_drift(trials: Sequence[Trial]) -> dict[str, Any] | None:
     """How far the baseline sentinel's energy per request moved from before to after each trial's rounds."""
     d = []
     for t in trials:
-        if t["variant"] != "baseline":
+        if t.variant != "baseline" or t.contention is None:
             continue
-        runs = (t.get("contention") or {}).get("sentinel_energy_per_request_j") or []
+        runs = t.contention.sentinel_energy_per_request_j
         for before, after in zip(runs[0::2], runs[1::2], strict=False):
             if before and after:
                 d.append(math.log(after / before))

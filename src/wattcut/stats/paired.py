@@ -29,9 +29,12 @@ Every number here is recomputed independently by ``tests/recompute.py`` from
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from wattcut.store.records import InferRound, Trial
 
 ALPHA = 0.05
 ITEM_METHOD = (
@@ -41,14 +44,15 @@ ITEM_METHOD = (
 ROUND_METHOD = "per-round paired log ratio: t over (trial, round) pairs, two-sided 95% CI, Holm across variants"
 
 
-def item_scores(trial: dict[str, Any], task: str, metric: str) -> dict[str, np.ndarray] | None:
+def item_scores(trial: Trial, task: str, metric: str) -> dict[str, np.ndarray] | None:
     """Per-item observations of ``metric`` in one record (None when the record has none).
 
     ``{"score": 0/1}`` for accuracy; ``{"nll": ..., "tokens": ...}`` for perplexity; ``{"score": ...}``
     for any metric that is the mean of per-item scores stored as ``{"scores": {metric: [...]}}``
     (lm-eval's ``acc`` and IFEval's prompt-level accuracies).
     """
-    items = (trial.get("tasks") or {}).get(task, {}).get("items")
+    entry = trial.tasks.get(task)
+    items = None if entry is None else entry.items
     if not items:
         return None
     if metric == "accuracy" and "gold" in items and "pred" in items:
@@ -130,10 +134,18 @@ def item_non_inferiority(
     return out
 
 
-def round_values(trial: dict[str, Any], task: str, field: str) -> dict[int, float]:
-    """``field`` (``energy_per_request_j`` or ``latency_mean_ms``) per round of ``task``'s infer windows."""
-    rounds = (trial.get("tasks") or {}).get(task, {}).get("rounds") or []
-    return {r["round"]: float(r[field]) for r in rounds if r.get(field) is not None and r[field] > 0}
+ROUND_FIELDS: dict[str, Callable[[InferRound], float | None]] = {
+    "energy_per_request_j": lambda r: r.energy_per_request_j,
+    "latency_mean_ms": lambda r: r.latency_mean_ms,
+}
+
+
+def round_values(trial: Trial, task: str, field: str) -> dict[int, float]:
+    """``field`` (a key of :data:`ROUND_FIELDS`) per round of ``task``'s infer windows."""
+    entry = trial.tasks.get(task)
+    read = ROUND_FIELDS[field]
+    values = {} if entry is None else {r.round: read(r) for r in entry.rounds}
+    return {k: float(v) for k, v in values.items() if v is not None and v > 0}
 
 
 def log_ratio(base: dict[tuple[int, int], float], var: dict[tuple[int, int], float]) -> dict[str, Any] | None:

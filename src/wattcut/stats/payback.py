@@ -22,61 +22,57 @@ the central values.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
+from wattcut.store.records import Phase, Trial
 from wattcut.units import J_PER_KWH
 
 DAYS_PER_YEAR = 365.0
 ONE_OFF_EXCLUDED = ("evaluate", "infer")
 
 
-def built(trial: dict[str, Any]) -> bool:
+def built(trial: Trial) -> bool:
     """Whether this trial built its variant (False: it reused the one an earlier trial built once per study)."""
-    return not (trial.get("build") or {}).get("reused")
+    return trial.build is None or not trial.build.reused
 
 
-def one_off_energy_j(trial: dict[str, Any]) -> float | None:
+def _one_off_phases(trial: Trial) -> list[Phase]:
+    return [p for p in trial.phases if p.parent is None and p.phase not in ONE_OFF_EXCLUDED + ("train",)]
+
+
+def one_off_energy_j(trial: Trial) -> float | None:
     """Energy a variant spent becoming itself (None when a phase has no reading)."""
-    phases = [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ONE_OFF_EXCLUDED + ("train",)]
-    if any(p["energy_j"] is None for p in phases):
+    energies = [p.energy_j for p in _one_off_phases(trial)]
+    if any(e is None for e in energies):
         return None
-    return float(sum(p["energy_j"] for p in phases))
+    return float(sum(e for e in energies if e is not None))
 
 
-def per_request_j(trial: dict[str, Any]) -> float | None:
+def per_request_j(trial: Trial) -> float | None:
     """Inference energy per request of one trial."""
-    from wattcut.metric import infer_phase
-
-    p = infer_phase(trial)
-    if p is None or p["energy_j"] is None or not p["requests"]:
+    p = trial.infer_phase()
+    if p is None or p.energy_j is None or not p.requests:
         return None
-    return float(p["energy_j"] / p["requests"])
+    return float(p.energy_j / p.requests)
 
 
-def _scenario(p: dict[str, Any], end: str) -> float | None:
-    """A phase's energy at one end of its interval (``low_j``/``high_j``), or its value when it has none."""
-    v = p.get(end)
-    return p["energy_j"] if v is None else v
-
-
-def per_request_range_j(trial: dict[str, Any]) -> tuple[float, float] | None:
+def per_request_range_j(trial: Trial) -> tuple[float, float] | None:
     """(low, high) inference energy per request of one trial, when its energy is an estimate with a range."""
-    from wattcut.metric import infer_phase
-
-    p = infer_phase(trial)
-    if p is None or p["energy_j"] is None or not p["requests"] or p.get("low_j") is None:
+    p = trial.infer_phase()
+    if p is None or p.energy_j is None or not p.requests or p.low_j is None or p.high_j is None:
         return None
-    return float(p["low_j"] / p["requests"]), float(p["high_j"] / p["requests"])
+    return float(p.low_j / p.requests), float(p.high_j / p.requests)
 
 
-def one_off_range_j(trial: dict[str, Any]) -> tuple[float, float] | None:
-    """(low, high) of :func:`one_off_energy_j`."""
-    phases = [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ONE_OFF_EXCLUDED + ("train",)]
-    if any(p["energy_j"] is None for p in phases):
+def one_off_range_j(trial: Trial) -> tuple[float, float] | None:
+    """(low, high) of :func:`one_off_energy_j`: each phase at one end of its interval (its value when it has none)."""
+    phases = _one_off_phases(trial)
+    if any(p.energy_j is None for p in phases):
         return None
     return (
-        float(sum(_scenario(p, "low_j") or 0.0 for p in phases)),
-        float(sum(_scenario(p, "high_j") or 0.0 for p in phases)),
+        float(sum((p.energy_j if p.low_j is None else p.low_j) or 0.0 for p in phases)),
+        float(sum((p.energy_j if p.high_j is None else p.high_j) or 0.0 for p in phases)),
     )
 
 
@@ -87,9 +83,9 @@ def _mean_range(values: list[tuple[float, float] | None]) -> tuple[float, float]
     return statistics.fmean(v[0] for v in xs), statistics.fmean(v[1] for v in xs)
 
 
-def _used_phases(trial: dict[str, Any]) -> list[dict[str, Any]]:
+def _used_phases(trial: Trial) -> list[Phase]:
     """The phases a variant's payback and deployment figures are computed from."""
-    return [p for p in trial["phases"] if p.get("parent") is None and p["phase"] not in ("evaluate", "train")]
+    return [p for p in trial.phases if p.parent is None and p.phase not in ("evaluate", "train")]
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -99,35 +95,35 @@ def _mean(values: list[float | None]) -> float | None:
 
 def grids(deploy: dict[str, Any]) -> list[dict[str, Any]]:
     """The deployment grids with value, source and year, from the data pack."""
-    from wattcut.measure import carbon
+    from wattcut.grids import grid
 
     out = []
     for spec in deploy.get("grids", []):
-        g = carbon.grid(spec)
+        g = grid(spec)
         out.append({"grid": spec, "g_per_kwh": g.g_per_kwh, "location": g.location, "source": g.source, "year": g.year})
     return out
 
 
-def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
+def payback(config: dict[str, Any], trials: Sequence[Trial]) -> dict[str, Any]:
     """Payback, yearly savings and deployment CO2e for every variant."""
     deploy = config.get("deploy")
     if deploy is None:  # a store written before [deploy] existed: price it at the defaults, and say so
         from dataclasses import asdict
 
-        from wattcut.settings import DeployConfig
+        from wattcut.settings_measure import DeployConfig
 
         deploy = {**asdict(DeployConfig()), "requests_per_day_source": "default (not stored with this study)"}
     rpd = float(deploy.get("requests_per_day", 0.0))
     pue = float(config.get("carbon", {}).get("pue", 1.0))
     grid_rows = grids(deploy)
     names = ["baseline", *(v["name"] for v in config["variants"])]
-    per_req = {n: _mean([per_request_j(t) for t in trials if t["variant"] == n]) for n in names}
-    ranges = {n: _mean_range([per_request_range_j(t) for t in trials if t["variant"] == n]) for n in names}
+    per_req = {n: _mean([per_request_j(t) for t in trials if t.variant == n]) for n in names}
+    ranges = {n: _mean_range([per_request_range_j(t) for t in trials if t.variant == n]) for n in names}
     base = per_req.get("baseline")
     base_range = ranges.get("baseline")
     variants: dict[str, Any] = {}
     for n in names:
-        mine = [t for t in trials if t["variant"] == n]
+        mine = [t for t in trials if t.variant == n]
         e = per_req[n]
         if not mine or e is None:
             continue
@@ -135,8 +131,8 @@ def payback(config: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, A
         row: dict[str, Any] = {
             "energy_per_request_j": e,
             # A figure built on any estimated reading is itself an estimate, and says by which methods.
-            "estimated": any(p.get("estimated") for p in used),
-            "methods": sorted({c["method"] for p in used for c in (p.get("energy") or {}).values() if c}),
+            "estimated": any(p.estimated for p in used),
+            "methods": sorted({c["method"] for p in used for c in p.energy.values() if c}),
             "deployment": [
                 {
                     "grid": g["grid"],

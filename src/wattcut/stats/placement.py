@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattcut.errors import UserInputError
+from wattcut.store.records import Results
 from wattcut.units import J_PER_KWH
 
 
@@ -53,7 +54,7 @@ def place(
     pue: float,
     max_gap_h: float = 3.0,
     gap_fill: str = "refuse",
-) -> dict:
+) -> dict[str, Any]:
     """Per region: the best window and its CO2e, and the saving against running now in ``default``.
 
     A series is held to the same rules as ``[carbon] timeseries_csv`` (``TimeSeries.check``):
@@ -121,17 +122,19 @@ def place(
     }
 
 
-def study_job(results: dict[str, Any], embodied_g_per_h: float = 0.0) -> Job:
+LAYOUT_FIX = "Give a folder written by `wattcut run` (`wattcut report DIR` rebuilds it), or --energy-kwh and --hours."
+
+
+def study_job(results: Results, embodied_g_per_h: float = 0.0) -> Job:
     """A finished study as a job: the gross energy and the wall time of its top-level phases, summed."""
+    phases = [p for t in results.trials for p in t.phases if not p.parent]
     try:
-        phases = [p for t in results["trials"] for p in t["phases"] if not p.get("parent")]
-        name = str(results["study"])
-        values = [(float(p["energy_j"]), float(p["duration_s"])) for p in phases if p["energy_j"] is not None]
-    except (KeyError, TypeError, ValueError, AttributeError):
+        values = [(float(p.energy_j), float(p.duration_s)) for p in phases if p.energy_j is not None]
+    except (TypeError, ValueError):
         raise UserInputError(
             "The study's results.json does not have the layout wattcut writes (trials with phases, each with "
             "energy_j and duration_s).",
-            "Give a folder written by `wattcut run` (`wattcut report DIR` rebuilds it), or --energy-kwh and --hours.",
+            LAYOUT_FIX,
         ) from None
     if not phases or len(values) != len(phases) or not all(math.isfinite(e) and e >= 0 for e, _ in values):
         raise UserInputError(
@@ -140,4 +143,4 @@ def study_job(results: dict[str, Any], embodied_g_per_h: float = 0.0) -> Job:
         )
     kwh = sum(e for e, _ in values) / J_PER_KWH
     hours = sum(d for _, d in values) / 3600
-    return Job(kwh, hours, f"study {name}: {len(phases)} phase windows", embodied_g_per_h)
+    return Job(kwh, hours, f"study {results.study}: {len(phases)} phase windows", embodied_g_per_h)

@@ -14,14 +14,17 @@ when it is read, so studies run by earlier versions still load and report.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar, get_args, get_origin
 
 SCHEMA_VERSION = 2  # the store's tables: 2 adds items and infer_rounds (a version-1 store is upgraded in place)
-# 2: task, metric_spec and per-task results; 3: one name per runtime (OpenVINO GenAI LMs: "openvino-genai")
-RECORD_VERSION = 3
+# 2: task, metric_spec and per-task results; 3: one name per runtime (OpenVINO GenAI LMs: "openvino-genai");
+# 4: the metric spec names the task's secondary metrics (the variant table reads them from it)
+RECORD_VERSION = 4
 
 R = TypeVar("R", bound="Record")
 
@@ -300,8 +303,47 @@ class Trial(Record):
         return [p for p in self.phases if p.phase == name]
 
 
+@dataclass(kw_only=True)
+class Results(Record):
+    """A study's ``results.json``: its config and provenance, every trial record, the summary and the statistics.
+
+    The summary rows and the statistics are derived (recomputed from the trials by the report);
+    the trials are the records the store keeps.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    study: str
+    started_at: str | None = None
+    config: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    complete: bool = True
+    missing_trials: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    metric_spec: dict[str, Any] | None = None
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    trials: list[Trial] = field(default_factory=list)
+    search: dict[str, Any] | None = None
+    absent: frozenset[str] = _bookkeeping()
+    extra: dict[str, Any] = _extra()
+
+    @classmethod
+    def read(cls, path: Path) -> Results:
+        """A ``results.json`` file, its trial records upgraded to this version."""
+        return cls.from_dict(upgrade_results(json.loads(path.read_text(encoding="utf-8"))))
+
+    def of(self, variant: str) -> list[Trial]:
+        """One variant's trials, in stored order."""
+        return [t for t in self.trials if t.variant == variant]
+
+
 # Techniques whose models earlier versions recorded under another runtime name: (technique, old, new).
 _RENAMED = (("ov_weight_compress", "openvino", "openvino-genai"),)
+# The classification tasks' secondary metrics, as their spec has named them since record version 4; a record
+# without a spec (version 1) was a sequence classification study scored on accuracy.
+_CLASSIFICATION_TASKS = (None, "sequence_classification", "prompted_classification")
+_CLASSIFICATION_SECONDARY = [["f1_macro", "F1 macro"], ["roc_auc", "ROC AUC"]]
+_ACCURACY = {"key": "accuracy", "label": "accuracy", "higher_is_better": True, "bounded": True, "unit": ""}
 
 
 def upgrade(record: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +355,10 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
         for technique, old, new in _RENAMED:
             if last == technique and model.get("runtime") == old:
                 model["runtime"] = new
+    if version < 4:
+        spec = record.get("metric_spec") or {**_ACCURACY, "format": ".4f", "version": 1}
+        if spec["key"] == "accuracy" and record.get("task") in _CLASSIFICATION_TASKS and "secondary" not in spec:
+            record["metric_spec"] = {**spec, "secondary": _CLASSIFICATION_SECONDARY}
         record["record_version"] = RECORD_VERSION
     return record
 

@@ -34,8 +34,8 @@ import numpy as np
 
 from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
-from wattcut.metric import ACCURACY
 from wattcut.settings import DataConfig
+from wattcut.tasks import classification
 from wattcut.tasks.base import task
 from wattcut.tasks.lm import CausalLMTask
 from wattcut.ui import bar
@@ -111,7 +111,7 @@ class PromptedClassification(CausalLMTask):
     name = "prompted_classification"
     config_cls = PromptedClassificationConfig
     summary = "an instruct LM labels texts (k-shot prompt, label log-likelihood); accuracy, P/R/F1, confusion"
-    metric_spec = ACCURACY
+    metric_spec = classification.CLASSIFICATION
 
     def prepare(self) -> None:
         """Load the dataset and check the verbalizers fit its labels."""
@@ -225,8 +225,6 @@ class PromptedClassification(CausalLMTask):
 
     def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
         """Classification metrics from the per-item label log-likelihoods (stored per item), calibrated and raw."""
-        from wattcut.tasks import classification
-
         conts = self._continuations(tokenizer)
         raw = np.zeros((len(self.evals), len(conts)))
         with bar("prompted", len(self.evals)) as advance:

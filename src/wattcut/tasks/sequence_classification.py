@@ -22,7 +22,7 @@ from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.settings import DataConfig, EvaluateConfig, InferConfig, TrainConfig
 from wattcut.tasks import classification
-from wattcut.tasks.base import ACCURACY, Task, task
+from wattcut.tasks.base import Task, task
 from wattcut.ui import bar
 
 
@@ -214,7 +214,7 @@ class SequenceClassification(Task):
         "ROC AUC, confusion matrix"
     )
     model_kind = "sequence-classifier"
-    metric_spec = ACCURACY
+    metric_spec = classification.CLASSIFICATION
     aligned = False  # the splits' labels are the model's class ids (already_trained)
 
     @property
