@@ -377,3 +377,16 @@ def test_distill_teacher_finetune_needs_a_named_teacher():
 
     with pytest.raises(UserInputError, match="teacher_finetune needs a pretrained teacher"):
         DistillConfig(teacher_finetune=True)
+
+
+def test_a_technique_that_reads_the_cost_profile_declares_it():
+    """The runner asks the registry, not the config: a config with an energy budget must be declared there."""
+    from wattcut.compress import TECHNIQUES
+
+    for name in TECHNIQUES:
+        t = TECHNIQUES.get(name)
+        assert t.uses_cost_profile == hasattr(t.config_cls, "needs_cost_profile"), name
+    prune = TECHNIQUES.get("prune_heads")
+    assert not prune.needs_cost_profile(prune.config_cls(amount=0.25))
+    assert prune.needs_cost_profile(prune.config_cls(energy_budget=0.8))
+    assert not TECHNIQUES.get("pt_int8_dynamic").needs_cost_profile(TECHNIQUES.get("pt_int8_dynamic").config_cls())

@@ -123,6 +123,13 @@ class Technique:
     # a step whose runtimes and model kinds depend on its settings (to_runtime) says which, per config
     route: Callable[[Any], Route] | None = None
     search: SearchSpace | None = None  # how `wattcut search` may use it (None: not searched)
+    # its config has a ``needs_cost_profile`` property (true with an energy budget): the runner then measures
+    # the baseline's cost profile once, before building variants
+    uses_cost_profile: bool = False
+
+    def needs_cost_profile(self, config: Any) -> bool:
+        """Whether a step with ``config`` reads the study's measured cost profile."""
+        return self.uses_cost_profile and bool(config.needs_cost_profile)
 
     def routes(self, config: Any) -> Route:
         """The runtimes this step takes, the one it returns and the model kinds it works on, for ``config``."""
@@ -166,6 +173,7 @@ def technique(
     check_source: Callable[[Any, str], None] | None = None,
     route: Callable[[Any], Route] | None = None,
     search: SearchSpace | None = None,
+    uses_cost_profile: bool = False,
 ) -> Callable:
     """Register ``apply`` as the transform for ``config_cls`` under ``name`` (PyTorch in, PyTorch out unless said)."""
 
@@ -186,6 +194,7 @@ def technique(
             check_source,
             route,
             search,
+            uses_cost_profile,
         )
         TECHNIQUES.add(name, technique)
         return apply

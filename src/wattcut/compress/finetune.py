@@ -53,6 +53,7 @@ class FinetuneConfig(GateSettings):
     FinetuneConfig,
     summary="recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules",
     search=SearchSpace("recover", fixed=(("samples", 2000),), cap_to_train_rows=("samples",)),
+    uses_cost_profile=True,
 )
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     """Fine-tune ``model.module`` in place; returns the handle."""

@@ -64,6 +64,7 @@ class PruneBudgetConfig:
     "prune_to_budget",
     PruneBudgetConfig,
     summary="remove heads and FFN neurons, lowest importance per joule first, until predicted energy <= budget",
+    uses_cost_profile=True,
 )
 def apply(model: Any, config: PruneBudgetConfig, ctx: CompressContext) -> Any:
     """Prune ``model`` to the predicted-energy budget; the choice is recorded on the handle."""

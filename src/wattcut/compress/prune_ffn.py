@@ -37,6 +37,7 @@ class FfnNeuronsConfig(PerLayerPruneConfig):
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=2
     ),
+    uses_cost_profile=True,
 )
 def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
     """Slice FFN neurons out of ``model.module`` and rewrite its config."""

@@ -37,6 +37,7 @@ class HeadsConfig(PerLayerPruneConfig):
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=1
     ),
+    uses_cost_profile=True,
 )
 def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
     """Slice the least important heads out of every attention block."""

@@ -91,6 +91,7 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 1 / 6, 2 / 6)),), fixed=(("strategy", "alternate"),), off=0.0, order=0
     ),
+    uses_cost_profile=True,
 )
 def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
     """Drop layers from ``model.module`` and rewrite its config."""

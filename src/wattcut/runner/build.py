@@ -94,8 +94,10 @@ def build_variant(
 
 
 def _needs_profile(cfg: StudyConfig) -> bool:
+    from wattcut.compress import TECHNIQUES
+
     return cfg.cost.profile or any(
-        getattr(step.config, "needs_cost_profile", False) for v in cfg.variants for step in v.techniques
+        TECHNIQUES.get(step.name).needs_cost_profile(step.config) for v in cfg.variants for step in v.techniques
     )
 
 
