@@ -7,9 +7,7 @@ figures' SVG text is escaped by matplotlib's XML writer.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -25,6 +23,7 @@ from wattcut.report.estimates import (
 )
 from wattcut.report.html_stats import contention, deployment, paired_table, payback, tests_table
 from wattcut.report.notes import GATE_RULE
+from wattcut.report.templating import asset, template
 from wattcut.store.records import Results, Trial
 
 
@@ -326,9 +325,9 @@ def render(results: Results, figs: dict[str, dict[str, str]] | None = None) -> s
         "carbon": _carbon(results),
         "methods": _methods(results),
     }
-    page: str = _template().render(
+    page: str = template("report.html.j2").render(
         study=results.study,
-        css=Markup(_css()),
+        css=Markup(asset("report.css")),
         model=str(cfg["model"].get("name_or_path") or cfg["model"].get("package")),
         gguf_file=cfg["model"].get("gguf_file") or "",
         has_tasks=bool(cfg.get("tasks")),
@@ -345,26 +344,3 @@ def render(results: Results, figs: dict[str, dict[str, str]] | None = None) -> s
         packages={k: str(prov["packages"][k]) for k in ("torch", "transformers", "onnxruntime")},
     )
     return page
-
-
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-@lru_cache(maxsize=1)
-def _template() -> Any:
-    """The page template (Jinja2, autoescaping every value that is not a section built above)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("report.html.j2")
-
-
-@lru_cache(maxsize=1)
-def _css() -> str:
-    """The page's CSS, kept in its own file and inlined at build time (the report is one self-contained file)."""
-    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")

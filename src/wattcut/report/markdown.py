@@ -6,8 +6,6 @@ paired tests, payback, methods) and formats the numbers; the template lays the p
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from wattcut.metric import MetricSpec
@@ -20,18 +18,9 @@ from wattcut.report.estimates import (
     method_lines,
     time_text,
 )
+from wattcut.report.templating import inert as _cell
+from wattcut.report.templating import template
 from wattcut.store.records import Results
-
-
-def _cell(x: Any) -> str:
-    """User text as inert Markdown: HTML escaped (renderers that allow raw HTML run it), pipes and emphasis too."""
-    from html import escape
-
-    text = escape(str(x), quote=False).replace("\n", " ")
-    for ch in "\\`*_[]|<>#!":
-        if ch not in "<>":  # already entities
-            text = text.replace(ch, "\\" + ch)
-    return text
 
 
 def _opt(x: float | None, fmt: str) -> str:
@@ -59,7 +48,7 @@ def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
     rec = st.get("recommendation") or {}
     prows = paired_rows(st)
     cc = crosscheck_rows(results)
-    page: str = _template().render(
+    page: str = template("report.md.j2").render(
         study=results.study,
         missing=[f"{_cell(m['variant'])} #{m['trial_index']}" for m in results.missing_trials],
         degenerate=st["reference_accuracy"] if rec.get("degenerate_baseline") else None,
@@ -138,23 +127,3 @@ def _tasks(results: Results) -> list[dict[str, Any]] | None:
         for r in tb["rows"]:
             r["cells"] = [fmt(r["values"][c["key"]], c["format"]) for c in tb["columns"]]
     return tables
-
-
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-@lru_cache(maxsize=1)
-def _template() -> Any:
-    """The Markdown template (Jinja2, no autoescape: user text is made inert by the ``md`` filter)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["md"] = _cell
-    return env.get_template("report.md.j2")

@@ -44,11 +44,20 @@ def _record_type(tp: Any) -> tuple[str, type[Record] | None]:
     return "plain", None
 
 
-class Record:
-    """Exact dict conversion for the record dataclasses below."""
+def _bookkeeping() -> Any:
+    return field(default_factory=frozenset, repr=False, compare=False)
 
-    absent: frozenset[str]  # optional keys the source document did not have (not written back)
-    extra: dict[str, Any]  # keys this version does not know (kept, written back)
+
+def _extra() -> Any:
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(kw_only=True)
+class Record:
+    """Exact dict conversion for the record dataclasses below (each a keyword-only dataclass)."""
+
+    absent: frozenset[str] = _bookkeeping()  # optional keys the source document did not have (not written back)
+    extra: dict[str, Any] = _extra()  # keys this version does not know (kept, written back)
     _kinds: ClassVar[dict[str, tuple[str, type[Record] | None]]]
 
     @classmethod
@@ -111,14 +120,6 @@ def _required(f: dataclasses.Field[Any]) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
-def _bookkeeping() -> Any:
-    return field(default_factory=frozenset, repr=False, compare=False)
-
-
-def _extra() -> Any:
-    return field(default_factory=dict, repr=False, compare=False)
-
-
 @dataclass(kw_only=True)
 class Latency(Record):
     """Per-request latency of a task's timed requests (milliseconds)."""
@@ -129,8 +130,6 @@ class Latency(Record):
     p50_ms: float | None = None
     p90_ms: float | None = None
     per_request_ms: list[float] | None = None  # every request's latency, up to 5,000 of them
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -150,8 +149,6 @@ class InferRound(Record):
     energy_per_request_range_j: list[float] | None = None
     latency_mean_ms: float | None = None
     latency_p50_ms: float | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -180,8 +177,6 @@ class Phase(Record):
     energy_per_token_j: float | None = None
     energy_per_1k_requests_j: float | None = None
     carbon: dict[str, Any] | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -198,8 +193,6 @@ class TaskResult(Record):
     exits: dict[str, Any] | None = None  # early exit: the threshold sweep and the depths served
     requests: list[dict[str, Any]] | None = None  # per-request facts (TTFT, tokens, energy) where kept
     workload: dict[str, Any] | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -214,8 +207,6 @@ class ModelRecord(Record):
     artifact: str = ""
     flops_per_sequence: int | None = None
     saved_to: str | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -225,8 +216,6 @@ class Deployment(Record):
     threads: int
     threads_source: str
     batch_size: int
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -236,8 +225,6 @@ class Build(Record):
     once_per_study: bool
     trial_index: int
     reused: bool
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -251,8 +238,6 @@ class Contention(Record):
     drifts: list[float] = field(default_factory=list)
     flagged: bool = False
     sentinel_energy_per_request_j: list[float | None] = field(default_factory=list)
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
 
 @dataclass(kw_only=True)
@@ -282,8 +267,6 @@ class Trial(Record):
     contention: Contention | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
     def metric(self, key: str, task: str | None = None) -> Any:
         """A metric by the key its task's metric spec names (the primary task's unless ``task`` is given)."""
@@ -324,8 +307,6 @@ class Results(Record):
     statistics: dict[str, Any] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     search: dict[str, Any] | None = None
-    absent: frozenset[str] = _bookkeeping()
-    extra: dict[str, Any] = _extra()
 
     @classmethod
     def read(cls, path: Path) -> Results:
