@@ -35,17 +35,13 @@ def env(
     if countries:
         data = carbon.pack()
         console.print(f"carbon data pack {data['pack_version']}:", highlight=False)
-        for c in data["countries"]:
+        # countries, then regions (their code is COUNTRY/REGION, so their name column is 4 narrower)
+        rows = [(c["code"], 32, c) for c in data["countries"]]
+        rows += [(f"{r['country']}/{r['code']}", 28, r) for r in data["regions"]]
+        for code, width, g in rows:
             console.print(
-                f"  {c['code']}  {c['name']:32} {c['g_per_kwh']:8.1f} g/kWh  {c['year']}  {c['basis']:11} "
-                f"dataset={c['dataset']}",
-                highlight=False,
-                markup=False,
-            )
-        for r in data["regions"]:
-            console.print(
-                f"  {r['country']}/{r['code']}  {r['name']:28} {r['g_per_kwh']:8.1f} g/kWh  {r['year']}  "
-                f"{r['basis']:11} dataset={r['dataset']}",
+                f"  {code}  {g['name']:{width}} {g['g_per_kwh']:8.1f} g/kWh  {g['year']}  {g['basis']:11} "
+                f"dataset={g['dataset']}",
                 highlight=False,
                 markup=False,
             )

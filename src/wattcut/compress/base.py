@@ -14,6 +14,7 @@ Technique modules must not import torch or a runtime at module level (import ins
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -160,7 +161,6 @@ TECHNIQUES: Registry[Technique] = Registry("technique", "variants[].techniques[]
 def technique(
     name: str,
     config_cls: type,
-    summary: str,
     *,
     takes: Runtime | tuple[Runtime, ...] = "pytorch",
     returns: Runtime = "pytorch",
@@ -175,9 +175,13 @@ def technique(
     search: SearchSpace | None = None,
     uses_cost_profile: bool = False,
 ) -> Callable:
-    """Register ``apply`` as the transform for ``config_cls`` under ``name`` (PyTorch in, PyTorch out unless said)."""
+    """Register ``apply`` as the transform for ``config_cls`` under ``name`` (PyTorch in, PyTorch out unless said).
+
+    The first paragraph of ``apply``'s docstring is the technique's summary (``wattcut techniques``).
+    """
 
     def deco(apply: Callable[[Any, Any, CompressContext], Any]) -> Callable:
+        summary = docstring_summary(apply)
         technique = Technique(
             name,
             config_cls,
@@ -200,6 +204,15 @@ def technique(
         return apply
 
     return deco
+
+
+def docstring_summary(fn: Callable[..., Any]) -> str:
+    """A function's summary as a list shows it: its docstring's first paragraph on one line, without the period."""
+    doc = inspect.getdoc(fn) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    if not first:
+        raise TypeError(f"{fn.__module__}.{fn.__qualname__}: a technique's transform needs a docstring (its summary)")
+    return first.removesuffix(".")
 
 
 def check_pipeline(variant: str, steps: tuple[TechniqueStep, ...]) -> None:

@@ -233,13 +233,15 @@ def _check_teacher_source(config: DistillConfig) -> None:
 @technique(
     "distill",
     DistillConfig,
-    summary="knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE)",
     check_inputs=_check_teacher_source,
     search=SearchSpace("recover", fixed=(("samples", 2000), ("learning_rate", 1e-4)), cap_to_train_rows=("samples",)),
     uses_cost_profile=True,
 )
 def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
-    """Distil into ``model.module`` in place; returns the handle."""
+    """Knowledge distillation from a fine-tuned teacher (KL at temperature T x T^2, plus CE).
+
+    Distil into ``model.module`` in place; returns the handle.
+    """
     import torch
     import torch.nn.functional as F  # noqa: N812
 

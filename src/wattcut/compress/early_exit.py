@@ -101,15 +101,12 @@ def _check_model(config: EarlyExitConfig, layers: int) -> int:
     return layers
 
 
-@technique(
-    "early_exit",
-    EarlyExitConfig,
-    summary="exit heads after encoder layers, self-distilled; easy inputs stop at the first confident exit",
-    layers_after=_check_model,
-    adds_exits=True,
-)
+@technique("early_exit", EarlyExitConfig, layers_after=_check_model, adds_exits=True)
 def apply(model: Any, config: EarlyExitConfig, ctx: CompressContext) -> Any:
-    """Attach and train exit heads; returns an early-exit handle."""
+    """Exit heads after encoder layers, self-distilled; easy inputs stop at the first confident exit.
+
+    Attach and train exit heads; returns an early-exit handle.
+    """
     import numpy as np
     import torch
 

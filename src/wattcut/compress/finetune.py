@@ -51,12 +51,14 @@ class FinetuneConfig(GateSettings):
 @technique(
     "finetune",
     FinetuneConfig,
-    summary="recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules",
     search=SearchSpace("recover", fixed=(("samples", 2000),), cap_to_train_rows=("samples",)),
     uses_cost_profile=True,
 )
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
-    """Fine-tune ``model.module`` in place; returns the handle."""
+    """Recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules.
+
+    Fine-tune ``model.module`` in place; returns the handle.
+    """
     from wattcut.data import TextDataset
     from wattcut.settings import TrainConfig
     from wattcut.tasks.sequence_classification import fine_tune

@@ -130,7 +130,6 @@ def calibration_file(config: GgufQuantizeConfig, ctx: CompressContext) -> Path:
     "gguf_quantize",
     GgufQuantizeConfig,
     returns="llamacpp",
-    summary="convert with llama.cpp's converter, quantize with llama-quantize (Q8_0, Q4_K_M, imatrix...); llama.cpp",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
     check_source=check_source,
@@ -138,7 +137,10 @@ def calibration_file(config: GgufQuantizeConfig, ctx: CompressContext) -> Path:
     search=SearchSpace("runtime", knobs=(("type", ("Q8_0", "Q4_K_M")),)),
 )
 def apply(model: Any, config: GgufQuantizeConfig, ctx: CompressContext) -> Any:
-    """Convert, optionally compute an importance matrix, quantize; returns a ``LlamaCppLM``."""
+    """Convert with llama.cpp's converter, quantize with llama-quantize (Q8_0, Q4_K_M, imatrix...); llama.cpp.
+
+    Convert, optionally compute an importance matrix, quantize; returns a ``LlamaCppLM``.
+    """
     from wattcut.models import llama_tools
     from wattcut.runtimes.llamacpp import LlamaCppLM
 

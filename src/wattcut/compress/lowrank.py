@@ -71,14 +71,12 @@ def factorize(linear: Any, rank: int) -> Any:
     return torch.nn.Sequential(first, second)
 
 
-@technique(
-    "lowrank_svd",
-    SvdConfig,
-    summary="replace Linear layers by two low-rank Linears from their SVD (rank by fraction or energy)",
-    deterministic=True,
-)
+@technique("lowrank_svd", SvdConfig, deterministic=True)
 def apply(model: Any, config: SvdConfig, ctx: CompressContext) -> Any:
-    """Factorize the targeted Linears of ``model.module`` in place."""
+    """Replace Linear layers by two low-rank Linears from their SVD (rank by fraction or energy).
+
+    Factorize the targeted Linears of ``model.module`` in place.
+    """
     import torch
 
     pattern = TARGETS[config.targets]

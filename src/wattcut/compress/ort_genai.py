@@ -55,14 +55,16 @@ def check_inputs(config: OrtGenAIConfig) -> None:
     "ort_genai",
     OrtGenAIConfig,
     returns="onnxruntime-genai",
-    summary="ONNX Runtime GenAI model builder: int4/int8/fp32 decoder with a KV cache (portable)",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
     deterministic=True,
     search=SearchSpace("runtime", knobs=(("precision", ("int4",)),)),
 )
 def apply(model: Any, config: OrtGenAIConfig, ctx: CompressContext) -> Any:
-    """Save the HF folder, run the builder; returns an :class:`~wattcut.runtimes.ort_genai.OrtGenAILM`."""
+    """ONNX Runtime GenAI model builder: int4/int8/fp32 decoder with a KV cache (portable).
+
+    Save the HF folder, run the builder; returns an :class:`~wattcut.runtimes.ort_genai.OrtGenAILM`.
+    """
     import shutil
     from pathlib import Path
 

@@ -39,13 +39,15 @@ class OrtInt8DynamicConfig:
     OrtInt8DynamicConfig,
     takes=("pytorch", "onnxruntime"),
     returns="onnxruntime",
-    summary="export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime",
     keeps_exits=True,
     deterministic=True,
     search=SearchSpace("runtime", follows=("ort_optimize",)),
 )
 def apply(model: Any, config: OrtInt8DynamicConfig, ctx: CompressContext) -> Any:
-    """Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``."""
+    """Export to ONNX (or take a fused graph) and quantize weights to INT8, dynamic activations, on ONNX Runtime.
+
+    Export (from PyTorch) or copy (a fused ONNX model), quantize, open a session; returns an ``OnnxClassifier``.
+    """
     import shutil
 
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx

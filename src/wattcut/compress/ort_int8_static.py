@@ -72,12 +72,14 @@ class _Texts:
     "ort_int8_static",
     OrtInt8StaticConfig,
     returns="onnxruntime",
-    summary="static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts",
     deterministic=True,
     search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
-    """Export, calibrate and quantize; returns an ``OnnxClassifier``."""
+    """Static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts.
+
+    Export, calibrate and quantize; returns an ``OnnxClassifier``.
+    """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 

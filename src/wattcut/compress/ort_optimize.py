@@ -54,16 +54,12 @@ def fuse(src: Any, dst: Any, module_config: Any, model_type: str) -> dict[str, i
         log.setLevel(level)
 
 
-@technique(
-    "ort_optimize",
-    OrtOptimizeConfig,
-    returns="onnxruntime",
-    summary="export to ONNX and fuse attention, LayerNorm and GELU (onnxruntime.transformers optimizer), fp32",
-    deterministic=True,
-    search=SearchSpace("runtime"),
-)
+@technique("ort_optimize", OrtOptimizeConfig, returns="onnxruntime", deterministic=True, search=SearchSpace("runtime"))
 def apply(model: Any, config: OrtOptimizeConfig, ctx: CompressContext) -> Any:
-    """Export, fuse and open an ONNX Runtime session; returns an ``OnnxClassifier``."""
+    """Export to ONNX and fuse attention, LayerNorm and GELU (onnxruntime.transformers optimizer), fp32.
+
+    Export, fuse and open an ONNX Runtime session; returns an ``OnnxClassifier``.
+    """
     from wattcut.errors import UserInputError
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 

@@ -44,15 +44,12 @@ class OvInt8Config:
             )
 
 
-@technique(
-    "ov_int8_static",
-    OvInt8Config,
-    returns="openvino",
-    summary="NNCF INT8 static PTQ (weights and activations), calibrated on training texts, on OpenVINO",
-    deterministic=True,
-)
+@technique("ov_int8_static", OvInt8Config, returns="openvino", deterministic=True)
 def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
-    """Convert, calibrate and quantize; returns an ``OpenVinoClassifier``."""
+    """NNCF INT8 static PTQ (weights and activations), calibrated on training texts, on OpenVINO.
+
+    Convert, calibrate and quantize; returns an ``OpenVinoClassifier``.
+    """
     import nncf
 
     from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino

@@ -157,7 +157,6 @@ def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) 
     "ov_weight_compress",
     OvWeightCompressConfig,
     returns="openvino-genai",
-    summary="NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI",
     kinds=("causal-lm",),
     check_inputs=check_inputs,
     check_source=check_source,
@@ -165,7 +164,10 @@ def _sequences(config: OvWeightCompressConfig, tokenizer: Any, task_texts: Any) 
     search=SearchSpace("runtime", knobs=(("bits", ("int8", "int4")),)),
 )
 def apply(model: Any, config: OvWeightCompressConfig, ctx: CompressContext) -> Any:
-    """Export, convert to IR, compress; returns an :class:`~wattcut.runtimes.ov_genai.OpenVinoLM`."""
+    """NNCF weight compression of a decoder LM (INT8, INT4, AWQ/GPTQ) on OpenVINO GenAI.
+
+    Export, convert to IR, compress; returns an :class:`~wattcut.runtimes.ov_genai.OpenVinoLM`.
+    """
     from pathlib import Path
 
     import numpy as np

@@ -31,15 +31,12 @@ class OvWeightsConfig:
     version: int = 1
 
 
-@technique(
-    "ov_weight_only",
-    OvWeightsConfig,
-    returns="openvino",
-    summary="NNCF weight-only INT8/INT4 on OpenVINO (a size win for encoders, not a speed win)",
-    deterministic=True,
-)
+@technique("ov_weight_only", OvWeightsConfig, returns="openvino", deterministic=True)
 def apply(model: Any, config: OvWeightsConfig, ctx: CompressContext) -> Any:
-    """Convert and compress weights; returns an ``OpenVinoClassifier``."""
+    """NNCF weight-only INT8/INT4 on OpenVINO (a size win for encoders, not a speed win).
+
+    Convert and compress weights; returns an ``OpenVinoClassifier``.
+    """
     import nncf
 
     from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino

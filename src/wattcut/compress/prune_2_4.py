@@ -40,14 +40,12 @@ def two_four_mask(weight: Any) -> Any:
     return keep.view(out_f, -1)[:, :in_f]
 
 
-@technique(
-    "prune_2_4",
-    TwoFourConfig,
-    summary="2:4 semi-structured sparsity masks (50% zeros; GPU sparse kernels only, ~1.0x on CPU)",
-    deterministic=True,
-)
+@technique("prune_2_4", TwoFourConfig, deterministic=True)
 def apply(model: Any, config: TwoFourConfig, ctx: CompressContext) -> Any:
-    """Zero weights in the 2:4 pattern, in place."""
+    """2:4 semi-structured sparsity masks (50% zeros; GPU sparse kernels only, ~1.0x on CPU).
+
+    Zero weights in the 2:4 pattern, in place.
+    """
     import torch
 
     for name, m in model.module.named_modules():

@@ -60,14 +60,12 @@ class PruneBudgetConfig:
     needs_cost_profile = True
 
 
-@technique(
-    "prune_to_budget",
-    PruneBudgetConfig,
-    summary="remove heads and FFN neurons, lowest importance per joule first, until predicted energy <= budget",
-    uses_cost_profile=True,
-)
+@technique("prune_to_budget", PruneBudgetConfig, uses_cost_profile=True)
 def apply(model: Any, config: PruneBudgetConfig, ctx: CompressContext) -> Any:
-    """Prune ``model`` to the predicted-energy budget; the choice is recorded on the handle."""
+    """Remove heads and FFN neurons, lowest importance per joule first, until predicted energy <= budget.
+
+    Prune ``model`` to the predicted-energy budget; the choice is recorded on the handle.
+    """
     return to_budget(
         model,
         ctx,

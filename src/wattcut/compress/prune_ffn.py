@@ -33,14 +33,16 @@ class FfnNeuronsConfig(PerLayerPruneConfig):
 @technique(
     "prune_ffn_neurons",
     FfnNeuronsConfig,
-    summary="remove a fraction of FFN neurons in every layer (smaller dense model, real speed-up)",
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=2
     ),
     uses_cost_profile=True,
 )
 def apply(model: Any, config: FfnNeuronsConfig, ctx: CompressContext) -> Any:
-    """Slice FFN neurons out of ``model.module`` and rewrite its config."""
+    """Remove a fraction of FFN neurons in every layer (smaller dense model, real speed-up).
+
+    Slice FFN neurons out of ``model.module`` and rewrite its config.
+    """
     import torch
 
     pairs = ffn_pairs(model.module)

@@ -33,14 +33,16 @@ class HeadsConfig(PerLayerPruneConfig):
 @technique(
     "prune_heads",
     HeadsConfig,
-    summary="remove attention heads per layer by magnitude or Taylor importance (smaller, faster model)",
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 0.25, 0.5)),), fixed=(("importance", "taylor"),), off=0.0, order=1
     ),
     uses_cost_profile=True,
 )
 def apply(model: Any, config: HeadsConfig, ctx: CompressContext) -> Any:
-    """Slice the least important heads out of every attention block."""
+    """Remove attention heads per layer by magnitude or Taylor importance (smaller, faster model).
+
+    Slice the least important heads out of every attention block.
+    """
     import torch
 
     blocks = attention_blocks(model.module)

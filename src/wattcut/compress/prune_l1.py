@@ -38,14 +38,12 @@ class L1UnstructuredConfig:
         fraction('technique "prune_l1_unstructured"', "amount", self.amount)
 
 
-@technique(
-    "prune_l1_unstructured",
-    L1UnstructuredConfig,
-    summary="zero the smallest |w| in Linear layers (dense storage: a size/accuracy study, ~1.0x speed)",
-    deterministic=True,
-)
+@technique("prune_l1_unstructured", L1UnstructuredConfig, deterministic=True)
 def apply(model: Any, config: L1UnstructuredConfig, ctx: CompressContext) -> Any:
-    """Prune ``model.module`` in place and return the handle."""
+    """Zero the smallest |w| in Linear layers (dense storage: a size/accuracy study, ~1.0x speed).
+
+    Prune ``model.module`` in place and return the handle.
+    """
     import torch
     from torch.nn.utils import prune
 

@@ -86,7 +86,6 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
 @technique(
     "prune_layers",
     LayersConfig,
-    summary="remove whole encoder layers (smaller, faster model; reloads with transformers)",
     layers_after=lambda config, n: n if config.energy_budget is not None else len(layers_to_keep(n, config)),
     search=SearchSpace(
         "prune", knobs=(("amount", (0.0, 1 / 6, 2 / 6)),), fixed=(("strategy", "alternate"),), off=0.0, order=0
@@ -94,7 +93,10 @@ def layers_to_keep(n: int, config: LayersConfig) -> list[int]:
     uses_cost_profile=True,
 )
 def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
-    """Drop layers from ``model.module`` and rewrite its config."""
+    """Remove whole encoder layers (smaller, faster model; reloads with transformers).
+
+    Drop layers from ``model.module`` and rewrite its config.
+    """
     import torch
 
     layers, _ = _layer_list(model.module)

@@ -31,15 +31,12 @@ def native_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-@technique(
-    "pt_bf16",
-    PtBf16Config,
-    summary="cast weights and compute to bfloat16 (PyTorch eager)",
-    kinds=("sequence-classifier", "causal-lm"),
-    deterministic=True,
-)
+@technique("pt_bf16", PtBf16Config, kinds=("sequence-classifier", "causal-lm"), deterministic=True)
 def apply(model: Any, config: PtBf16Config, ctx: CompressContext) -> Any:
-    """Cast ``model.module`` to bf16; returns a handle of the same kind."""
+    """Cast weights and compute to bfloat16 (PyTorch eager).
+
+    Cast ``model.module`` to bf16; returns a handle of the same kind.
+    """
     import torch
 
     precision = "bf16" + ("" if native_bf16() else " (emulated: no native bf16 on this CPU)")

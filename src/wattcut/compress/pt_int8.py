@@ -23,13 +23,15 @@ class PtInt8DynamicConfig:
 @technique(
     "pt_int8_dynamic",
     PtInt8DynamicConfig,
-    summary="PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline",
     kinds=("sequence-classifier", "causal-lm"),
     deterministic=True,
     search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
-    """Quantize ``model.module``'s Linear layers; returns a handle of the same kind."""
+    """PyTorch dynamic INT8 of Linear layers (fbgemm), the in-framework INT8 baseline.
+
+    Quantize ``model.module``'s Linear layers; returns a handle of the same kind.
+    """
     import warnings
 
     import torch

@@ -41,16 +41,12 @@ def _route(config: ToRuntimeConfig) -> Route:
     return spec.takes, spec.name, spec.kinds
 
 
-@technique(
-    "to_runtime",
-    ToRuntimeConfig,
-    summary="serve on a registered runtime through its own conversion (runtime = name; see `wattcut env`)",
-    kinds=("sequence-classifier", "causal-lm"),
-    deterministic=True,
-    route=_route,
-)
+@technique("to_runtime", ToRuntimeConfig, kinds=("sequence-classifier", "causal-lm"), deterministic=True, route=_route)
 def apply(model: Any, config: ToRuntimeConfig, ctx: CompressContext) -> Any:
-    """The runtime's ``convert(model, ctx)``."""
+    """Serve on a registered runtime through its own conversion (runtime = name; see `wattcut env`).
+
+    The runtime's ``convert(model, ctx)``.
+    """
     from wattcut.runtimes.registry import runtimes
 
     convert = runtimes().get(config.runtime).convert
