@@ -132,8 +132,12 @@ def test_resolved_config_is_echoed_and_reloads(smoke):
 
 
 def test_kill_during_second_trial_keeps_finished_trials_then_resumes(tmp_path):
+    # the smoke study without its ONNX variant: two compressed variants are enough to be killed between
+    smoke = (REPO / "examples" / "smoke.toml").read_text(encoding="utf-8")
+    exp = tmp_path / "kill.toml"
+    exp.write_text(smoke[: smoke.index('[[variants]]\nname = "ffn-50+ort-int8"')], encoding="utf-8")
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "wattcut", "run", "examples/smoke.toml", "--out", str(out)]
+    cmd = [sys.executable, "-m", "wattcut", "run", str(exp), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "wattcut.sqlite"
     deadline = time.time() + 240
@@ -146,7 +150,7 @@ def test_kill_during_second_trial_keeps_finished_trials_then_resumes(tmp_path):
                     done = c.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
             except sqlite3.OperationalError:
                 continue
-        if done >= 4:  # trial 1 committed; trial 2 is fine-tuning now (its records land together, after its round)
+        if done >= 3:  # trial 1 committed; trial 2 is fine-tuning now (its records land together, after its round)
             time.sleep(1.0)
             break
     assert proc.poll() is None, "study ended before it could be killed"
@@ -156,25 +160,20 @@ def test_kill_during_second_trial_keeps_finished_trials_then_resumes(tmp_path):
     c = sqlite3.connect(db)
     assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     rows = c.execute("SELECT variant, trial_index, record_json FROM trials").fetchall()
-    assert len(rows) >= 4 and all(json.loads(r[2])["phases"] for r in rows)
-    assert {(v, t) for v, t, _ in rows if t == 0} == {
-        ("baseline", 0),
-        ("l1-unstructured-50", 0),
-        ("ffn-neurons-50", 0),
-        ("ffn-50+ort-int8", 0),
-    }
+    assert len(rows) >= 3 and all(json.loads(r[2])["phases"] for r in rows)
+    assert {(v, t) for v, t, _ in rows if t == 0} == {("baseline", 0), ("l1-unstructured-50", 0), ("ffn-neurons-50", 0)}
     c.close()
 
     rep = subprocess.run([sys.executable, "-m", "wattcut", "report", str(out)], cwd=REPO, capture_output=True)
     assert rep.returncode == 0
     res = json.loads((out / "results.json").read_text())
-    assert res["complete"] is False and len(res["missing_trials"]) == 8 - len(rows)
+    assert res["complete"] is False and len(res["missing_trials"]) == 6 - len(rows)
 
-    again = run_smoke(out)
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming" in again.stderr
     res = json.loads((out / "results.json").read_text())
-    assert res["complete"] is True and len(res["trials"]) == 8
+    assert res["complete"] is True and len(res["trials"]) == 6
 
 
 def test_every_statistic_recomputes_from_results_json(smoke):
