@@ -81,10 +81,14 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
             works_on = TECHNIQUES.get(step.name).routes(step.config)[2]
             if tasks[0].model_kind not in works_on:
                 usable = [n for n in TECHNIQUES.names() if tasks[0].model_kind in TECHNIQUES.get(n).kinds]
+                kind = tasks[0].model_kind
                 raise UserInputError(
                     f'Variant "{variant.name}": technique "{step.name}" works on {" and ".join(works_on)} models, but '
-                    f"this study's tasks use a {tasks[0].model_kind}.",
-                    f"Techniques for a {tasks[0].model_kind}: {', '.join(usable)}.",
+                    f"this study's tasks use a model of kind {kind}.",
+                    f"Techniques for that kind: {', '.join(usable)}."
+                    if usable
+                    else f"No technique takes {kind} models yet: remove this step (a variant with no techniques "
+                    "is an unchanged copy, which measures the noise floor).",
                 )
         if variant.techniques:  # a task that serves only some runtimes (lm_eval: PyTorch modules)
             last = variant.techniques[-1]

@@ -150,6 +150,31 @@ class Task:
         return {}
 
 
+def serve_timed(
+    requests: list[Any], rec: Any, desc: str, call: Callable[[Any], Any], count: Callable[[Any], tuple[int, int]]
+) -> list[float]:
+    """Serve each request through ``call``, timing it alone; add its (samples, tokens) to ``rec``.
+
+    The loop every one-request-at-a-time workload shares; returns per-request latencies in seconds.
+    """
+    import time
+
+    from wattcut.ui import bar
+
+    latencies = []
+    with bar(desc, len(requests)) as advance:
+        for req in requests:
+            t0 = time.perf_counter()
+            call(req)
+            latencies.append(time.perf_counter() - t0)
+            samples, tokens = count(req)
+            rec.requests += 1
+            rec.samples += samples
+            rec.tokens += tokens
+            advance(1)
+    return latencies
+
+
 TASKS: Registry[type[Task]] = Registry("task", "[[tasks]] name")
 
 DEFAULT_TASK = "sequence_classification"
@@ -161,4 +186,4 @@ def task(cls: type[Task]) -> type[Task]:
     return cls
 
 
-__all__ = ["ACCURACY", "DEFAULT_TASK", "TASKS", "MetricSpec", "Task", "task"]
+__all__ = ["ACCURACY", "DEFAULT_TASK", "TASKS", "MetricSpec", "Task", "serve_timed", "task"]

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 
 def load_registry() -> None:
-    """Import every task module so that its decorator runs."""
-    from wattcut.tasks import (  # noqa: F401
-        chat_replay,
-        lm_eval_task,
-        perplexity,
-        prompted_classification,
-        sequence_classification,
-    )
+    """Import every module of the package, so that each task's decorator runs (a new task is one module)."""
+    import importlib
+    import pkgutil
+
+    import wattcut.tasks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
 
 
 def build_tasks(study: StudyConfig) -> list[Task]:

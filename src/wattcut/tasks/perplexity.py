@@ -18,14 +18,13 @@ is per token processed.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.metric import MetricSpec
-from wattcut.tasks.base import task
+from wattcut.tasks.base import serve_timed, task
 from wattcut.tasks.lm import CausalLMTask, find_data_file
 from wattcut.ui import bar
 
@@ -205,14 +204,4 @@ class Perplexity(CausalLMTask):
 
     def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
         """Score each window; latencies in seconds."""
-        latencies = []
-        with bar(desc, len(requests)) as advance:
-            for req in requests:
-                t0 = time.perf_counter()
-                model.token_logprobs(req)
-                latencies.append(time.perf_counter() - t0)
-                rec.requests += 1
-                rec.samples += 1
-                rec.tokens += len(req)
-                advance(1)
-        return latencies
+        return serve_timed(requests, rec, desc, model.token_logprobs, lambda req: (1, len(req)))

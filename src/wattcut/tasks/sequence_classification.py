@@ -22,7 +22,7 @@ from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.settings import DataConfig, EvaluateConfig, InferConfig, TrainConfig
 from wattcut.tasks import classification
-from wattcut.tasks.base import Task, task
+from wattcut.tasks.base import Task, serve_timed, task
 from wattcut.ui import bar
 
 
@@ -181,19 +181,9 @@ def make_requests(
 
 def serve(model: Any, requests: list[dict[str, np.ndarray]], rec: PhaseRecord, desc: str = "infer") -> list[float]:
     """Run each request through ``model``; returns per-request latencies in seconds."""
-    import time
-
-    latencies = []
-    with bar(desc, len(requests)) as advance:
-        for req in requests:
-            t0 = time.perf_counter()
-            model.logits(req)
-            latencies.append(time.perf_counter() - t0)
-            rec.requests += 1
-            rec.samples += len(req["input_ids"])
-            rec.tokens += int(req["attention_mask"].sum())
-            advance(1)
-    return latencies
+    return serve_timed(
+        requests, rec, desc, model.logits, lambda r: (len(r["input_ids"]), int(r["attention_mask"].sum()))
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""PyTorch eager runtime for image classifiers: a plain ``nn.Module`` taking ``[batch, 3, H, W]`` pixels.
+
+Saved as safetensors plus a ``wattcut_image.json`` that names the architecture, its width and its
+labels, so a saved variant reloads with no pickle (:func:`load`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wattcut.errors import UserInputError
+from wattcut.runtimes.base import ModelFacts, folder_bytes
+from wattcut.runtimes.pytorch import TorchClassifier, _count_flops
+
+CONFIG = "wattcut_image.json"
+WEIGHTS = "model.safetensors"
+
+
+class TorchImageClassifier(TorchClassifier):
+    """An image classifier in PyTorch eager mode; ``logits`` takes ``{"pixel_values": float32 [b, 3, H, W]}``."""
+
+    def __init__(self, module: Any, labels: tuple[str, ...], width: float = 1.0, precision: str = "fp32") -> None:
+        super().__init__(module, precision)
+        self.labels = labels
+        self.width = width
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Class logits, shape ``[batch, classes]``, as float32 numpy."""
+        with self.serving(), torch.inference_mode():
+            return self.module(torch.from_numpy(batch["pixel_values"])).float().numpy()
+
+    def flops_per_sequence(self, seq_len: int) -> int | None:
+        """FLOPs of one forward pass on one ``seq_len`` x ``seq_len`` image (None for quantized modules)."""
+        if self.precision != "fp32":
+            return None
+        return _count_flops(self.module, {"x": torch.zeros(1, 3, seq_len, seq_len)})
+
+    def clone(self) -> TorchImageClassifier:
+        """A deep copy, so a technique can change it without touching the original."""
+        return TorchImageClassifier(copy.deepcopy(self.module), self.labels, self.width, self.precision)
+
+    def save(self, folder: Path) -> Path:
+        """Weights as safetensors, and the architecture, width and labels as JSON."""
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.module.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS))
+        config = {"architecture": "mobilenet_v2", "width": self.width, "labels": list(self.labels), "version": 1}
+        (folder / CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
+        return folder
+
+    def facts(self, workdir: Path) -> ModelFacts:
+        """Parameters (and non-zero ones; batch-norm statistics are buffers, not parameters) and the saved size."""
+        params = list(self.module.parameters())
+        total = sum(p.numel() for p in params)
+        nonzero = sum(int(torch.count_nonzero(p)) for p in params)
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            size = folder_bytes(self.save(Path(tmp)))
+        return ModelFacts(total, nonzero, size, self.runtime, self.precision, "safetensors + wattcut_image.json")
+
+
+def load(folder: Path) -> TorchImageClassifier:
+    """A classifier saved by :meth:`TorchImageClassifier.save` (no pickle is read)."""
+    from safetensors.torch import load_file
+
+    from wattcut.models.vision import MobileNetV2
+
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserInputError(
+            f'"{folder}" is not an image classifier saved by wattcut ({CONFIG}: {type(e).__name__}).',
+            'Name a saved variant\'s folder, or name_or_path = "mobilenet_v2" for the ImageNet model.',
+        ) from None
+    module = MobileNetV2(num_classes=len(config["labels"]), width=float(config["width"]))
+    module.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    return TorchImageClassifier(module.eval(), tuple(config["labels"]), float(config["width"]))

@@ -1,0 +1,230 @@
+"""Image classification: an ImageNet CNN with a new head, fine-tuned and scored on labelled images.
+
+The data is Fashion-MNIST (by name, from the data folder; seeded subsets of its train and test
+splits). The model is MobileNetV2 with torchvision's ImageNet weights (``[model] name_or_path =
+"mobilenet_v2"``), or a classifier wattcut saved (a folder). Grayscale images are resized to
+``image_size`` and repeated over three channels, then normalised with ImageNet's mean and standard
+deviation, as the weights expect; the preprocessing runs outside every timed window. The workload
+is ``[infer] requests`` batches of ``[infer] batch_size`` evaluation images.
+
+Seed 004 compresses ResNet-50; no registry serves its ImageNet weights offline, so MobileNetV2
+stands in (``models/vision.py``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wattcut.data.images import ImageSet
+from wattcut.errors import UserInputError
+from wattcut.measure.base import PhaseRecord
+from wattcut.settings_measure import positive
+from wattcut.tasks import classification
+from wattcut.tasks.base import Task, serve_timed, task
+from wattcut.ui import bar
+
+ARCHITECTURES = ("mobilenet_v2",)
+DATASETS = ("fashion_mnist",)
+
+
+@dataclass(frozen=True)
+class ImageClassificationConfig:
+    """``[[tasks]] name = "image_classification"``.
+
+    Attributes:
+        dataset: A named image dataset in the data folder (``fashion_mnist``).
+        train_size: Training images (a seeded sample of the train split).
+        eval_size: Evaluation images (a seeded sample of the test split).
+        image_size: Side in pixels the images are resized to (224 is ImageNet's; smaller is cheaper).
+        top_k: Also report top-k accuracy for this k.
+    """
+
+    dataset: str = "fashion_mnist"
+    train_size: int = 2000
+    eval_size: int = 500
+    image_size: int = 96
+    top_k: int = 3
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        where = '[[tasks]] "image_classification"'
+        for name in ("train_size", "eval_size", "image_size", "top_k"):
+            positive(where, name, getattr(self, name))
+        if self.dataset not in DATASETS:
+            raise UserInputError(
+                f'{where} dataset = "{self.dataset}" is not a named image dataset.',
+                f"Use one of: {', '.join(DATASETS)}.",
+            )
+        if self.image_size < 32:
+            raise UserInputError(
+                f"{where} image_size = {self.image_size} is too small for MobileNetV2 (it downsamples 32 times).",
+                "Set image_size to 32 or more (96 is cheap; 224 is ImageNet's).",
+            )
+
+
+class Preprocessor:
+    """Resize, three channels, ImageNet normalisation: ``uint8 [n, H, W]`` to ``float32 [n, 3, S, S]``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """The model's input for ``images``."""
+        import torch
+
+        from wattcut.models.vision import IMAGENET_MEAN, IMAGENET_STD
+
+        x = torch.from_numpy(np.ascontiguousarray(images)).float().div(255)
+        x = x.unsqueeze(1).repeat(1, 3, 1, 1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        x = torch.nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return ((x - mean) / std).numpy()
+
+
+@task
+class ImageClassification(Task):
+    """Fine-tune an ImageNet CNN with a new head on labelled images; accuracy, top-k, per-class F1."""
+
+    name = "image_classification"
+    config_cls = ImageClassificationConfig
+    summary = "ImageNet CNN + new head fine-tuned on Fashion-MNIST; accuracy, top-k, F1, confusion matrix"
+    model_kind = "image-classifier"
+    metric_spec = classification.CLASSIFICATION
+    trains = True
+    runtimes = ("pytorch",)
+
+    def prepare(self) -> None:
+        """Read the dataset's splits and draw the seeded samples."""
+        from wattcut.data.catalog import data_dirs
+        from wattcut.data.images import fashion_mnist
+
+        found = [d / "fashion-mnist" for d in data_dirs() if (d / "fashion-mnist").is_dir()]
+        if not found:
+            raise UserInputError(
+                "Fashion-MNIST is not in any data folder (" + ", ".join(str(d) for d in data_dirs()) + ").",
+                "Put its four IDX files in <data folder>/fashion-mnist/ (see its SOURCE.md), or point "
+                "WATTCUT_DATA_DIR at the folder that holds it.",
+            )
+        folder = found[0]
+        self.train = fashion_mnist(folder, "train").subset(self.config.train_size, self.study.seed)
+        test = fashion_mnist(folder, "test")
+        if self.config.eval_size > len(test):
+            raise UserInputError(
+                f'[[tasks]] "image_classification" eval_size = {self.config.eval_size} is more than the '
+                f"{len(test):,} test images.",
+                f"Set eval_size to {len(test):,} or less.",
+            )
+        self.evals = test.subset(self.config.eval_size, self.study.seed + 1)
+
+    def describe_data(self) -> str:
+        """Images read, and the size they are resized to."""
+        return (
+            f"{len(self.train)} training images from {self.train.source}; {len(self.evals)} evaluation images from "
+            f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, 10 classes"
+        )
+
+    def max_length(self) -> int:
+        """The image side: what one request's FLOPs are counted at."""
+        return int(self.config.image_size)
+
+    def check_model(self, source: str) -> None:
+        """A known architecture name or a folder wattcut saved an image classifier into."""
+        if source not in ARCHITECTURES and not (Path(source) / "wattcut_image.json").is_file():
+            raise UserInputError(
+                f'[model] "{source}" is not an image classifier wattcut can load.',
+                'Set [model] name_or_path = "mobilenet_v2" (ImageNet weights, offline) or a folder of a saved '
+                "image variant.",
+            )
+
+    def load_tokenizer(self, source: str) -> Preprocessor:
+        """The image preprocessing (the tokenizer's place for text)."""
+        return Preprocessor(self.config.image_size)
+
+    def load_model(self, source: str) -> Any:
+        """MobileNetV2 with ImageNet weights and a new head for the dataset's classes, or a saved classifier."""
+        from wattcut.runtimes import pytorch_vision
+
+        self.check_model(source)
+        if source in ARCHITECTURES:
+            from wattcut.models.vision import mobilenet_v2_imagenet
+
+            module = mobilenet_v2_imagenet()
+            module.replace_head(len(self.train.label_names))
+            return pytorch_vision.TorchImageClassifier(module, self.train.label_names)
+        return pytorch_vision.load(Path(source))
+
+    def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: PhaseRecord) -> None:
+        """Cross-entropy fine-tuning of the whole network (``[train]``: AdamW, linear warmup and decay)."""
+        import torch
+
+        cfg = self.study.train
+        torch.manual_seed(seed)
+        module = model.module
+        module.train()
+        opt = torch.optim.AdamW(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        steps = cfg.epochs * -(-len(self.train) // cfg.batch_size)
+        warmup = int(steps * cfg.warmup_ratio)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
+        )
+        rng = random.Random(seed)
+        with bar("train", steps) as advance:
+            for _ in range(cfg.epochs):
+                order = list(range(len(self.train)))
+                rng.shuffle(order)
+                for start in range(0, len(order), cfg.batch_size):
+                    idx = order[start : start + cfg.batch_size]
+                    x = torch.from_numpy(tokenizer(self.train.images[idx]))
+                    y = torch.from_numpy(self.train.labels[idx])
+                    loss = torch.nn.functional.cross_entropy(module(x), y)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    rec.samples += len(idx)
+                    advance(1)
+        module.eval()
+
+    def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
+        """Accuracy, top-k, per-class P/R/F1, ROC AUC and the confusion matrix, with per-item predictions."""
+        logits = self._logits(model, tokenizer, self.evals, rec)
+        k = min(self.config.top_k, logits.shape[1])
+        top = np.argsort(-logits, axis=1)[:, :k]
+        out = {
+            **classification.score(logits, self.evals.labels, list(self.evals.label_names)),
+            f"top{k}_accuracy": float(np.mean([y in row for y, row in zip(self.evals.labels, top, strict=True)])),
+            "items": classification.items(logits, self.evals.labels),
+        }
+        return out
+
+    def _logits(self, model: Any, tokenizer: Preprocessor, data: ImageSet, rec: PhaseRecord) -> np.ndarray:
+        batch = self.study.evaluate.batch_size
+        rows = []
+        with bar("evaluate", len(data)) as advance:
+            for start in range(0, len(data), batch):
+                rows.append(model.logits({"pixel_values": tokenizer(data.images[start : start + batch])}))
+                rec.samples += len(rows[-1])
+                advance(len(rows[-1]))
+        return np.concatenate(rows)
+
+    def make_requests(self, tokenizer: Any, seed: int) -> list[dict[str, np.ndarray]]:
+        """``warmup + requests`` batches of ``[infer] batch_size`` evaluation images, preprocessed here (untimed)."""
+        cfg = self.study.infer
+        rng = random.Random(seed)
+        pool = list(range(len(self.evals)))
+        rng.shuffle(pool)
+        n = (cfg.warmup_requests + cfg.requests) * cfg.batch_size
+        picks = [pool[i % len(pool)] for i in range(n)]
+        return [
+            {"pixel_values": tokenizer(self.evals.images[picks[j : j + cfg.batch_size]])}
+            for j in range(0, n, cfg.batch_size)
+        ]
+
+    def serve(self, model: Any, requests: list[Any], rec: Any, desc: str = "infer", window: Any = None) -> list[float]:
+        """Classify each batch; returns per-request latencies in seconds."""
+        return serve_timed(requests, rec, desc, model.logits, lambda req: (len(req["pixel_values"]), 0))

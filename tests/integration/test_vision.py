@@ -1,0 +1,47 @@
+"""Image classification end to end, through the runner, statistics and report that text uses (vision_smoke.toml)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_cli_errors import assert_user_error
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+SMOKE = (REPO / "examples" / "vision_smoke.toml").read_text(encoding="utf-8")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "wattcut", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_mobilenet_v2_on_fashion_mnist_runs_and_reports(tmp_path):
+    exp = tmp_path / "v.toml"
+    exp.write_text(SMOKE.replace("train_size = 256", "train_size = 192").replace("eval_size = 128", "eval_size = 96"))
+    r = _cli("run", str(exp), "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    base, copy = (next(t for t in res["trials"] if t["variant"] == v) for v in ("baseline", "copy"))
+    assert [p["phase"] for p in base["phases"]][0] == "train" and base["task"] == "image_classification"
+    assert base["model"]["parameters"] == 2_236_682  # MobileNetV2 with a 10-class head (3.5 M with ImageNet's)
+    assert base["model"]["flops_per_sequence"] > 0 and base["model"]["artifact"].startswith("safetensors")
+    # fine-tuned from ImageNet: well above the 10% of chance after one epoch on 192 images
+    assert base["metrics"]["accuracy"] > 0.3 and 0 <= base["metrics"]["top3_accuracy"] <= 1
+    assert copy["metrics"]["accuracy"] == base["metrics"]["accuracy"]  # the same model on the same items
+    quality = res["statistics"]["paired"]["copy"]["quality"]
+    assert quality["n_items"] == 96 and quality["non_inferior"]  # item-level paired test, as for text
+    assert len(base["tasks"]["image_classification"]["rounds"]) == 3
+    assert "F1 macro" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
+    exp = tmp_path / "bad.toml"
+    exp.write_text(SMOKE.replace("techniques = []", 'techniques = [{ name = "prune_heads", amount = 0.25 }]'))
+    assert_user_error(_cli("validate", str(exp)), "works on sequence-classifier models", "No technique takes")
+    exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', 'name_or_path = "resnet50"'))
+    assert_user_error(_cli("validate", str(exp)), '"resnet50" is not an image classifier', "mobilenet_v2")
+    exp.write_text(SMOKE.replace("eval_size = 128", "eval_size = 20000"))
+    assert_user_error(_cli("validate", str(exp)), "eval_size = 20000 is more than the 10,000 test images")
