@@ -35,12 +35,21 @@ def test_mobilenet_v2_on_fashion_mnist_runs_and_reports(tmp_path):
     assert quality["n_items"] == 96 and quality["non_inferior"]  # item-level paired test, as for text
     assert len(base["tasks"]["image_classification"]["rounds"]) == 3
     assert "F1 macro" in (tmp_path / "o" / "report.html").read_text()
+    # static INT8 on ONNX Runtime: the convolutions quantized, calibrated on training images in its own window
+    int8 = next(t for t in res["trials"] if t["variant"] == "ort-int8")
+    assert (int8["model"]["runtime"], int8["model"]["precision"]) == ("onnxruntime", "int8-static")
+    assert int8["model"]["file_size_bytes"] < base["model"]["file_size_bytes"] / 2
+    calibrate = next(p for p in int8["phases"] if p["phase"] == "calibrate")
+    assert calibrate["parent"] == "compress" and calibrate["samples"] == 32 and "training items" in calibrate["step"]
+    assert abs(int8["metrics"]["accuracy"] - base["metrics"]["accuracy"]) < 0.1
 
 
 def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
     exp = tmp_path / "bad.toml"
     exp.write_text(SMOKE.replace("techniques = []", 'techniques = [{ name = "prune_heads", amount = 0.25 }]'))
-    assert_user_error(_cli("validate", str(exp)), "works on sequence-classifier models", "No technique takes")
+    assert_user_error(
+        _cli("validate", str(exp)), "works on sequence-classifier models", "for that kind: ort_int8_static"
+    )
     exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', 'name_or_path = "resnet50"'))
     assert_user_error(_cli("validate", str(exp)), '"resnet50" is not an image classifier', "mobilenet_v2")
     exp.write_text(SMOKE.replace("eval_size = 128", "eval_size = 20000"))

@@ -31,6 +31,7 @@ def ctx(tiny_bert, tmp_path):
     c = CompressContext(AutoTokenizer.from_pretrained(tiny_bert), max_length=32, threads=1, workdir=tmp_path)
     c.phase = session.phase
     c.calibration_texts = TEXTS * 10
+    c.calibration_inputs = lambda n: [encode(c.tokenizer, [t], 32) for t in (TEXTS * 10)[:n]]
     c.session = session  # type: ignore[attr-defined]
     return c
 
@@ -80,9 +81,9 @@ def test_static_int8_calibrates_in_its_own_window(model, ctx):
     np.testing.assert_allclose(out.logits(batch), reference, atol=0.1)
 
 
-def test_static_int8_needs_calibration_texts(model, ctx):
-    ctx.calibration_texts = ()
-    with pytest.raises(UserInputError, match="calibration texts"):
+def test_static_int8_needs_calibration_data(model, ctx):
+    ctx.calibration_inputs = None
+    with pytest.raises(UserInputError, match="calibration data"):
         TECHNIQUES.get("ort_int8_static").apply(model, OrtInt8StaticConfig(), ctx)
 
 

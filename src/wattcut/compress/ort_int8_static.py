@@ -1,4 +1,4 @@
-"""Static INT8 on ONNX Runtime: QDQ graph, per-channel weights, activation ranges calibrated on training texts.
+"""Static INT8 on ONNX Runtime: QDQ graph, per-channel weights, activation ranges calibrated on training data.
 
 Unlike ``ort_int8_dynamic``, activation scales are fixed ahead of time from a calibration
 pass (in its own metered ``calibrate`` window), so no per-call min/max is computed at
@@ -24,7 +24,7 @@ class OrtInt8StaticConfig:
     """Settings for ``ort_int8_static``.
 
     Attributes:
-        samples: Training texts run through the model to calibrate activation ranges.
+        samples: Training items (texts or images) run through the model to calibrate activation ranges.
         calibrate_method: ``minmax``, ``entropy`` or ``percentile`` (onnxruntime's calibrators).
         activations: ``uint8`` (u8s8: the fast path on AVX2/AVX-512 CPUs) or ``int8``.
         per_channel: Per-output-channel weight scales.
@@ -47,47 +47,48 @@ class OrtInt8StaticConfig:
             )
 
 
-class _Texts:
-    """onnxruntime CalibrationDataReader over tokenized texts, one unpadded text per batch."""
+class _Inputs:
+    """onnxruntime CalibrationDataReader over model inputs (one training item each), counted into ``rec``."""
 
-    def __init__(self, tokenizer: Any, texts: list[str], max_length: int, names: list[str], rec: Any) -> None:
-        self._it = iter(texts)
-        self._args = (tokenizer, max_length, names)
+    def __init__(self, inputs: list[dict[str, Any]], names: list[str], rec: Any) -> None:
+        self._it = iter(inputs)
+        self.names = names
         self.rec = rec
 
     def get_next(self) -> dict[str, Any] | None:
-        from wattcut.tasks.sequence_classification import encode
-
-        text = next(self._it, None)
-        if text is None:
+        item = next(self._it, None)
+        if item is None:
             return None
-        tokenizer, max_length, names = self._args
-        enc = encode(tokenizer, [text], max_length)
         self.rec.samples += 1
-        self.rec.tokens += int(enc["attention_mask"].sum())
-        return {k: v for k, v in enc.items() if k in names}
+        if "attention_mask" in item:
+            self.rec.tokens += int(item["attention_mask"].sum())
+        return {k: v for k, v in item.items() if k in self.names}
 
 
 @technique(
     "ort_int8_static",
     OrtInt8StaticConfig,
     returns="onnxruntime",
+    kinds=("sequence-classifier", "image-classifier"),
     deterministic=True,
     search=SearchSpace("runtime"),
 )
 def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
-    """Static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training texts.
+    """Static INT8 on ONNX Runtime: QDQ, per-channel weights, activations calibrated on training data.
 
-    Export, calibrate and quantize; returns an ``OnnxClassifier``.
+    Export, calibrate (on training texts or images, never evaluation items) and quantize the operators the
+    model's handle declares (an encoder's MatMuls, a CNN's convolutions); returns an ``OnnxClassifier``.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 
-    texts = list(ctx.calibration_texts)[: config.samples]
-    if not texts:
-        raise UserInputError("ort_int8_static needs calibration texts (the study's training split).", "Add [data].")
+    inputs = ctx.calibration_inputs(config.samples) if ctx.calibration_inputs is not None else []
+    if not inputs:
+        raise UserInputError(
+            "ort_int8_static needs calibration data (the study's training split).", "Add [data] or a task that trains."
+        )
     src = export_onnx(model, ctx.workdir / "model.fp32.onnx", opset=config.opset)
     names = [i.name for i in onnx.load(str(src), load_external_data=False).graph.input]
     out = ctx.workdir / "model.int8-static.onnx"
@@ -101,19 +102,18 @@ def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
     root.setLevel(logging.ERROR)  # "please consider pre-processing" advice on every call
     try:
         with ctx.phase("calibrate") as rec:
-            rec.step = f"{len(texts)} training texts, {config.calibrate_method}"
+            rec.step = f"{len(inputs)} training items, {config.calibrate_method}"
             quantize_static(
                 src,
                 out,
-                _Texts(ctx.tokenizer, texts, ctx.max_length, names, rec),
+                _Inputs(inputs, names, rec),
                 quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8 if config.activations == "uint8" else QuantType.QInt8,
                 weight_type=QuantType.QInt8,
                 per_channel=config.per_channel,
                 reduce_range=config.reduce_range,
                 calibrate_method=method,
-                # the encoder's MatMuls; the tiny pooler and head Gemms stay fp32
-                op_types_to_quantize=["MatMul"],
+                op_types_to_quantize=list(model.quantizable_ops),
                 extra_options={
                     "CalibTensorRangeSymmetric": config.activations == "int8",
                     "DefaultTensorType": onnx.TensorProto.FLOAT,  # outputs of fused contrib ops (Attention)

@@ -8,21 +8,21 @@ import numpy as np
 import torch
 
 from wattcut.runtimes.base import Capabilities, Handle, ModelFacts
-from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+from wattcut.runtimes.pytorch import TorchClassifier
 from wattcut.runtimes.registry import RuntimeSpec, register
 
 
 def export_onnx(model: TorchClassifier, path: Path, opset: int = 17) -> Path:
-    """Export a ``TorchClassifier`` to ONNX with dynamic batch and sequence axes."""
+    """Export a PyTorch classifier to ONNX with the dynamic axes its handle declares (``export_spec``)."""
     import warnings
 
-    names = model.input_names
+    module, inputs, axes = model.export_spec()
+    names = list(inputs)
     # The wrapper must be in eval mode too: the legacy exporter traces the wrapper's own
     # training flag, and dropout in the trace would make ONNX disagree with PyTorch.
-    wrapper = LogitsOnly(model.module, names).eval()
-    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
-    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes["logits"] = {0: "batch"}
+    wrapper = module.eval()
+    example = tuple(inputs.values())
+    axes = {**axes, "logits": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter; export is checked by tests
         torch.onnx.export(
@@ -58,7 +58,9 @@ class OnnxClassifier(Handle):
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         # the graph's inputs (a fused graph may drop token_type_ids, which BERT-style models ignore at 0)
-        self.input_names = [n for n in input_names if n in {i.name for i in self.session.get_inputs()}]
+        graph = {i.name: i.type for i in self.session.get_inputs()}
+        self.input_names = [n for n in input_names if n in graph]
+        self._dtypes = {n: np.float32 if graph[n] == "tensor(float)" else np.int64 for n in self.input_names}
 
     def set_threads(self, threads: int) -> None:
         """Serve with ``threads`` intra-op threads (a new session on the same file)."""
@@ -66,7 +68,7 @@ class OnnxClassifier(Handle):
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""
-        feed = {k: batch[k].astype(np.int64) for k in self.input_names}
+        feed = {k: batch[k].astype(self._dtypes[k], copy=False) for k in self.input_names}
         return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
 
     def save(self, folder: Path) -> Path:
@@ -104,6 +106,6 @@ register(
         "classifiers (INT8)",
         ("onnxruntime",),
         "pip install onnxruntime",
-        kinds=("sequence-classifier",),
+        kinds=("sequence-classifier", "image-classifier"),
     )
 )

@@ -23,6 +23,9 @@ class TorchClassifier(Handle):
 
     runtime = "pytorch"
     capabilities = Capabilities(threads=True, module=True)
+    # the operators a static INT8 quantizer should quantize in this model's ONNX graph (the encoder's MatMuls;
+    # the tiny pooler and head Gemms stay fp32)
+    quantizable_ops: tuple[str, ...] = ("MatMul",)
 
     def __init__(self, module: Any, precision: str = "fp32", storage: str = "dense") -> None:
         self.module = module
@@ -76,6 +79,12 @@ class TorchClassifier(Handle):
     def clone(self) -> TorchClassifier:
         """A deep copy, so a technique can change it without touching the original."""
         return TorchClassifier(copy.deepcopy(self.module), self.precision, self.storage)
+
+    def export_spec(self) -> tuple[Any, dict[str, Any], dict[str, dict[int, str]]]:
+        """What an ONNX export traces: a module (positional inputs in, logits out), example inputs, dynamic axes."""
+        names = self.input_names
+        example = {n: torch.ones((2, 8), dtype=torch.long) for n in names}
+        return LogitsOnly(self.module, names), example, {n: {0: "batch", 1: "sequence"} for n in names}
 
     def save(self, folder: Path) -> Path:
         """Save the model: an HF folder (float) or a ``torch.save`` state dict (quantized)."""

@@ -26,6 +26,9 @@ WEIGHTS = "model.safetensors"
 class TorchImageClassifier(TorchClassifier):
     """An image classifier in PyTorch eager mode; ``logits`` takes ``{"pixel_values": float32 [b, 3, H, W]}``."""
 
+    quantizable_ops = ("Conv", "Gemm", "MatMul")  # a CNN's work is in its convolutions
+    input_names = ["pixel_values"]  # a class attribute here; a property for text (read from forward)
+
     def __init__(self, module: Any, labels: tuple[str, ...], width: float = 1.0, precision: str = "fp32") -> None:
         super().__init__(module, precision)
         self.labels = labels
@@ -45,6 +48,11 @@ class TorchImageClassifier(TorchClassifier):
     def clone(self) -> TorchImageClassifier:
         """A deep copy, so a technique can change it without touching the original."""
         return TorchImageClassifier(copy.deepcopy(self.module), self.labels, self.width, self.precision)
+
+    def export_spec(self) -> tuple[Any, dict[str, Any], dict[str, dict[int, str]]]:
+        """The module itself (pixels in, logits out), an example batch, and dynamic batch and image sides."""
+        axes = {"pixel_values": {0: "batch", 2: "height", 3: "width"}}
+        return self.module.eval(), {"pixel_values": torch.zeros(2, 3, 64, 64)}, axes
 
     def save(self, folder: Path) -> Path:
         """Weights as safetensors, and the architecture, width and labels as JSON."""

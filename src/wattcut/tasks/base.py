@@ -64,6 +64,10 @@ class Task:
         """Texts a data-driven technique may calibrate on (never the evaluation items)."""
         return []
 
+    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, Any]]:
+        """``n`` training items as model inputs, one per dict (never evaluation items); none by default."""
+        return []
+
     def train_data(self) -> Any:
         """A labelled training set for techniques that fine-tune (None if the task has none)."""
         return None

@@ -96,7 +96,7 @@ class ImageClassification(Task):
     model_kind = "image-classifier"
     metric_spec = classification.CLASSIFICATION
     trains = True
-    runtimes = ("pytorch",)
+    runtimes = ("pytorch", "onnxruntime")  # the handles that take {"pixel_values": ...}
 
     def prepare(self) -> None:
         """Read the dataset's splits and draw the seeded samples."""
@@ -127,6 +127,10 @@ class ImageClassification(Task):
             f"{len(self.train)} training images from {self.train.source}; {len(self.evals)} evaluation images from "
             f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, 10 classes"
         )
+
+    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, np.ndarray]]:
+        """The first ``n`` training images, each preprocessed alone."""
+        return [{"pixel_values": tokenizer(self.train.images[i : i + 1])} for i in range(min(n, len(self.train)))]
 
     def max_length(self) -> int:
         """The image side: what one request's FLOPs are counted at."""

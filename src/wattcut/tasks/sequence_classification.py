@@ -244,6 +244,10 @@ class SequenceClassification(Task):
         """Training texts."""
         return self.train.texts
 
+    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, np.ndarray]]:
+        """The first ``n`` training texts, each tokenized alone (unpadded)."""
+        return [encode(tokenizer, [text], self.max_length()) for text in self.train.texts[:n]]
+
     def train_data(self) -> TextDataset:
         """The labelled training split."""
         return self.train
