@@ -62,7 +62,7 @@ def _search(tmp_path, *extra):
 
 
 def test_search_proves_its_front_in_a_full_study_and_resumes(tmp_path):
-    r = _search(tmp_path, "--budget-min", "0.6")
+    r = _search(tmp_path, "--budget-min", "0.4")
     assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-3000:]
     out = tmp_path / "s"
     history = json.loads((out / "search.json").read_text())
@@ -78,7 +78,7 @@ def test_search_proves_its_front_in_a_full_study_and_resumes(tmp_path):
     assert "Search: proxy vs full study" in (out / "study" / "report.md").read_text()
     assert "proxy vs full study" in (out / "study" / "report.html").read_text().lower()
     # A rerun resumes: the budget is spent, the stored trials are reused and nothing is measured twice.
-    again = _search(tmp_path, "--budget-min", "0.6")
+    again = _search(tmp_path, "--budget-min", "0.4")
     assert again.returncode == 0, again.stderr[-3000:]
     assert (
         "Resuming" in again.stdout + again.stderr

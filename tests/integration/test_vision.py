@@ -42,6 +42,10 @@ def test_mobilenet_v2_on_fashion_mnist_runs_and_reports(tmp_path):
     calibrate = next(p for p in int8["phases"] if p["phase"] == "calibrate")
     assert calibrate["parent"] == "compress" and calibrate["samples"] == 32 and "training items" in calibrate["step"]
     assert abs(int8["metrics"]["accuracy"] - base["metrics"]["accuracy"]) < 0.1
+    ov = next(t for t in res["trials"] if t["variant"] == "ov-int8")  # the same on OpenVINO, calibrated by NNCF
+    assert ov["model"]["runtime"] == "openvino" and ov["model"]["precision"].startswith("int8")
+    assert next(p for p in ov["phases"] if p["phase"] == "calibrate")["samples"] == 32
+    assert abs(ov["metrics"]["accuracy"] - base["metrics"]["accuracy"]) < 0.1
 
 
 def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):

@@ -31,7 +31,8 @@ def ctx(tiny_bert, tmp_path):
     c = CompressContext(AutoTokenizer.from_pretrained(tiny_bert), max_length=32, threads=1, workdir=tmp_path)
     c.phase = session.phase
     c.calibration_texts = TEXTS * 10
-    c.calibration_inputs = lambda n: [encode(c.tokenizer, [t], 32) for t in (TEXTS * 10)[:n]]
+    texts = TEXTS * 10  # what the task lends: training texts, tokenized in batches
+    c.calibration_inputs = lambda n, size: [encode(c.tokenizer, texts[:n][i : i + size], 32) for i in range(0, n, size)]
     c.session = session  # type: ignore[attr-defined]
     return c
 

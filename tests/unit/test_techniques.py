@@ -193,7 +193,10 @@ def test_ov_int8_static_calibrates_in_its_own_window(model, ctx):
 
     session = EnergySession([])
     ctx.phase = session.phase
-    ctx.calibration_texts = TEXTS * 10
+    texts = TEXTS * 10  # what the task lends: training texts, tokenized in batches
+    ctx.calibration_inputs = lambda n, size: [
+        encode(ctx.tokenizer, texts[:n][i : i + size], 32) for i in range(0, n, size)
+    ]
     batch = encode(ctx.tokenizer, TEXTS, 32)
     reference = model.logits(batch)
     out = TECHNIQUES.get("ov_int8_static").apply(model, OvInt8Config(calibration_samples=20), ctx)

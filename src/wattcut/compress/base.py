@@ -57,8 +57,8 @@ class CompressContext:
         model_source: The resolved pretrained model folder or hub id.
         train_rows: ``n ->`` n seeded rows of the full training split.
         cost_profile: ``() ->`` the study's cost profile of the baseline (measured once, cached).
-        calibration_inputs: ``n ->`` n model inputs from the training split, one item each, ready for the
-            model (tokenized texts, preprocessed images): what a calibrated quantizer runs.
+        calibration_inputs: ``(n, batch) ->`` the first n training items as model inputs in batches of
+            ``batch`` (tokenized texts, preprocessed images): what a calibrated quantizer runs.
     """
 
     tokenizer: Any
@@ -75,7 +75,7 @@ class CompressContext:
     train_rows: Callable[[int], Any] | None = None
     # () -> the study's measured cost profile of the baseline (compress/cost.py), for energy budgets
     cost_profile: Callable[[], Any] | None = None
-    calibration_inputs: Callable[[int], list[dict[str, Any]]] | None = None
+    calibration_inputs: Callable[[int, int], list[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def apply(model: Any, config: OrtInt8StaticConfig, ctx: CompressContext) -> Any:
 
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
 
-    inputs = ctx.calibration_inputs(config.samples) if ctx.calibration_inputs is not None else []
+    inputs = ctx.calibration_inputs(config.samples, 1) if ctx.calibration_inputs is not None else []
     if not inputs:
         raise UserInputError(
             "ort_int8_static needs calibration data (the study's training split).", "Add [data] or a task that trains."

@@ -44,27 +44,30 @@ class OvInt8Config:
             )
 
 
-@technique("ov_int8_static", OvInt8Config, returns="openvino", deterministic=True)
+@technique(
+    "ov_int8_static",
+    OvInt8Config,
+    returns="openvino",
+    kinds=("sequence-classifier", "image-classifier"),
+    deterministic=True,
+)
 def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
-    """NNCF INT8 static PTQ (weights and activations), calibrated on training texts, on OpenVINO.
+    """NNCF INT8 static PTQ (weights and activations), calibrated on training data, on OpenVINO.
 
-    Convert, calibrate and quantize; returns an ``OpenVinoClassifier``.
+    Convert, calibrate (training texts or images, never evaluation items) and quantize; returns an
+    ``OpenVinoClassifier``.
     """
     import nncf
 
     from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
-    from wattcut.tasks.sequence_classification import encode
 
-    texts = list(ctx.calibration_texts)[: config.calibration_samples]
-    if not texts:
-        raise UserInputError("ov_int8_static needs calibration texts, and the training split is empty.", "Add data.")
+    fetch = ctx.calibration_inputs
+    batches = [] if fetch is None else fetch(config.calibration_samples, config.calibration_batch_size)
+    if not batches:
+        raise UserInputError("ov_int8_static needs calibration data, and the training split is empty.", "Add data.")
     ov_model = to_openvino(model)
     names = model.input_names
     with ctx.phase("calibrate") as rec:
-        batches = [
-            encode(ctx.tokenizer, texts[i : i + config.calibration_batch_size], ctx.max_length)
-            for i in range(0, len(texts), config.calibration_batch_size)
-        ]
         dataset = nncf.Dataset(batches, lambda b: {k: b[k] for k in names})
         advanced = None
         if not config.smooth_quant:
@@ -81,10 +84,10 @@ def apply(model: Any, config: OvInt8Config, ctx: CompressContext) -> Any:
                 preset=nncf.QuantizationPreset.MIXED
                 if config.preset == "mixed"
                 else nncf.QuantizationPreset.PERFORMANCE,
-                model_type=nncf.ModelType.TRANSFORMER,
+                model_type=nncf.ModelType.TRANSFORMER if model.architecture == "transformer" else None,
                 subset_size=len(batches),
                 advanced_parameters=advanced,
             )
-        rec.samples = len(texts)
-        rec.tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+        rec.samples = sum(len(next(iter(b.values()))) for b in batches)
+        rec.tokens = sum(int(b["attention_mask"].sum()) for b in batches if "attention_mask" in b)
     return OpenVinoClassifier(quantized, names, ctx.threads, "int8 weights+activations", config.inference_precision)

@@ -76,7 +76,7 @@ def build_variant(
         model_source=source,
         train_rows=_train_rows(cfg),
         cost_profile=cost_profile,
-        calibration_inputs=lambda n: primary.calibration_inputs(tokenizer, n),
+        calibration_inputs=lambda n, batch: primary.calibration_inputs(tokenizer, n, batch),
     )
     flops = model.flops_per_sequence(primary.max_length())
     structure = _structure(model) if cost_profile is not None else None

@@ -10,25 +10,24 @@ import numpy as np
 import torch
 
 from wattcut.runtimes.base import Capabilities, Handle, ModelFacts, folder_bytes
-from wattcut.runtimes.pytorch import LogitsOnly, TorchClassifier
+from wattcut.runtimes.pytorch import TorchClassifier
 from wattcut.runtimes.registry import RuntimeSpec, register
 
 
 def to_openvino(model: TorchClassifier) -> Any:
-    """Convert a ``TorchClassifier`` to an OpenVINO model with dynamic batch and sequence axes."""
+    """Convert a PyTorch classifier to an OpenVINO model with the dynamic axes its handle declares."""
     import warnings
 
     import openvino as ov
 
-    names = model.input_names
-    wrapper = LogitsOnly(model.module, names).eval()
-    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+    module, inputs, axes = model.export_spec()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        ov_model = ov.convert_model(wrapper, example_input=example)
-    for port, name in zip(ov_model.inputs, names, strict=True):
+        ov_model = ov.convert_model(module.eval(), example_input=tuple(inputs.values()))
+    for port, (name, example) in zip(ov_model.inputs, inputs.items(), strict=True):
         port.get_tensor().set_names({name})
-        ov_model.reshape({port: ov.PartialShape([-1, -1])})
+        dims = [-1 if i in axes.get(name, {}) else int(d) for i, d in enumerate(example.shape)]
+        ov_model.reshape({port: ov.PartialShape(dims)})
     return ov_model
 
 
@@ -70,6 +69,10 @@ class OpenVinoClassifier(Handle):
         actual = hinted.get_type_name() if hasattr(hinted, "get_type_name") else str(hinted)
         self.precision = f"{weights} (compute {actual})"
         self._request = self.compiled.create_infer_request()
+        self._dtypes = {
+            n: np.float32 if self.compiled.input(n).get_element_type() == ov.Type.f32 else np.int64
+            for n in self.input_names
+        }
 
     def set_threads(self, threads: int) -> None:
         """Serve with ``threads`` inference threads (recompiles the same model)."""
@@ -77,7 +80,7 @@ class OpenVinoClassifier(Handle):
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""
-        result = self._request.infer({k: batch[k].astype(np.int64) for k in self.input_names})
+        result = self._request.infer({k: batch[k].astype(self._dtypes[k], copy=False) for k in self.input_names})
         return np.asarray(result[self.compiled.output(0)], dtype=np.float32)
 
     def save(self, folder: Path) -> Path:
@@ -111,6 +114,6 @@ register(
         "classifiers (INT8, weight-only)",
         ("openvino",),
         "pip install openvino",
-        kinds=("sequence-classifier",),
+        kinds=("sequence-classifier", "image-classifier"),
     )
 )

@@ -26,6 +26,7 @@ class TorchClassifier(Handle):
     # the operators a static INT8 quantizer should quantize in this model's ONNX graph (the encoder's MatMuls;
     # the tiny pooler and head Gemms stay fp32)
     quantizable_ops: tuple[str, ...] = ("MatMul",)
+    architecture = "transformer"  # what post-training quantizers tune for (NNCF's model type)
 
     def __init__(self, module: Any, precision: str = "fp32", storage: str = "dense") -> None:
         self.module = module

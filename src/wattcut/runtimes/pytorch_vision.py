@@ -27,6 +27,7 @@ class TorchImageClassifier(TorchClassifier):
     """An image classifier in PyTorch eager mode; ``logits`` takes ``{"pixel_values": float32 [b, 3, H, W]}``."""
 
     quantizable_ops = ("Conv", "Gemm", "MatMul")  # a CNN's work is in its convolutions
+    architecture = "cnn"
     input_names = ["pixel_values"]  # a class attribute here; a property for text (read from forward)
 
     def __init__(self, module: Any, labels: tuple[str, ...], width: float = 1.0, precision: str = "fp32") -> None:

@@ -64,8 +64,8 @@ class Task:
         """Texts a data-driven technique may calibrate on (never the evaluation items)."""
         return []
 
-    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, Any]]:
-        """``n`` training items as model inputs, one per dict (never evaluation items); none by default."""
+    def calibration_inputs(self, tokenizer: Any, n: int, batch_size: int = 1) -> list[dict[str, Any]]:
+        """The first ``n`` training items as model inputs, in batches (never evaluation items); none by default."""
         return []
 
     def train_data(self) -> Any:

@@ -96,7 +96,7 @@ class ImageClassification(Task):
     model_kind = "image-classifier"
     metric_spec = classification.CLASSIFICATION
     trains = True
-    runtimes = ("pytorch", "onnxruntime")  # the handles that take {"pixel_values": ...}
+    runtimes = ("pytorch", "onnxruntime", "openvino")  # the handles that take {"pixel_values": ...}
 
     def prepare(self) -> None:
         """Read the dataset's splits and draw the seeded samples."""
@@ -128,9 +128,10 @@ class ImageClassification(Task):
             f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, 10 classes"
         )
 
-    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, np.ndarray]]:
-        """The first ``n`` training images, each preprocessed alone."""
-        return [{"pixel_values": tokenizer(self.train.images[i : i + 1])} for i in range(min(n, len(self.train)))]
+    def calibration_inputs(self, tokenizer: Any, n: int, batch_size: int = 1) -> list[dict[str, np.ndarray]]:
+        """The first ``n`` training images, preprocessed, in batches."""
+        images = self.train.images[:n]
+        return [{"pixel_values": tokenizer(images[i : i + batch_size])} for i in range(0, len(images), batch_size)]
 
     def max_length(self) -> int:
         """The image side: what one request's FLOPs are counted at."""

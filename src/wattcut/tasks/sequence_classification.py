@@ -244,9 +244,12 @@ class SequenceClassification(Task):
         """Training texts."""
         return self.train.texts
 
-    def calibration_inputs(self, tokenizer: Any, n: int) -> list[dict[str, np.ndarray]]:
-        """The first ``n`` training texts, each tokenized alone (unpadded)."""
-        return [encode(tokenizer, [text], self.max_length()) for text in self.train.texts[:n]]
+    def calibration_inputs(self, tokenizer: Any, n: int, batch_size: int = 1) -> list[dict[str, np.ndarray]]:
+        """The first ``n`` training texts, tokenized in batches (padded to each batch's longest)."""
+        texts = self.train.texts[:n]
+        return [
+            encode(tokenizer, texts[i : i + batch_size], self.max_length()) for i in range(0, len(texts), batch_size)
+        ]
 
     def train_data(self) -> TextDataset:
         """The labelled training split."""
