@@ -58,3 +58,26 @@ def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
     assert_user_error(_cli("validate", str(exp)), '"resnet50" is not an image classifier', "mobilenet_v2")
     exp.write_text(SMOKE.replace("eval_size = 128", "eval_size = 20000"))
     assert_user_error(_cli("validate", str(exp)), "eval_size = 20000 is more than the 10,000 test images")
+
+
+def test_bad_sizes_an_imagenet_model_used_as_it_is_and_foreign_labels_are_refused_by_validate(tmp_path):
+    """Everything run would refuse, validate refuses first (exit 2, the fix named)."""
+    from wattcut.models.vision import MobileNetV2
+    from wattcut.runtimes.pytorch_vision import TorchImageClassifier
+
+    exp = tmp_path / "bad.toml"
+    exp.write_text(SMOKE.replace("train_size = 256", "train_size = 70000"))
+    assert_user_error(_cli("validate", str(exp)), "train_size = 70000 is more than the 60,000 training images")
+    exp.write_text(SMOKE.replace("image_size = 64", "image_size = 64\ntop_k = 11"))
+    assert_user_error(_cli("validate", str(exp)), "top_k = 11 is more than the dataset's 10 classes")
+    exp.write_text(
+        SMOKE.replace('name_or_path = "mobilenet_v2"', 'name_or_path = "mobilenet_v2"\nalready_trained = true')
+    )
+    assert_user_error(_cli("validate", str(exp)), "is the ImageNet model (1,000 classes)", "saved image variant")
+    saved = TorchImageClassifier(MobileNetV2(num_classes=2, width=0.5), ("cat", "dog"), width=0.5).save(tmp_path / "m")
+    used_as_is = f'name_or_path = "{saved}"\nalready_trained = true'
+    exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', used_as_is))
+    assert_user_error(_cli("validate", str(exp)), "labels ['cat', 'dog'] are not the dataset's")
+    exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', f'name_or_path = "{saved}"'))
+    r = _cli("validate", str(exp))  # fine-tuned here: a new head for the dataset's classes, so accepted
+    assert r.returncode == 0, r.stdout + r.stderr

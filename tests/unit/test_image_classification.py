@@ -84,3 +84,17 @@ def test_evaluate_reports_top_k_and_per_item_results(tmp_path):
     # the second choice is (pred + 1) % 3: item 3 (gold 1, pred 0) has it, item 4 (gold 0, pred 1) does not
     assert m["top2_accuracy"] == pytest.approx(5 / 6)
     assert m["items"]["gold"] == labels.tolist() and m["items"]["pred"] == [0, 1, 2, 0, 1, 2]
+
+
+def test_a_saved_folder_that_is_malformed_is_named_with_the_fix(tmp_path):
+    module = MobileNetV2(num_classes=2, width=0.5).eval()
+    folder = pytorch_vision.TorchImageClassifier(module, ("a", "b"), width=0.5).save(tmp_path / "v")
+    (folder / "wattcut_image.json").write_text('{"architecture": "resnet50", "width": 1, "labels": ["a", "b"]}')
+    with pytest.raises(UserInputError, match="does not describe a MobileNetV2 classifier"):
+        pytorch_vision.load(folder)
+    (folder / "wattcut_image.json").write_text('{"architecture": "mobilenet_v2", "width": 1.0, "labels": ["a", "b"]}')
+    with pytest.raises(UserInputError, match="does not hold the weights"):  # saved at width 0.5, described as 1.0
+        pytorch_vision.load(folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(UserInputError, match="no model.safetensors"):
+        pytorch_vision.load(folder)

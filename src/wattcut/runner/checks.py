@@ -64,7 +64,6 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
     from wattcut.compress import TECHNIQUES
     from wattcut.errors import UserInputError
     from wattcut.measure import carbon
-    from wattcut.models.loading import resolve_model_source
     from wattcut.tasks.catalog import build_tasks
 
     # Cheap checks first (settings, data files), then the model (which may convert a GGUF once).
@@ -117,7 +116,7 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
         t.prepare()
     for note in carbon.check_inputs(cfg.carbon, time.time()):
         console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
-    source = resolve_model_source(cfg.model)
+    source = tasks[0].resolve_source(cfg.model)
     for t in tasks:
         t.check_model(source)
     for variant in cfg.variants:  # what a step needs of the model itself (an architecture its converter knows)

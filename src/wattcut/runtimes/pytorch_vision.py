@@ -76,19 +76,50 @@ class TorchImageClassifier(TorchClassifier):
         return ModelFacts(total, nonzero, size, self.runtime, self.precision, "safetensors + wattcut_image.json")
 
 
+def read_config(folder: Path) -> dict[str, Any]:
+    """The ``wattcut_image.json`` of a saved image classifier, checked (architecture, width, labels, weights file)."""
+    fix = 'Name a saved image variant\'s folder, or name_or_path = "mobilenet_v2" for the ImageNet model.'
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserInputError(
+            f'"{folder}" is not an image classifier saved by wattcut ({CONFIG}: {type(e).__name__}).', fix
+        ) from None
+    labels, width = config.get("labels") if isinstance(config, dict) else None, None
+    if isinstance(config, dict) and isinstance(config.get("width"), int | float):
+        width = float(config["width"])
+    if (
+        not isinstance(config, dict)
+        or config.get("architecture") != "mobilenet_v2"
+        or width is None
+        or not 0 < width <= 4
+        or not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(x, str) for x in labels)
+    ):
+        raise UserInputError(
+            f'"{folder / CONFIG}" does not describe a MobileNetV2 classifier (architecture, a width in (0, 4], '
+            "two or more string labels).",
+            fix,
+        )
+    if not (folder / WEIGHTS).is_file():
+        raise UserInputError(f'"{folder}" has {CONFIG} but no {WEIGHTS}.', fix)
+    return config
+
+
 def load(folder: Path) -> TorchImageClassifier:
     """A classifier saved by :meth:`TorchImageClassifier.save` (no pickle is read)."""
     from safetensors.torch import load_file
 
     from wattcut.models.vision import MobileNetV2
 
-    try:
-        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UserInputError(
-            f'"{folder}" is not an image classifier saved by wattcut ({CONFIG}: {type(e).__name__}).',
-            'Name a saved variant\'s folder, or name_or_path = "mobilenet_v2" for the ImageNet model.',
-        ) from None
+    config = read_config(folder)
     module = MobileNetV2(num_classes=len(config["labels"]), width=float(config["width"]))
-    module.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    try:
+        module.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    except (RuntimeError, OSError, ValueError) as e:  # safetensors' own errors are OSError/ValueError subclasses
+        raise UserInputError(
+            f'"{folder / WEIGHTS}" does not hold the weights {CONFIG} describes ({type(e).__name__}).',
+            "Save the variant again (wattcut run with [study] save_variants), or name another folder.",
+        ) from None
     return TorchImageClassifier(module.eval(), tuple(config["labels"]), float(config["width"]))

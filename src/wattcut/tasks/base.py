@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from wattcut.metric import ACCURACY, MetricSpec
 from wattcut.registry import Registry
-from wattcut.settings import StudyConfig
+from wattcut.settings import ModelConfig, StudyConfig
 
 
 class Task:
@@ -89,6 +89,12 @@ class Task:
         return requests
 
     # --- model ------------------------------------------------------------------------
+    def resolve_source(self, model: ModelConfig) -> str:
+        """Where ``[model]``'s weights are: a hub id or a checked local folder (Hugging Face's conventions)."""
+        from wattcut.models.loading import resolve_model_source
+
+        return resolve_model_source(model)
+
     def load_tokenizer(self, source: str) -> Any:
         """The tokenizer of ``source``."""
         from wattcut.models.loading import load_tokenizer

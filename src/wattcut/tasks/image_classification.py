@@ -23,6 +23,7 @@ import numpy as np
 from wattcut.data.images import ImageSet
 from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
+from wattcut.settings import ModelConfig
 from wattcut.settings_measure import positive
 from wattcut.tasks import classification
 from wattcut.tasks.base import Task, serve_timed, task
@@ -95,8 +96,12 @@ class ImageClassification(Task):
     summary = "ImageNet CNN + new head fine-tuned on Fashion-MNIST; accuracy, top-k, F1, confusion matrix"
     model_kind = "image-classifier"
     metric_spec = classification.CLASSIFICATION
-    trains = True
     runtimes = ("pytorch", "onnxruntime", "openvino")  # the handles that take {"pixel_values": ...}
+
+    @property
+    def trains(self) -> bool:  # type: ignore[override]
+        """A new head is fine-tuned, unless the model is a classifier already trained (then used as it is)."""
+        return not self.study.model.already_trained
 
     def prepare(self) -> None:
         """Read the dataset's splits and draw the seeded samples."""
@@ -111,14 +116,23 @@ class ImageClassification(Task):
                 "WATTCUT_DATA_DIR at the folder that holds it.",
             )
         folder = found[0]
-        self.train = fashion_mnist(folder, "train").subset(self.config.train_size, self.study.seed)
-        test = fashion_mnist(folder, "test")
-        if self.config.eval_size > len(test):
+        train, test = fashion_mnist(folder, "train"), fashion_mnist(folder, "test")
+        where = '[[tasks]] "image_classification"'
+        for name, kind, split, size in (
+            ("train_size", "training", train, self.config.train_size),
+            ("eval_size", "test", test, self.config.eval_size),
+        ):
+            if size > len(split):
+                raise UserInputError(
+                    f"{where} {name} = {size} is more than the {len(split):,} {kind} images.",
+                    f"Set {name} to {len(split):,} or less.",
+                )
+        if self.config.top_k > len(train.label_names):
             raise UserInputError(
-                f'[[tasks]] "image_classification" eval_size = {self.config.eval_size} is more than the '
-                f"{len(test):,} test images.",
-                f"Set eval_size to {len(test):,} or less.",
+                f"{where} top_k = {self.config.top_k} is more than the dataset's {len(train.label_names)} classes.",
+                f"Set top_k to {len(train.label_names)} or less.",
             )
+        self.train = train.subset(self.config.train_size, self.study.seed)
         self.evals = test.subset(self.config.eval_size, self.study.seed + 1)
 
     def describe_data(self) -> str:
@@ -137,13 +151,53 @@ class ImageClassification(Task):
         """The image side: what one request's FLOPs are counted at."""
         return int(self.config.image_size)
 
+    def resolve_source(self, model: ModelConfig) -> str:
+        """An architecture name (its ImageNet weights come from an installed package) or a saved variant's folder."""
+        if model.package is not None or model.gguf_file:
+            raise UserInputError(
+                "[model] package and gguf_file are for text models; an image classifier is named by architecture.",
+                'Set [model] name_or_path = "mobilenet_v2", or the folder of a saved image variant.',
+            )
+        name = str(model.name_or_path)
+        return name if name in ARCHITECTURES else str(Path(name).expanduser())
+
     def check_model(self, source: str) -> None:
-        """A known architecture name or a folder wattcut saved an image classifier into."""
-        if source not in ARCHITECTURES and not (Path(source) / "wattcut_image.json").is_file():
+        """A known architecture whose weights are installed, or a folder wattcut saved an image classifier into.
+
+        A classifier used as it is (``already_trained``) must be a saved one whose labels are the dataset's.
+        """
+        from wattcut.runtimes import pytorch_vision
+
+        model = self.study.model
+        if model.label_map is not None:
+            raise UserInputError(
+                "[model] label_map is not supported for image classifiers: a saved classifier's labels must be "
+                "the dataset's, in its order.",
+                "Remove label_map.",
+            )
+        if source in ARCHITECTURES:
+            from wattcut.models.vision import MOBILENET_V2_WEIGHTS, packaged_file
+
+            if model.already_trained:
+                raise UserInputError(
+                    f'[model] already_trained = true, but "{source}" is the ImageNet model (1,000 classes), not a '
+                    "classifier for this dataset.",
+                    "Name the folder of a saved image variant, or remove already_trained to fine-tune a new head.",
+                )
+            packaged_file(*MOBILENET_V2_WEIGHTS)  # installed? (exit 2 with the pip command otherwise)
+            return
+        if not (Path(source) / pytorch_vision.CONFIG).is_file():
             raise UserInputError(
                 f'[model] "{source}" is not an image classifier wattcut can load.',
                 'Set [model] name_or_path = "mobilenet_v2" (ImageNet weights, offline) or a folder of a saved '
                 "image variant.",
+            )
+        labels = tuple(pytorch_vision.read_config(Path(source))["labels"])
+        names = self.train.label_names
+        if model.already_trained and labels != names:
+            raise UserInputError(
+                f"The saved classifier's labels {list(labels)} are not the dataset's {list(names)}.",
+                "Use a classifier trained on this dataset, or remove already_trained to fine-tune a new head.",
             )
 
     def load_tokenizer(self, source: str) -> Preprocessor:
@@ -161,7 +215,11 @@ class ImageClassification(Task):
             module = mobilenet_v2_imagenet()
             module.replace_head(len(self.train.label_names))
             return pytorch_vision.TorchImageClassifier(module, self.train.label_names)
-        return pytorch_vision.load(Path(source))
+        model = pytorch_vision.load(Path(source))
+        if not self.study.model.already_trained:  # fine-tuned here: a new head for this dataset's classes
+            model.module.replace_head(len(self.train.label_names))
+            model.labels = self.train.label_names
+        return model
 
     def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: PhaseRecord) -> None:
         """Cross-entropy fine-tuning of the whole network (``[train]``: AdamW, linear warmup and decay)."""
