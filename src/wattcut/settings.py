@@ -249,6 +249,12 @@ class TaskStep:
 class VariantConfig:
     """A compressed variant: the techniques applied, in order, to the fine-tuned baseline.
 
+    With ``model`` the variant starts from that pretrained model instead (a compact model such as
+    MiniLM beside compressed MPNet, or EfficientNet-Lite0 beside compressed MobileNetV2): it is
+    fine-tuned on the same split in its own ``train`` window (or used as it is with
+    ``already_trained``), then goes through its techniques, evaluation and inference rounds like
+    any variant, paired item by item with the baseline.
+
     ``threads`` is a deployment setting: the intra-op threads the variant is served with
     (None = the study's). At batch 1 one thread can cost less energy per request than
     two, since a second core mostly waits. An empty ``techniques`` list is a control: an
@@ -259,6 +265,7 @@ class VariantConfig:
     name: str
     techniques: tuple[TechniqueStep, ...]
     threads: int | None = None
+    model: ModelConfig | None = None  # start from this pretrained model, not the baseline (absent before: same)
     version: int = 2
 
 
@@ -300,6 +307,7 @@ class StudyConfig:
                 "name": v.name,
                 "version": v.version,
                 **({"threads": v.threads} if v.threads is not None else {}),
+                **({"model": to_dict(v.model)} if v.model is not None else {}),
                 "techniques": [t.to_dict() for t in v.techniques],
             }
             for v in self.variants
@@ -348,6 +356,7 @@ def to_toml(cfg: StudyConfig) -> str:
         {
             "name": v["name"],
             **({"threads": v["threads"]} if v.get("threads") is not None else {}),
+            **({"model": _plain(v["model"])} if v.get("model") is not None else {}),
             "techniques": [{k: x for k, x in t.items() if k != "version" and x is not None} for t in v["techniques"]],
         }
         for v in d["variants"]

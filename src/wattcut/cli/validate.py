@@ -14,13 +14,15 @@ def validate(experiment: Annotated[str, typer.Argument(help="experiment TOML fil
     from wattcut.ui import console, escape
 
     cfg = load_experiment(experiment)
-    source, tasks = check_inputs(cfg)
+    source, tasks, starts = check_inputs(cfg)
     console.print(
         "[green]ok[/]: "
         + escape(
             f"{cfg.name}: model {source}; "
             + "; ".join(f"task {t.key}: {t.describe_data()}" for t in tasks)
-            + f"; variants: {', '.join(cfg.variant_names())}; {cfg.trials} trial(s)."
+            + f"; variants: {', '.join(cfg.variant_names())}"
+            + "".join(f"; {name} starts from {start.source}" for name, start in starts.items())
+            + f"; {cfg.trials} trial(s)."
         ),
         soft_wrap=True,
     )

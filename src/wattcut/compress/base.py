@@ -59,6 +59,8 @@ class CompressContext:
         cost_profile: ``() ->`` the study's cost profile of the baseline (measured once, cached).
         calibration_inputs: ``(n, batch) ->`` the first n training items as model inputs in batches of
             ``batch`` (tokenized texts, preprocessed images): what a calibrated quantizer runs.
+        recover: ``(model, train_config, samples, seed, rec) ->`` the task's own fine-tuning loop on its
+            training data, for tasks that declare one (images); None: the text loop on ``train_data``.
     """
 
     tokenizer: Any
@@ -76,6 +78,7 @@ class CompressContext:
     # () -> the study's measured cost profile of the baseline (compress/cost.py), for energy budgets
     cost_profile: Callable[[], Any] | None = None
     calibration_inputs: Callable[[int, int], list[dict[str, Any]]] | None = None
+    recover: Callable[[Any, Any, int | None, int, Any], None] | None = None
 
 
 @dataclass(frozen=True)

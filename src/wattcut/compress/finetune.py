@@ -53,6 +53,7 @@ class FinetuneConfig(GateSettings):
     FinetuneConfig,
     search=SearchSpace("recover", fixed=(("samples", 2000),), cap_to_train_rows=("samples",)),
     uses_cost_profile=True,
+    kinds=("sequence-classifier", "image-classifier"),
 )
 def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     """Recovery fine-tuning on the training split; with energy_budget, L0 gates priced in joules.
@@ -63,6 +64,16 @@ def apply(model: Any, config: FinetuneConfig, ctx: CompressContext) -> Any:
     from wattcut.settings import TrainConfig
     from wattcut.tasks.sequence_classification import fine_tune
 
+    if ctx.recover is not None:  # the task's own loop (images); the energy gates price transformer blocks only
+        if config.energy_budget is not None:
+            raise UserInputError(
+                "finetune energy_budget prices attention heads and FFN blocks; this model has neither.",
+                "Remove energy_budget (use prune_channels with an amount to make a CNN cheaper).",
+            )
+        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
+        with ctx.phase("train") as rec:
+            ctx.recover(model, train_cfg, config.samples, ctx.seed + 7919, rec)
+        return model
     data = ctx.train_data
     if data is None or len(data) == 0:
         raise UserInputError("finetune needs the study's training split, and none was given.", "Add [data].")

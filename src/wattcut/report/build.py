@@ -70,6 +70,27 @@ def _baseline_label(config: dict[str, Any]) -> str:
     return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
 
 
+def start_label(variant: dict[str, Any]) -> str | None:
+    """What a variant that starts from its own pretrained model starts from (None: from the baseline)."""
+    model = variant.get("model")
+    if not model:
+        return None
+    where = model.get("name_or_path") or f"package {model.get('package')}"
+    how = AS_GIVEN if model.get("already_trained") else "fine-tuned"
+    return f"{Path(str(where)).name or where} ({how}, its own pretrained model)"
+
+
+def _techniques_label(config: dict[str, Any], name: str, trial: Trial) -> str:
+    steps = " → ".join(s["name"] for s in trial.techniques)
+    if name == "baseline":
+        return steps or _baseline_label(config)
+    variant: dict[str, Any] = next((v for v in config["variants"] if v["name"] == name), {})
+    start = start_label(variant)
+    if start is not None:
+        return f"{start} → {steps}" if steps else start
+    return steps or "(none: an unchanged copy of the baseline)"
+
+
 def summarise(config: dict[str, Any], trials: Sequence[Trial]) -> list[dict[str, Any]]:
     """Per-variant mean and SD of the headline numbers, in study order.
 
@@ -90,8 +111,7 @@ def summarise(config: dict[str, Any], trials: Sequence[Trial]) -> list[dict[str,
         rows.append(
             {
                 "variant": name,
-                "techniques": " → ".join(s["name"] for s in mine[0].techniques)
-                or (_baseline_label(config) if name == "baseline" else "(none: an unchanged copy of the baseline)"),
+                "techniques": _techniques_label(config, name, mine[0]),
                 "trials": len(mine),
                 spec.key: _mean_sd([quality(t, spec) for t in mine]),
                 **{k: _mean_sd([t.metric(k) for t in mine]) for k, _ in spec.secondary},

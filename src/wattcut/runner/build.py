@@ -77,6 +77,9 @@ def build_variant(
         train_rows=_train_rows(cfg),
         cost_profile=cost_profile,
         calibration_inputs=lambda n, batch: primary.calibration_inputs(tokenizer, n, batch),
+        recover=(
+            (lambda m, train, n, s, rec: primary.recover(m, tokenizer, train, n, s, rec)) if primary.recovers else None
+        ),
     )
     flops = model.flops_per_sequence(primary.max_length())
     structure = _structure(model) if cost_profile is not None else None

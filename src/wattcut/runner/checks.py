@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,25 @@ def threads_of(cfg: StudyConfig) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
+@dataclass
+class Start:
+    """A variant that starts from its own pretrained model: that model's source, and tasks loaded for it.
+
+    Its tasks are the study's tasks with ``[model]`` replaced (the same data, subsets and seeds,
+    so its evaluation items and requests are the baseline's), because a task's model loading,
+    training and tokenizer follow ``[model]``.
+    """
+
+    source: str
+    tasks: list[Any]
+
+
+def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any], dict[str, Start]]:
     """Resolve the model and check it, every task's data and every technique's settings, before any work.
 
-    Returns the model source and the study's tasks (primary first), data loaded. Used by
-    ``wattcut run`` and ``wattcut validate`` alike.
+    Returns the model source, the study's tasks (primary first), data loaded, and the variants
+    that start from their own model (checked the same way). Used by ``wattcut run`` and
+    ``wattcut validate`` alike.
     """
     import time
 
@@ -100,6 +115,16 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                         f"use (it runs on {', '.join(served)}).",
                         f'Leave "{t.key}" out of this study, or run that variant in a study without it.',
                     )
+    for variant in cfg.variants:  # energy budgets are priced by the cost profile, measured for encoders only
+        for step in variant.techniques:
+            if tasks[0].model_kind != "sequence-classifier" and TECHNIQUES.get(step.name).needs_cost_profile(
+                step.config
+            ):
+                raise UserInputError(
+                    f'Variant "{variant.name}": technique "{step.name}" has an energy budget, which is priced by '
+                    f"the cost profile of encoder classifiers; this study's model is of kind {tasks[0].model_kind}.",
+                    "Remove energy_budget from that step (for a CNN, prune_channels with an amount).",
+                )
     for variant in cfg.variants:
         if variant.threads and tasks[0].model_kind != "sequence-classifier":
             raise UserInputError(
@@ -126,7 +151,31 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any]]:
                 check_source(step.config, source)
     if tasks[0].model_kind == "sequence-classifier":
         check_techniques(cfg, source)
-    return source, tasks
+    return source, tasks, {v.name: _check_start(cfg, v) for v in cfg.variants if v.model is not None}
+
+
+def _check_start(cfg: StudyConfig, variant: Any) -> Start:
+    """A variant's own starting model, checked as ``[model]`` is (its tasks load the same data)."""
+    from wattcut.compress import TECHNIQUES
+    from wattcut.tasks.catalog import build_tasks
+
+    own = replace(cfg, model=variant.model, variants=(replace(variant, model=None),))
+    tasks = build_tasks(own)
+    for t in tasks:
+        t.prepare()
+    try:
+        source = tasks[0].resolve_source(variant.model)
+        for t in tasks:
+            t.check_model(source)
+    except UserInputError as e:
+        raise UserInputError(f'Variant "{variant.name}" model: {e.problem}', e.fix) from None
+    for step in variant.techniques:
+        check_source = TECHNIQUES.get(step.name).check_source
+        if check_source is not None:
+            check_source(step.config, source)
+    if tasks[0].model_kind == "sequence-classifier":
+        check_techniques(own, source)
+    return Start(source, tasks)
 
 
 def task_key(t: Any) -> str:

@@ -8,7 +8,8 @@ For every trial index (seed):
    ``compress`` (one window per technique step), ``evaluate`` (quality on the eval
    split), ``infer`` (the timed request workload, after a warm-up). A variant that is the
    same model in every trial (no re-trained baseline, seed-free techniques) is built in
-   the first trial only and reused.
+   the first trial only and reused. A variant with its own ``model`` starts from that
+   pretrained model instead, fine-tuned in its own ``train`` window, with its own tokenizer.
 3. Commit the trial's record to the store at once, then move on.
 
 Trials already in the store (an interrupted run of the same study) are skipped.
@@ -24,7 +25,7 @@ from typing import Any
 
 from wattcut.errors import VariantsFailedError
 from wattcut.runner.build import Built, build_variant, cost_entry, cost_profile_of, folder_name, reusable
-from wattcut.runner.checks import check_free_space, check_inputs, prepare_out, task_key, threads_of
+from wattcut.runner.checks import Start, check_free_space, check_inputs, prepare_out, task_key, threads_of
 from wattcut.runner.record import echo, make_record
 from wattcut.runner.rounds import inference_round
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
@@ -81,6 +82,9 @@ class StudyRun:
     idle: dict[str, Any] | None
     done: set[tuple[str, int]]
     on_trial: Any = None
+    # variants that start from their own pretrained model, and that model's tokenizer
+    starts: dict[str, Start] = field(default_factory=dict)
+    tokenizers: dict[str, Any] = field(default_factory=dict)
     # Variants whose build does not depend on the trial (a baseline that is not re-trained per trial, and only
     # seed-free techniques) are built once per study and reused by every trial: see ``reusable``.
     built: dict[str, Built] = field(default_factory=dict)
@@ -95,6 +99,13 @@ class StudyRun:
 
     def variant(self, name: str) -> VariantConfig | None:
         return next((v for v in self.cfg.variants if v.name == name), None)
+
+    def tasks_of(self, name: str) -> list[Any]:
+        """The tasks a variant is trained and evaluated by (its own model's, for a variant with one)."""
+        return self.starts[name].tasks if name in self.starts else self.tasks
+
+    def tokenizer_of(self, name: str) -> Any:
+        return self.tokenizers.get(name, self.tokenizer)
 
 
 @dataclass
@@ -140,7 +151,7 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
     from wattcut.settings import to_toml
 
     # Check every input before the first expensive step, so bad input costs seconds.
-    source, tasks = check_inputs(cfg)
+    source, tasks, starts = check_inputs(cfg)
     check_free_space(out, source)
     threads = threads_of(cfg)
     torch.set_num_threads(threads)
@@ -160,6 +171,9 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
     for t in tasks:
         console.print(f"task {task_key(t)}: {t.describe_data()}", soft_wrap=True, markup=False, highlight=False)
     tokenizer = tasks[0].load_tokenizer(source)
+    for name, start in starts.items():
+        console.print(f"variant {name} starts from {start.source}", soft_wrap=True, markup=False, highlight=False)
+    tokenizers = {name: start.tasks[0].load_tokenizer(start.source) for name, start in starts.items()}
     for p in probes:
         mark = "✓" if p.available else "✗"
         console.print(
@@ -170,7 +184,10 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
     if cfg.measure.idle_s > 0:
         console.print(f"measuring the idle baseline ({cfg.measure.idle_s:g} s, keep the machine quiet)...")
         idle = session.measure_idle(cfg.measure.idle_s).to_dict()
-    return StudyRun(cfg, out, store, session, tasks, tokenizer, source, threads, idle, done, on_trial)
+    return StudyRun(
+        cfg, out, store, session, tasks, tokenizer, source, threads, idle, done, on_trial, starts=starts,
+        tokenizers=tokenizers,
+    )  # fmt: skip
 
 
 def _session(cfg: StudyConfig, meters: Any) -> Any:
@@ -193,6 +210,12 @@ def _run_trial(run: StudyRun, trial: Any, todo: list[str]) -> None:
     _seed_everything(trial.seed)
     base, train_phase = _baseline(run, trial)
     requests = {task_key(t): t.make_requests(run.tokenizer, trial.seed) for t in run.tasks}
+    # the same items, through a variant's own tokenizer where it starts from its own model
+    own = {
+        name: {task_key(t): t.make_requests(run.tokenizers[name], trial.seed) for t in start.tasks}
+        for name, start in run.starts.items()
+        if name in todo
+    }
     cost_profile = cost_profile_of(run.cfg, run.session, run.primary, base, run.tokenizer, run.threads)
     if run.cfg.cost.profile and cost_profile is not None:
         cost_profile()  # measured (or read from the cache) now, in the baseline's "profile" window
@@ -207,7 +230,7 @@ def _run_trial(run: StudyRun, trial: Any, todo: list[str]) -> None:
         return
     # Phase "infer": one interleaved round per task, repeated while the baseline sentinel drifts.
     models = {name: p.model for name, p in ready.items()}
-    infer, contention, failed = inference_round(run.cfg, run.session, run.tasks, base, requests, models)
+    infer, contention, failed = inference_round(run.cfg, run.session, run.tasks, base, requests, models, own)
     for name, error in failed.items():
         _fail(run.store, run.session, name, trial.index, "infer", error)
         run.built.pop(name, None)
@@ -221,21 +244,26 @@ def _baseline(run: StudyRun, trial: Any) -> tuple[Any, list[Any]]:
 
     Tasks that score a pretrained model as it is, and a classifier already trained, have no train phase.
     """
-    primary, session = run.primary, run.session
-    base = primary.load_model(run.source)
-    train_phase: list[Any] = []
+    base = _trained(run, trial, run.primary, run.source, run.tokenizer)
+    return base, run.session.take()
+
+
+def _trained(run: StudyRun, trial: Any, primary: Any, source: str, tokenizer: Any) -> Any:
+    """``source`` loaded by its task, and fine-tuned in a ``train`` window where the task trains it."""
+    model = primary.load_model(source)
     if primary.trains:
-        with session.phase("train", step=task_key(primary)) as rec:
-            primary.fine_tune(base, run.tokenizer, trial.seed, rec)
-        train_phase = session.take()
-    return base, train_phase
+        with run.session.phase("train", step=task_key(primary)) as rec:
+            primary.fine_tune(model, tokenizer, trial.seed, rec)
+    return model
 
 
 def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any) -> Prepared | None:
     """Build (or reuse) and evaluate one variant; None when it failed (recorded, and the study goes on)."""
     started = _now()
     variant = run.variant(name)
-    reuse = reusable(run.primary, variant)
+    start = run.starts.get(name)
+    primary, tokenizer = run.tasks_of(name)[0], run.tokenizer_of(name)
+    reuse = start is None and reusable(run.primary, variant)
     stage = "build"
     try:
         if name in run.built:  # built once per study: no compress or load phase in this trial
@@ -244,14 +272,19 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
         else:
             vdir = run.work / (f"{folder_name(name)}-study" if reuse else f"{folder_name(name)}-t{trial.index}")
             vdir.mkdir(parents=True, exist_ok=True)
+            source = run.source
+            if start is not None:  # its own pretrained model, trained here like the baseline (its own window)
+                stage, source = "train", start.source
+                base, cost_profile = _trained(run, trial, primary, source, tokenizer), None
+                stage = "build"
             model, flops, structure = build_variant(
-                run.cfg, run.primary, variant, base, run.tokenizer, run.threads, vdir, trial.seed, run.session,
-                run.source, cost_profile,
+                run.cfg, primary, variant, base, tokenizer, run.threads, vdir, trial.seed, run.session, source,
+                cost_profile,
             )  # fmt: skip
             if reuse:
                 run.built[name] = Built(model, flops, structure, vdir, trial.index)
         stage = "evaluate"
-        metrics = _evaluate(run, model)
+        metrics = _evaluate(run, model, run.tasks_of(name), tokenizer)
     except Exception as e:  # noqa: BLE001  (one variant's failure must not lose the study)
         if name == BASELINE:
             raise  # every variant derives from it: nothing to go on with
@@ -267,15 +300,15 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
     return Prepared(model, run.session.take(), metrics, facts, started, vdir, extra)
 
 
-def _evaluate(run: StudyRun, model: Any) -> dict[str, Any]:
+def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any) -> dict[str, Any]:
     """Phase "evaluate": quality on each task's evaluation data (a cost-only workload has none)."""
     metrics: dict[str, Any] = {}
-    for t in run.tasks:
+    for t in tasks:
         if t.metric_spec is None:
             metrics[task_key(t)] = {}  # a cost-only workload (chat replay): measured in "infer"
             continue
         with run.session.phase("evaluate", step=task_key(t)) as rec:
-            metrics[task_key(t)] = t.evaluate(model, run.tokenizer, rec)
+            metrics[task_key(t)] = t.evaluate(model, tokenizer, rec)
     return metrics
 
 
@@ -285,10 +318,12 @@ def _commit(run: StudyRun, trial: Any, name: str, p: Prepared, infer: Any, conte
     artifact = None
     if cfg.save_variants and not p.extra["build"]["reused"]:
         artifact = p.model.save(run.out / "artifacts" / p.vdir.name)
-        run.tokenizer.save_pretrained(artifact)
+        run.tokenizer_of(name).save_pretrained(artifact)
+    start = run.starts.get(name)
     record = make_record(
-        cfg, run.tasks, name, run.variant(name), trial.index, trial.seed, p.phases, p.metrics, p.facts, infer
-    )
+        cfg, run.tasks, name, run.variant(name), trial.index, trial.seed, p.phases, p.metrics, p.facts, infer,
+        None if start is None else start.source,
+    )  # fmt: skip
     record.update(p.extra)
     if p.model.capabilities.depth_log:  # requests served in the infer rounds, warmup included
         served = sorted(p.model.depth_log)

@@ -36,8 +36,12 @@ def make_record(
     metrics: dict[str, dict[str, Any]],
     facts: Any,
     infer: dict[str, dict[str, Any]],
+    start: str | None = None,
 ) -> dict[str, Any]:
-    """One trial's record: ``metrics``, ``metric_spec`` and ``latency`` of the primary task; ``tasks``: all."""
+    """One trial's record: ``metrics``, ``metric_spec`` and ``latency`` of the primary task; ``tasks``: all.
+
+    ``start``: the resolved source of a variant that starts from its own pretrained model (None: from the baseline).
+    """
     from dataclasses import asdict
 
     from wattcut.store import SCHEMA_VERSION
@@ -72,7 +76,13 @@ def make_record(
         "variant": name,
         "trial_index": index,
         "seed": seed,
-        "derived_from": None if name == BASELINE else {"variant": BASELINE, "trial_index": index},
+        "derived_from": (
+            None
+            if name == BASELINE
+            else {"variant": BASELINE, "trial_index": index}
+            if start is None
+            else {"model": start, "trial_index": index}  # its own pretrained model, trained in its own window
+        ),
         "techniques": [t.to_dict() for t in variant.techniques] if variant else [],
         "task": primary,
         "metric_spec": per_task[primary]["metric_spec"],

@@ -15,7 +15,13 @@ from wattcut.ui import console
 
 
 def inference_round(
-    cfg: StudyConfig, session: Any, tasks: list[Any], base: Any, requests: dict[str, list[Any]], ready: dict[str, Any]
+    cfg: StudyConfig,
+    session: Any,
+    tasks: list[Any],
+    base: Any,
+    requests: dict[str, list[Any]],
+    ready: dict[str, Any],
+    own: dict[str, dict[str, list[Any]]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, BaseException]]:
     """Serve every variant's workloads in interleaved rounds, bracketed by a baseline latency sentinel.
 
@@ -27,7 +33,9 @@ def inference_round(
     details; and the contention check: the sentinel's relative drift (on the primary
     task's requests), how many attempts ran, and whether the last one was still drifting
     (then it is kept, and flagged); and the variants that failed while serving (left out of
-    the later rounds; the baseline's failure ends the study).
+    the later rounds; the baseline's failure ends the study). ``own``: per variant, the same
+    items as its own model's inputs (a variant that starts from another pretrained model has
+    its own tokenizer); the others serve ``requests``.
     """
     from wattcut.measure.base import merge
 
@@ -36,12 +44,17 @@ def inference_round(
     first = requests[task_key(primary)]
     warm0 = primary.warmup_requests()
     sentinel = first[warm0 : warm0 + ic.sentinel_requests]
-    parts = {
-        task_key(t): _parts(requests[task_key(t)][t.warmup_requests() :], ic.rounds if t.interleaves else 1)
-        for t in tasks
-    }
-    n_rounds = max((len(p) for p in parts.values()), default=0)
     names = list(ready)
+    own = own or {}
+    workload = {name: own.get(name, requests) for name in names}
+    parts_of = {
+        name: {
+            task_key(t): _parts(workload[name][task_key(t)][t.warmup_requests() :], ic.rounds if t.interleaves else 1)
+            for t in tasks
+        }
+        for name in names
+    }
+    n_rounds = max((len(p) for parts in parts_of.values() for p in parts.values()), default=0)
     failed: dict[str, BaseException] = {}
     drifts: list[float] = []
     sentinel_energy: list[float | None] = []  # J per request of each metered sentinel run: before, after, ...
@@ -56,12 +69,12 @@ def inference_round(
         for r in range(n_rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for position, name in enumerate(order):
-                model = ready[name]
+                model, parts = ready[name], parts_of[name]
                 for t in tasks:
                     k = task_key(t)
                     if r >= len(parts[k]) or name in failed:
                         continue  # a task with no request workload (lm_eval: its energy is in "evaluate")
-                    reqs, warm = requests[k], t.warmup_requests()
+                    reqs, warm = workload[name][k], t.warmup_requests()
                     # The whole warm-up before a variant's first round; one request (shortened where the task says
                     # it may be) before later rounds, to bring its weights back into cache after the others ran.
                     again = t.rewarm(reqs[: min(warm, 1)])

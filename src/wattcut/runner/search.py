@@ -100,7 +100,7 @@ def _search_locked(
     from wattcut.runner.search_space import space_for, starting_points
     from wattcut.stats.summary import pareto
 
-    source, tasks = check_inputs(cfg)
+    source, tasks, _ = check_inputs(cfg)
     primary = tasks[0]
     threads = threads_of(cfg)
     torch.set_num_threads(threads)

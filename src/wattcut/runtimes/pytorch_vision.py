@@ -1,7 +1,8 @@
 """PyTorch eager runtime for image classifiers: a plain ``nn.Module`` taking ``[batch, 3, H, W]`` pixels.
 
 Saved as safetensors plus a ``wattcut_image.json`` that names the architecture, its width and its
-labels, so a saved variant reloads with no pickle (:func:`load`).
+labels, so a saved variant reloads with no pickle (:func:`load`). A channel-pruned network reloads
+too: the architecture is built, then given the channel counts the weights hold.
 """
 
 from __future__ import annotations
@@ -30,10 +31,18 @@ class TorchImageClassifier(TorchClassifier):
     architecture = "cnn"
     input_names = ["pixel_values"]  # a class attribute here; a property for text (read from forward)
 
-    def __init__(self, module: Any, labels: tuple[str, ...], width: float = 1.0, precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        module: Any,
+        labels: tuple[str, ...],
+        width: float = 1.0,
+        precision: str = "fp32",
+        arch: str = "mobilenet_v2",
+    ) -> None:
         super().__init__(module, precision)
         self.labels = labels
         self.width = width
+        self.arch = arch  # a name in wattcut.models.vision.ARCHITECTURES
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, classes]``, as float32 numpy."""
@@ -44,11 +53,12 @@ class TorchImageClassifier(TorchClassifier):
         """FLOPs of one forward pass on one ``seq_len`` x ``seq_len`` image (None for quantized modules)."""
         if self.precision != "fp32":
             return None
-        return _count_flops(self.module, {"x": torch.zeros(1, 3, seq_len, seq_len)})
+        pixels = torch.zeros(1, 3, seq_len, seq_len)
+        return _count_flops(lambda pixel_values: self.module(pixel_values), {"pixel_values": pixels})
 
     def clone(self) -> TorchImageClassifier:
         """A deep copy, so a technique can change it without touching the original."""
-        return TorchImageClassifier(copy.deepcopy(self.module), self.labels, self.width, self.precision)
+        return TorchImageClassifier(copy.deepcopy(self.module), self.labels, self.width, self.precision, self.arch)
 
     def export_spec(self) -> tuple[Any, dict[str, Any], dict[str, dict[int, str]]]:
         """The module itself (pixels in, logits out), an example batch, and dynamic batch and image sides."""
@@ -62,7 +72,7 @@ class TorchImageClassifier(TorchClassifier):
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.contiguous() for k, v in self.module.state_dict().items()}
         save_file(state, str(folder / WEIGHTS))
-        config = {"architecture": "mobilenet_v2", "width": self.width, "labels": list(self.labels), "version": 1}
+        config = {"architecture": self.arch, "width": self.width, "labels": list(self.labels), "version": 1}
         (folder / CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
         return folder
 
@@ -78,6 +88,8 @@ class TorchImageClassifier(TorchClassifier):
 
 def read_config(folder: Path) -> dict[str, Any]:
     """The ``wattcut_image.json`` of a saved image classifier, checked (architecture, width, labels, weights file)."""
+    from wattcut.models.vision import ARCHITECTURES
+
     fix = 'Name a saved image variant\'s folder, or name_or_path = "mobilenet_v2" for the ImageNet model.'
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
@@ -90,7 +102,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         width = float(config["width"])
     if (
         not isinstance(config, dict)
-        or config.get("architecture") != "mobilenet_v2"
+        or config.get("architecture") not in ARCHITECTURES
         or width is None
         or not 0 < width <= 4
         or not isinstance(labels, list)
@@ -98,8 +110,8 @@ def read_config(folder: Path) -> dict[str, Any]:
         or not all(isinstance(x, str) for x in labels)
     ):
         raise UserInputError(
-            f'"{folder / CONFIG}" does not describe a MobileNetV2 classifier (architecture, a width in (0, 4], '
-            "two or more string labels).",
+            f'"{folder / CONFIG}" does not describe an image classifier (architecture: one of '
+            f"{', '.join(ARCHITECTURES)}; a width in (0, 4]; two or more string labels).",
             fix,
         )
     if not (folder / WEIGHTS).is_file():
@@ -111,15 +123,20 @@ def load(folder: Path) -> TorchImageClassifier:
     """A classifier saved by :meth:`TorchImageClassifier.save` (no pickle is read)."""
     from safetensors.torch import load_file
 
-    from wattcut.models.vision import MobileNetV2
+    from wattcut.models.vision import architecture, fit_to_state
 
     config = read_config(folder)
-    module = MobileNetV2(num_classes=len(config["labels"]), width=float(config["width"]))
+    arch = architecture(config["architecture"])
+    module = arch.build(len(config["labels"]), float(config["width"]))
     try:
-        module.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+        state = load_file(str(folder / WEIGHTS))
+        fit_to_state(module, state)  # a channel-pruned network: the channel counts its weights hold
+        module.load_state_dict(state, strict=True)
+        with torch.inference_mode():  # channel counts that do not chain fail here, not in the study
+            module.eval()(torch.zeros(1, 3, 32, 32))
     except (RuntimeError, OSError, ValueError) as e:  # safetensors' own errors are OSError/ValueError subclasses
         raise UserInputError(
             f'"{folder / WEIGHTS}" does not hold the weights {CONFIG} describes ({type(e).__name__}).',
             "Save the variant again (wattcut run with [study] save_variants), or name another folder.",
         ) from None
-    return TorchImageClassifier(module.eval(), tuple(config["labels"]), float(config["width"]))
+    return TorchImageClassifier(module, tuple(config["labels"]), float(config["width"]), arch=arch.name)

@@ -6,7 +6,8 @@ Payback of a variant against the baseline it was derived from:
   variant built once per study and reused carries its build in one trial only) other than ``evaluate`` and
   ``infer``, i.e. compression with its calibration, recovery fine-tuning and distillation
   (nested windows are part of their parent and never added twice). The baseline's own
-  fine-tuning is shared by every variant, so it is not charged to any of them;
+  fine-tuning is shared by every variant, so it is not charged to any of them; a variant
+  that starts from its own pretrained model is charged its own fine-tuning (``train``);
 - per-request saving: baseline minus variant mean inference energy per request;
 - break-even requests = one-off energy / per-request saving; days = that / requests per day;
 - yearly saving at ``[deploy] requests_per_day``: kWh, and kgCO2e per grid with PUE.
@@ -37,8 +38,14 @@ def built(trial: Trial) -> bool:
     return trial.build is None or not trial.build.reused
 
 
+def own_start(trial: Trial) -> bool:
+    """Whether the variant started from its own pretrained model (its training is then its own cost)."""
+    return trial.derived_from is not None and "model" in trial.derived_from
+
+
 def _one_off_phases(trial: Trial) -> list[Phase]:
-    return [p for p in trial.phases if p.parent is None and p.phase not in ONE_OFF_EXCLUDED + ("train",)]
+    excluded = ONE_OFF_EXCLUDED if own_start(trial) else ONE_OFF_EXCLUDED + ("train",)
+    return [p for p in trial.phases if p.parent is None and p.phase not in excluded]
 
 
 def one_off_energy_j(trial: Trial) -> float | None:

@@ -46,6 +46,9 @@ class Task:
     interleaves: ClassVar[bool] = True
     # Runtimes the task can serve (None: any); lm_eval's harness tasks run on PyTorch modules only.
     runtimes: tuple[str, ...] | None = None
+    # The task has its own fine-tuning loop for a pipeline's recovery step (``recover``); text classifiers use
+    # the shared text loop instead.
+    recovers: ClassVar[bool] = False
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study
@@ -110,6 +113,10 @@ class Task:
 
     def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: Any) -> None:
         """Train ``model`` into the study's baseline (tasks with ``trains = True``)."""
+        raise NotImplementedError
+
+    def recover(self, model: Any, tokenizer: Any, cfg: Any, samples: int | None, seed: int, rec: Any) -> None:
+        """Fine-tune ``model`` with the ``TrainConfig`` ``cfg`` on ``samples`` training items (``recovers`` tasks)."""
         raise NotImplementedError
 
     # --- quality and workload -----------------------------------------------------------

@@ -1,11 +1,11 @@
 """Image classification: an ImageNet CNN with a new head, fine-tuned and scored on labelled images.
 
 The data is Fashion-MNIST (by name, from the data folder; seeded subsets of its train and test
-splits). The model is MobileNetV2 with torchvision's ImageNet weights (``[model] name_or_path =
-"mobilenet_v2"``), or a classifier wattcut saved (a folder). Grayscale images are resized to
-``image_size`` and repeated over three channels, then normalised with ImageNet's mean and standard
-deviation, as the weights expect; the preprocessing runs outside every timed window. The workload
-is ``[infer] requests`` batches of ``[infer] batch_size`` evaluation images.
+splits). The model is an architecture with ImageNet weights (``[model] name_or_path =
+"mobilenet_v2"`` or ``"efficientnet_lite0"``), or a classifier wattcut saved (a folder). Grayscale
+images are resized to ``image_size`` and repeated over three channels, then normalised as the
+model's weights expect; the preprocessing runs outside every timed window. The workload is
+``[infer] requests`` batches of ``[infer] batch_size`` evaluation images.
 
 Seed 004 compresses ResNet-50; no registry serves its ImageNet weights offline, so MobileNetV2
 stands in (``models/vision.py``).
@@ -13,6 +13,7 @@ stands in (``models/vision.py``).
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,6 @@ from wattcut.tasks import classification
 from wattcut.tasks.base import Task, serve_timed, task
 from wattcut.ui import bar
 
-ARCHITECTURES = ("mobilenet_v2",)
 DATASETS = ("fashion_mnist",)
 
 
@@ -68,23 +68,48 @@ class ImageClassificationConfig:
             )
 
 
-class Preprocessor:
-    """Resize, three channels, ImageNet normalisation: ``uint8 [n, H, W]`` to ``float32 [n, 3, S, S]``."""
+def _architecture_name(source: str) -> str:
+    """The architecture of ``source``: a name, or the one a saved classifier's config names."""
+    from wattcut.models.vision import ARCHITECTURES
+    from wattcut.runtimes import pytorch_vision
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    return source if source in ARCHITECTURES else str(pytorch_vision.read_config(Path(source))["architecture"])
+
+
+class Preprocessor:
+    """Resize, three channels, the model's normalisation: ``uint8 [n, H, W]`` to ``float32 [n, 3, S, S]``."""
+
+    def __init__(
+        self,
+        size: int,
+        mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+        std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+    ) -> None:
+        self.size, self.mean, self.std = size, mean, std
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """The model's input for ``images``."""
         import torch
 
-        from wattcut.models.vision import IMAGENET_MEAN, IMAGENET_STD
-
         x = torch.from_numpy(np.ascontiguousarray(images)).float().div(255)
         x = x.unsqueeze(1).repeat(1, 3, 1, 1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
         x = torch.nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
-        mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        mean, std = torch.tensor(self.mean).view(1, 3, 1, 1), torch.tensor(self.std).view(1, 3, 1, 1)
         return ((x - mean) / std).numpy()
+
+    def save_pretrained(self, folder: Path) -> None:
+        """The preprocessing beside a saved model, as Hugging Face image processors write it."""
+        config = {
+            "do_resize": True,
+            "size": {"height": self.size, "width": self.size},
+            "resample": "bilinear",
+            "do_rescale": True,
+            "rescale_factor": 1 / 255,
+            "do_normalize": True,
+            "image_mean": list(self.mean),
+            "image_std": list(self.std),
+        }
+        (Path(folder) / "preprocessor_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
 
 
 @task
@@ -97,6 +122,7 @@ class ImageClassification(Task):
     model_kind = "image-classifier"
     metric_spec = classification.CLASSIFICATION
     runtimes = ("pytorch", "onnxruntime", "openvino")  # the handles that take {"pixel_values": ...}
+    recovers = True
 
     @property
     def trains(self) -> bool:  # type: ignore[override]
@@ -142,6 +168,10 @@ class ImageClassification(Task):
             f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, 10 classes"
         )
 
+    def train_data(self) -> ImageSet:
+        """The training sample (images and labels), for techniques that score or recover on data."""
+        return self.train
+
     def calibration_inputs(self, tokenizer: Any, n: int, batch_size: int = 1) -> list[dict[str, np.ndarray]]:
         """The first ``n`` training images, preprocessed, in batches."""
         images = self.train.images[:n]
@@ -158,6 +188,8 @@ class ImageClassification(Task):
                 "[model] package and gguf_file are for text models; an image classifier is named by architecture.",
                 'Set [model] name_or_path = "mobilenet_v2", or the folder of a saved image variant.',
             )
+        from wattcut.models.vision import ARCHITECTURES
+
         name = str(model.name_or_path)
         return name if name in ARCHITECTURES else str(Path(name).expanduser())
 
@@ -166,6 +198,7 @@ class ImageClassification(Task):
 
         A classifier used as it is (``already_trained``) must be a saved one whose labels are the dataset's.
         """
+        from wattcut.models.vision import ARCHITECTURES, packaged_file
         from wattcut.runtimes import pytorch_vision
 
         model = self.study.model
@@ -176,21 +209,20 @@ class ImageClassification(Task):
                 "Remove label_map.",
             )
         if source in ARCHITECTURES:
-            from wattcut.models.vision import MOBILENET_V2_WEIGHTS, packaged_file
-
             if model.already_trained:
                 raise UserInputError(
                     f'[model] already_trained = true, but "{source}" is the ImageNet model (1,000 classes), not a '
                     "classifier for this dataset.",
                     "Name the folder of a saved image variant, or remove already_trained to fine-tune a new head.",
                 )
-            packaged_file(*MOBILENET_V2_WEIGHTS)  # installed? (exit 2 with the pip command otherwise)
+            packaged_file(*ARCHITECTURES[source].weights)  # installed? (exit 2 with the pip command otherwise)
+            ARCHITECTURES[source].build(2, 1.0)  # its model code is importable (exit 2 with the fix otherwise)
             return
         if not (Path(source) / pytorch_vision.CONFIG).is_file():
             raise UserInputError(
                 f'[model] "{source}" is not an image classifier wattcut can load.',
-                'Set [model] name_or_path = "mobilenet_v2" (ImageNet weights, offline) or a folder of a saved '
-                "image variant.",
+                f"Set [model] name_or_path to one of {', '.join(ARCHITECTURES)} (ImageNet weights, offline) or a "
+                "folder of a saved image variant.",
             )
         labels = tuple(pytorch_vision.read_config(Path(source))["labels"])
         names = self.train.label_names
@@ -201,36 +233,47 @@ class ImageClassification(Task):
             )
 
     def load_tokenizer(self, source: str) -> Preprocessor:
-        """The image preprocessing (the tokenizer's place for text)."""
-        return Preprocessor(self.config.image_size)
+        """The image preprocessing (the tokenizer's place for text), with the model's normalisation."""
+        from wattcut.models.vision import architecture
+
+        arch = architecture(_architecture_name(source))
+        return Preprocessor(self.config.image_size, arch.mean, arch.std)
 
     def load_model(self, source: str) -> Any:
-        """MobileNetV2 with ImageNet weights and a new head for the dataset's classes, or a saved classifier."""
+        """An ImageNet architecture with a new head for the dataset's classes, or a saved classifier."""
+        from wattcut.models.vision import ARCHITECTURES, architecture
         from wattcut.runtimes import pytorch_vision
 
         self.check_model(source)
+        labels = self.train.label_names
         if source in ARCHITECTURES:
-            from wattcut.models.vision import mobilenet_v2_imagenet
-
-            module = mobilenet_v2_imagenet()
-            module.replace_head(len(self.train.label_names))
-            return pytorch_vision.TorchImageClassifier(module, self.train.label_names)
+            arch = ARCHITECTURES[source]
+            module = arch.imagenet()
+            arch.replace_head(module, len(labels))
+            return pytorch_vision.TorchImageClassifier(module, labels, arch=arch.name)
         model = pytorch_vision.load(Path(source))
         if not self.study.model.already_trained:  # fine-tuned here: a new head for this dataset's classes
-            model.module.replace_head(len(self.train.label_names))
-            model.labels = self.train.label_names
+            architecture(model.arch).replace_head(model.module, len(labels))
+            model.labels = labels
         return model
 
     def fine_tune(self, model: Any, tokenizer: Any, seed: int, rec: PhaseRecord) -> None:
         """Cross-entropy fine-tuning of the whole network (``[train]``: AdamW, linear warmup and decay)."""
+        self.recover(model, tokenizer, self.study.train, None, seed, rec)
+
+    def recover(self, model: Any, tokenizer: Any, cfg: Any, samples: int | None, seed: int, rec: Any) -> None:
+        """Fine-tune ``model`` with the ``TrainConfig`` ``cfg`` on the first ``samples`` training images (None: all).
+
+        The baseline's fine-tuning and a pipeline's recovery step (``finetune`` after pruning) run this one loop.
+        """
         import torch
 
-        cfg = self.study.train
+        train = self.train if samples is None else self.train.subset(min(samples, len(self.train)), seed)
         torch.manual_seed(seed)
         module = model.module
         module.train()
         opt = torch.optim.AdamW(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        steps = cfg.epochs * -(-len(self.train) // cfg.batch_size)
+        steps = cfg.epochs * -(-len(train) // cfg.batch_size)
         warmup = int(steps * cfg.warmup_ratio)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
@@ -238,12 +281,12 @@ class ImageClassification(Task):
         rng = random.Random(seed)
         with bar("train", steps) as advance:
             for _ in range(cfg.epochs):
-                order = list(range(len(self.train)))
+                order = list(range(len(train)))
                 rng.shuffle(order)
                 for start in range(0, len(order), cfg.batch_size):
                     idx = order[start : start + cfg.batch_size]
-                    x = torch.from_numpy(tokenizer(self.train.images[idx]))
-                    y = torch.from_numpy(self.train.labels[idx])
+                    x = torch.from_numpy(tokenizer(train.images[idx]))
+                    y = torch.from_numpy(train.labels[idx])
                     loss = torch.nn.functional.cross_entropy(module(x), y)
                     opt.zero_grad()
                     loss.backward()
