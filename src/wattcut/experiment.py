@@ -1,7 +1,7 @@
 """The experiment file loader: TOML in, a validated :class:`StudyConfig` out.
 
 An experiment is a TOML file with the tables ``[study]``, ``[model]``, ``[data]``,
-``[train]``, ``[evaluate]``, ``[infer]``, ``[measure]``, ``[carbon]``, ``[deploy]``, a
+``[train]``, ``[evaluate]``, ``[infer]``, ``[measure]``, ``[carbon]``, ``[deploy]``, ``[cost]``, ``[explain]``, a
 list ``[[tasks]]`` (default: one sequence-classification task) and a list
 ``[[variants]]``. It needs the registries of tasks and techniques, so it sits above
 ``tasks/`` and ``compress/``; the tables it fills live low, in :mod:`wattcut.settings`.
@@ -24,6 +24,7 @@ from wattcut.settings import (
     DataConfig,
     DeployConfig,
     EvaluateConfig,
+    ExplainConfig,
     InferConfig,
     MeasureConfig,
     ModelConfig,
@@ -59,6 +60,7 @@ _TABLES = (
     "carbon",
     "deploy",
     "cost",
+    "explain",
     "tasks",
     "variants",
 )
@@ -212,6 +214,7 @@ def parse_experiment(doc: Mapping[str, Any], source: str = "<experiment>") -> St
         carbon=build(CarbonConfig, doc.get("carbon", {}), "[carbon]"),
         deploy=build(DeployConfig, doc.get("deploy", {}), "[deploy]"),
         cost=build(CostConfig, doc.get("cost", {}), "[cost]"),
+        explain=build(ExplainConfig, doc.get("explain", {}), "[explain]"),
         variants=variants,
     )
 
@@ -240,7 +243,7 @@ def load_experiment(path: str | Path) -> StudyConfig:
 # (as a campaign's `experiment` is); otherwise it is left as written, for the data folders to resolve
 # (``file = "wikitext2/wiki.test.raw"``) or as a hub id (``name_or_path = "bert-base-uncased"``).
 PATH_KEYS = frozenset({"train_file", "eval_file", "timeseries_csv", "file", "arrivals_csv", "name_or_path",
-                       "teacher", "include_path"})  # fmt: skip
+                       "teacher", "include_path", "train_images", "eval_images"})  # fmt: skip
 
 
 def anchor_paths(doc: Any, folder: Path) -> Any:

@@ -22,6 +22,7 @@ from wattcut.settings_measure import (  # noqa: F401  (moved; re-exported)
     CarbonConfig,
     CostConfig,
     DeployConfig,
+    ExplainConfig,
     MeasureConfig,
     positive,
 )
@@ -288,6 +289,7 @@ class StudyConfig:
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
     trials: int = 3
     seed: int = 0
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
@@ -347,7 +349,7 @@ def to_toml(cfg: StudyConfig) -> str:
     for key in ("primary_task", "energy_task"):
         if d.get(key) is not None:
             doc["study"][key] = d[key]
-    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "cost"):
+    for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "cost", "explain"):
         if d[table] is not None:
             doc[table] = _plain(d[table])
     if d["tasks"]:

@@ -154,3 +154,33 @@ class CostConfig:
                 f"[cost] batch_sizes = {list(self.batch_sizes)} must be a non-empty list of positive integers.",
                 "Write batch_sizes = [1, 32].",
             )
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """SHAP attributions per variant, to show whether compression changed the reasons for a prediction.
+
+    On ``samples`` evaluation items (a seeded sample, the same for every variant and trial), each
+    variant's SHAP values for the item's gold class are computed in its own metered ``explain``
+    window (never counted as inference), over tokens for text and over a ``grid`` x ``grid`` of
+    image cells for images (SHAP's Partition explainer, ``max_evals`` model calls per item).
+    The report gives, per variant, the rank correlation of its attributions with the baseline's
+    and the overlap of their ``top_k`` features, with 95% CIs over items. ``samples = 0``: off.
+    """
+
+    samples: int = 0
+    top_k: int = 5
+    max_evals: int = 300
+    grid: int = 8
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        positive("[explain]", "samples", self.samples, allow_zero=True)
+        positive("[explain]", "top_k", self.top_k)
+        positive("[explain]", "max_evals", self.max_evals)
+        positive("[explain]", "grid", self.grid)
+        if self.samples and self.max_evals < 2 * self.top_k:
+            raise UserInputError(
+                f"[explain] max_evals = {self.max_evals} is too few model calls to rank {self.top_k} features.",
+                "Use max_evals = 300 or more (SHAP's Partition explainer needs about 2 per feature at least).",
+            )

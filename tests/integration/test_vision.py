@@ -46,6 +46,25 @@ def test_mobilenet_v2_on_fashion_mnist_runs_and_reports(tmp_path):
     assert ov["model"]["runtime"] == "openvino" and ov["model"]["precision"].startswith("int8")
     assert next(p for p in ov["phases"] if p["phase"] == "calibrate")["samples"] == 32
     assert abs(ov["metrics"]["accuracy"] - base["metrics"]["accuracy"]) < 0.1
+    # channel pruning: physically smaller (parameters, file, FLOPs); Taylor scores and recovery in their own windows
+    pruned = next(t for t in res["trials"] if t["variant"] == "pruned")
+    for fact in ("parameters", "file_size_bytes", "flops_per_sequence"):
+        assert pruned["model"][fact] < 0.6 * base["model"][fact], fact
+    nested = [(p["phase"], p["parent"]) for p in pruned["phases"] if p["parent"]]
+    assert ("calibrate", "compress") in nested and ("train", "compress") in nested
+    # a compact pretrained model as a variant: its own train window, the same items and requests, paired tests
+    lite = next(t for t in res["trials"] if t["variant"] == "lite0")
+    assert lite["derived_from"]["model"] == "efficientnet_lite0" and lite["phases"][0]["phase"] == "train"
+    assert lite["model"]["parameters"] == 3_383_818  # EfficientNet-Lite0 with a 10-class head
+    assert (
+        lite["tasks"]["image_classification"]["items"]["gold"] == base["tasks"]["image_classification"]["items"]["gold"]
+    )
+    assert lite["latency"]["requests"] == base["latency"]["requests"]
+    assert res["statistics"]["paired"]["lite0"]["quality"]["n_items"] == 96
+    train_j = lite["phases"][0]["energy_j"]
+    assert res["statistics"]["payback"]["variants"]["lite0"]["one_off_energy_j"] >= train_j > 0  # its own cost
+    report = (tmp_path / "o" / "report.md").read_text()
+    assert "efficientnet\\_lite0 (fine-tuned, its own pretrained model)" in report and "stands in for it" in report
 
 
 def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
@@ -56,8 +75,26 @@ def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
     )
     exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', 'name_or_path = "resnet50"'))
     assert_user_error(_cli("validate", str(exp)), '"resnet50" is not an image classifier', "mobilenet_v2")
+    exp.write_text(SMOKE.replace('model = "efficientnet_lite0"', 'model = "resnet50"'))
+    assert_user_error(_cli("validate", str(exp)), 'Variant "lite0" model: [model] "resnet50" is not an image')
+    exp.write_text(SMOKE.replace('{ name = "finetune" }', '{ name = "finetune", energy_budget = 0.5 }'))
+    assert_user_error(_cli("validate", str(exp)), "energy budget", "prune_channels with an amount")
     exp.write_text(SMOKE.replace("eval_size = 128", "eval_size = 20000"))
     assert_user_error(_cli("validate", str(exp)), "eval_size = 20000 is more than the 10,000 test images")
+    # your own images: a class folder with a file that is not an image, and one too far from square to resize
+    from PIL import Image
+
+    for i, label in enumerate(("cat", "cat", "dog", "dog")):
+        (tmp_path / "imgs" / label).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40 + 10 * i, 40)).save(tmp_path / "imgs" / label / f"{i}.png")
+    (tmp_path / "imgs" / "dog" / "notes.png").write_text("not an image")
+    own = f'dataset = "files"\ntrain_images = "{tmp_path / "imgs"}"\neval_images = "{tmp_path / "imgs"}"'
+    files = SMOKE.replace('dataset = "fashion_mnist"', own).replace("train_size = 256", "train_size = 4")
+    exp.write_text(files.replace("eval_size = 128", "eval_size = 4"))
+    assert_user_error(_cli("validate", str(exp)), "cannot be read as images: notes.png", "Remove or replace them")
+    (tmp_path / "imgs" / "dog" / "notes.png").unlink()
+    Image.new("RGB", (300, 20)).save(tmp_path / "imgs" / "dog" / "banner.png")
+    assert_user_error(_cli("validate", str(exp)), "banner.png (300x20)", "Crop or pad them")
 
 
 def test_bad_sizes_an_imagenet_model_used_as_it_is_and_foreign_labels_are_refused_by_validate(tmp_path):

@@ -47,3 +47,60 @@ def test_idx_files_that_are_truncated_mismatched_or_not_idx_name_the_file(tmp_pa
         fashion_mnist(folder, "test")
     with pytest.raises(UserInputError, match="missing"):
         fashion_mnist(folder, "train")
+
+
+def _png(path, size, value=128):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (value, 0, 255 - value)).save(path)
+    return path
+
+
+def test_your_own_images_from_a_class_folder_or_a_csv_of_mixed_sizes(tmp_path):
+    from wattcut.data.images import image_files
+
+    _png(tmp_path / "train" / "dog" / "a.png", (30, 40), 10)
+    _png(tmp_path / "train" / "cat" / "b.png", (64, 48), 200)
+    _png(tmp_path / "train" / "cat" / "c.jpg", (20, 20), 90)
+    train = image_files(tmp_path / "train", 32)
+    assert train.images.shape == (3, 32, 32, 3) and train.images.dtype == np.uint8
+    assert train.label_names == ("cat", "dog") and train.labels.tolist() == [0, 0, 1]  # sorted, as ImageFolder
+    (tmp_path / "eval.csv").write_text("path,label\ntrain/dog/a.png,dog\ntrain/cat/b.png, cat\n")
+    evals = image_files(tmp_path / "eval.csv", 32, train.label_names)  # paths relative to the CSV's folder
+    assert evals.labels.tolist() == [1, 0] and np.array_equal(evals.images[0], train.images[2])
+
+
+def test_bad_image_files_are_named_with_the_fix(tmp_path):
+    from wattcut.data.images import image_files
+
+    _png(tmp_path / "t" / "a" / "1.png", (32, 32))
+    _png(tmp_path / "t" / "b" / "2.png", (32, 32))
+    (tmp_path / "t" / "b" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(UserInputError, match=r"1 of the 3 files .* cannot be read as images: broken.png.*Remove"):
+        image_files(tmp_path / "t", 32)
+    (tmp_path / "t" / "b" / "broken.png").unlink()
+    _png(tmp_path / "t" / "b" / "strip.png", (200, 20))
+    with pytest.raises(UserInputError, match=r"too small or too far from square .* strip.png \(200x20\).*Crop or pad"):
+        image_files(tmp_path / "t", 32)
+    (tmp_path / "t" / "b" / "strip.png").unlink()
+    (tmp_path / "e.csv").write_text("path,label\nt/a/1.png,zebra\n")
+    with pytest.raises(UserInputError, match="label\\(s\\) the training images lack: zebra"):
+        image_files(tmp_path / "e.csv", 32, ("a", "b"))
+    (tmp_path / "e.csv").write_text("file,class\nt/a/1.png,a\n")
+    with pytest.raises(UserInputError, match="needs a header with path and label columns"):
+        image_files(tmp_path / "e.csv", 32, ("a", "b"))
+    (tmp_path / "e.csv").write_text("path,label\nt/a/missing.png,a\n")
+    with pytest.raises(UserInputError, match="do not exist: .*missing.png"):
+        image_files(tmp_path / "e.csv", 32, ("a", "b"))
+    with pytest.raises(UserInputError, match="neither an image folder nor a CSV"):
+        image_files(tmp_path / "nowhere", 32)
+
+
+def test_your_own_images_need_both_sets_and_dataset_files():
+    from wattcut.tasks.image_classification import ImageClassificationConfig
+
+    with pytest.raises(UserInputError, match='dataset = "files" needs both train_images and eval_images'):
+        ImageClassificationConfig(dataset="files", train_images="t")
+    with pytest.raises(UserInputError, match='Set dataset = "files" to read your images'):
+        ImageClassificationConfig(train_images="t", eval_images="e")

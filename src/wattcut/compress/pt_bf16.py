@@ -31,7 +31,7 @@ def native_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-@technique("pt_bf16", PtBf16Config, kinds=("sequence-classifier", "causal-lm"), deterministic=True)
+@technique("pt_bf16", PtBf16Config, kinds=("sequence-classifier", "causal-lm", "image-classifier"), deterministic=True)
 def apply(model: Any, config: PtBf16Config, ctx: CompressContext) -> Any:
     """Cast weights and compute to bfloat16 (PyTorch eager).
 
@@ -40,4 +40,4 @@ def apply(model: Any, config: PtBf16Config, ctx: CompressContext) -> Any:
     import torch
 
     precision = "bf16" + ("" if native_bf16() else " (emulated: no native bf16 on this CPU)")
-    return type(model)(model.module.to(torch.bfloat16), precision=precision)
+    return model.recast(model.module.to(torch.bfloat16), precision)

@@ -39,4 +39,4 @@ def apply(model: Any, config: PtInt8DynamicConfig, ctx: CompressContext) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the deprecation notice of torch.ao; documented above
         quantized = torch.ao.quantization.quantize_dynamic(model.module, {torch.nn.Linear}, dtype=torch.qint8)
-    return type(model)(quantized, precision="int8-dynamic (fbgemm)")
+    return model.recast(quantized, "int8-dynamic (fbgemm)")

@@ -70,21 +70,13 @@ def _baseline_label(config: dict[str, Any]) -> str:
     return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
 
 
-def start_label(variant: dict[str, Any]) -> str | None:
-    """What a variant that starts from its own pretrained model starts from (None: from the baseline)."""
-    model = variant.get("model")
-    if not model:
-        return None
-    where = model.get("name_or_path") or f"package {model.get('package')}"
-    how = AS_GIVEN if model.get("already_trained") else "fine-tuned"
-    return f"{Path(str(where)).name or where} ({how}, its own pretrained model)"
-
-
 def _techniques_label(config: dict[str, Any], name: str, trial: Trial) -> str:
     steps = " → ".join(s["name"] for s in trial.techniques)
     if name == "baseline":
         return steps or _baseline_label(config)
     variant: dict[str, Any] = next((v for v in config["variants"] if v["name"] == name), {})
+    from wattcut.report.notes import start_label
+
     start = start_label(variant)
     if start is not None:
         return f"{start} → {steps}" if steps else start

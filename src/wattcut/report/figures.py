@@ -185,6 +185,44 @@ def confusion_matrices(results: Results) -> Any:
     return fig
 
 
+def attributions(results: Results) -> Any:
+    """A few explained items of the first trial: the baseline's attributions beside the recommended variant's.
+
+    Image cells as heatmaps (red: towards the gold class, blue: against); tokens as bars.
+    """
+    st = statistics_of(results)
+    other = (st.get("recommendation") or {}).get("variant")
+    if not st.get("explain"):
+        return None
+    other = other if other in st["explain"] and other != "baseline" else next(iter(st["explain"]))
+    first = {t.variant: t for t in results.trials if t.trial_index == min(x.trial_index for x in results.trials)}
+    entries = [first[n].tasks[first[n].task or ""].explain if n in first else None for n in ("baseline", other)]
+    if any(e is None for e in entries):
+        return None
+    base, var = entries
+    n = min(3, len(base["items"]))  # type: ignore[index]
+    plt = pyplot()
+    images = str(base["features"]).startswith("image")  # type: ignore[index]
+    fig, axes = plt.subplots(n, 2, figsize=(6.4, 2.2 * n) if images else (7.2, 1.8 * n), squeeze=False)
+    for row in range(n):
+        for col, (name, e) in enumerate((("baseline", base), (other, var))):
+            ax, values = axes[row][col], e["values"][row]  # type: ignore[index]
+            if images:
+                side = int(round(len(values) ** 0.5))
+                lim = max(abs(v) for v in values) or 1.0
+                ax.imshow([values[r * side : (r + 1) * side] for r in range(side)], cmap="bwr", vmin=-lim, vmax=lim)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            else:
+                labels = e["labels"][row]  # type: ignore[index]
+                ax.bar(range(len(values)), values, color=["#c44e52" if v > 0 else "#4c72b0" for v in values])
+                ax.set_xticks(range(len(values)), labels, rotation=90, fontsize=6)
+            ax.set_title(f"{name}, item {e['items'][row]}", fontsize=8)  # type: ignore[index]
+    fig.suptitle("SHAP attributions of the gold class: baseline vs " + str(other))
+    fig.tight_layout()
+    return fig
+
+
 def payback_chart(results: Results) -> Any:
     """Cumulative energy (one-off + inference) against requests served, baseline vs variants."""
     pb = statistics_of(results).get("payback") or {}
@@ -268,6 +306,7 @@ FIGURES: dict[str, tuple[str, Callable[[Results], Any]]] = {
     "runtime_vs_energy": ("Runtime vs energy, with the fitted line", runtime_vs_energy),
     "confusion_matrices": ("Confusion matrices", confusion_matrices),
     "payback": ("Carbon payback", payback_chart),
+    "attributions": ("SHAP attributions, baseline vs recommended variant", attributions),
     "llm_quality_vs_token_energy": ("Language model: quality vs J per output token", llm_quality_vs_token_energy),
     "llm_prefill_decode": ("Language model: prefill and decode energy, TTFT and time per token", llm_prefill_decode),
     "llm_co2e": ("Language model: CO2e per 1,000 responses per grid", llm_co2e_per_1k_responses),

@@ -21,7 +21,7 @@ from wattcut.report.estimates import (
     crosscheck_rows,
     method_lines,
 )
-from wattcut.report.html_stats import contention, deployment, paired_table, payback, tests_table
+from wattcut.report.html_stats import contention, deployment, explain_table, paired_table, payback, tests_table
 from wattcut.report.notes import GATE_RULE
 from wattcut.report.templating import asset, template
 from wattcut.store.records import Results, Trial
@@ -319,6 +319,7 @@ def render(results: Results, figs: dict[str, dict[str, str]] | None = None) -> s
         "search": _search(results),
         "paired": paired_table(statistics),
         "tests": tests_table(statistics),
+        "explain": explain_table(statistics),
         "payback": payback(statistics),
         "deployment": deployment(statistics),
         "train": _train_table(results),

@@ -60,6 +60,21 @@ def paired_table(statistics: dict[str, Any]) -> str:
     )
 
 
+def explain_table(statistics: dict[str, Any]) -> str:
+    """Attribution agreement with the baseline (``[explain]``); empty when it was off."""
+    from wattcut.report.explain import EXPLAIN_COLUMNS, EXPLAIN_METHOD, explain_rows
+
+    rows = explain_rows(statistics)
+    if not rows:
+        return ""
+    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in EXPLAIN_COLUMNS) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in EXPLAIN_COLUMNS) + "</tr>" for r in rows)
+    return (
+        f'<h2>Did compression change the reasons? (SHAP)</h2><table>{head}{body}</table><p class="note">'
+        f"{escape(EXPLAIN_METHOD)}</p>"
+    )
+
+
 def _p(p: float | None) -> str:
     return "n/a" if p is None else f"{p:.3g}"
 

@@ -41,12 +41,14 @@ def variant_table(summary: list[dict[str, Any]], statistics: dict[str, Any] | No
 def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
     """Markdown for ``results`` with links to the PNG files in ``figs`` (``templates/report.md.j2``)."""
     from wattcut.report.energy_aware import lines as energy_aware_lines
+    from wattcut.report.explain import EXPLAIN_COLUMNS, EXPLAIN_METHOD, explain_rows
     from wattcut.report.notes import GATE_RULE, baseline_notes, reference_notes, training_data_notes
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
 
     st = results.statistics
     rec = st.get("recommendation") or {}
     prows = paired_rows(st)
+    xrows = explain_rows(st)
     cc = crosscheck_rows(results)
     page: str = template("report.md.j2").render(
         study=results.study,
@@ -65,6 +67,13 @@ def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
             "rows": [[r[k] for k, _ in PAIRED_COLUMNS] for r in prows],
         }
         if prows
+        else None,
+        explain={
+            "labels": [label for _, label in EXPLAIN_COLUMNS],
+            "rows": [[r[k] for k, _ in EXPLAIN_COLUMNS] for r in xrows],
+            "method": EXPLAIN_METHOD,
+        }
+        if xrows
         else None,
         energy_aware=energy_aware_lines(results),
         search=_search_lines(results),

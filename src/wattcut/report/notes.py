@@ -8,6 +8,18 @@ from typing import Any
 from wattcut.store.records import Trial
 
 
+def start_label(variant: dict[str, Any]) -> str | None:
+    """What a variant that starts from its own pretrained model starts from (None: from the baseline)."""
+    from pathlib import Path
+
+    model = variant.get("model")
+    if not model:
+        return None
+    where = model.get("name_or_path") or f"package {model.get('package')}"
+    how = "used as given" if model.get("already_trained") else "fine-tuned"
+    return f"{Path(str(where)).name or where} ({how}, its own pretrained model)"
+
+
 def training_data_notes(config: dict[str, Any]) -> list[str]:
     """Variants whose distillation read more training rows than the baseline's fine-tune, said plainly."""
     data = config.get("data") or {}
@@ -63,6 +75,23 @@ def baseline_notes(config: dict[str, Any], trials: Sequence[Trial]) -> list[str]
             "Baseline: your model as given, not fine-tuned here (no train phase); its own head and labels are kept, "
             f"and the dataset's labels were mapped onto them {how}. Trials differ only in measurement: every trial "
             "scores the same model."
+        )
+    if (config.get("model") or {}).get("name_or_path") == "mobilenet_v2":
+        notes.append(
+            "Vision model: seed 004 compresses ResNet-50 (25.6 M parameters). No package registry serves "
+            "ResNet-50's ImageNet weights offline, so MobileNetV2 (3.5 M, torchvision's ImageNet weights) stands "
+            "in for it here; a user online can name another architecture. Its compute is mostly depthwise and 1x1 "
+            "convolutions, so its savings from pruning and INT8 differ from a ResNet's dense 3x3 convolutions."
+        )
+    own = [v for v in config.get("variants", []) if v.get("model")]
+    if own:
+        notes.append(
+            "Compact models: "
+            + ", ".join(f"{v['name']} starts from {start_label(v)}" for v in own)
+            + ". Each is fine-tuned with the baseline's [train] settings on the same training items, in its own "
+            "train window (charged to it in the payback: the baseline's own fine-tuning is not), and is evaluated "
+            "on the same items and served the same requests, so the paired tests compare it with the baseline as "
+            "they do a compressed variant."
         )
     reused = sorted({t.variant for t in trials if t.build is not None and t.build.reused})
     if reused:

@@ -139,6 +139,8 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any], dict[str, Start]]:
                 check(step.config)
     for t in tasks:
         t.prepare()
+    if cfg.explain.samples:
+        _check_explain(cfg, tasks)
     for note in carbon.check_inputs(cfg.carbon, time.time()):
         console.print(f"[yellow]carbon[/]: {escape(note)}", soft_wrap=True)
     source = tasks[0].resolve_source(cfg.model)
@@ -176,6 +178,22 @@ def _check_start(cfg: StudyConfig, variant: Any) -> Start:
     if tasks[0].model_kind == "sequence-classifier":
         check_techniques(own, source)
     return Start(source, tasks)
+
+
+def _check_explain(cfg: StudyConfig, tasks: list[Any]) -> None:
+    """``[explain]``: a task that explains, enough evaluation items, and SHAP installed."""
+    from wattcut.tasks.explain import explain_items, require_shap
+
+    explaining = [t for t in tasks if t.explains and t.metric_spec is not None]
+    if not explaining:
+        raise UserInputError(
+            f"[explain] samples = {cfg.explain.samples}, but no task of this study computes attributions "
+            f"({', '.join(t.key for t in tasks)}).",
+            "Remove [explain]; it works for sequence_classification and image_classification.",
+        )
+    for t in explaining:
+        explain_items(t.eval_items(), cfg.explain.samples, cfg.seed)
+    require_shap()
 
 
 def task_key(t: Any) -> str:

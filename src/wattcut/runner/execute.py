@@ -285,6 +285,8 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
                 run.built[name] = Built(model, flops, structure, vdir, trial.index)
         stage = "evaluate"
         metrics = _evaluate(run, model, run.tasks_of(name), tokenizer)
+        stage = "explain"
+        _explain(run, model, run.tasks_of(name), tokenizer, metrics)
     except Exception as e:  # noqa: BLE001  (one variant's failure must not lose the study)
         if name == BASELINE:
             raise  # every variant derives from it: nothing to go on with
@@ -310,6 +312,20 @@ def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any) -> di
         with run.session.phase("evaluate", step=task_key(t)) as rec:
             metrics[task_key(t)] = t.evaluate(model, tokenizer, rec)
     return metrics
+
+
+def _explain(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any, metrics: dict[str, Any]) -> None:
+    """Phase "explain": SHAP attributions of ``[explain] samples`` evaluation items (never counted as inference)."""
+    from wattcut.tasks.explain import explain_items
+
+    cfg = run.cfg.explain
+    if not cfg.samples:
+        return
+    for t in tasks:
+        if t.explains and t.metric_spec is not None:
+            items = explain_items(t.eval_items(), cfg.samples, run.cfg.seed)
+            with run.session.phase("explain", step=task_key(t)) as rec:
+                metrics[task_key(t)]["explain"] = t.explain(model, tokenizer, items, cfg, rec)
 
 
 def _commit(run: StudyRun, trial: Any, name: str, p: Prepared, infer: Any, contention: dict[str, Any]) -> None:

@@ -57,6 +57,7 @@ def make_record(
         spec = t.metric_spec.to_dict() if t.metric_spec is not None else None
         items = metrics[k].pop("items", None)  # per-item results, for the item-level paired tests
         exits = metrics[k].pop("exits", None)  # early exit: the threshold sweep on the evaluation items
+        explain = metrics[k].pop("explain", None)  # [explain]: SHAP attributions of sampled items
         entry: dict[str, Any] = {"task": t.name, "data": t.describe_data(), "metrics": metrics[k], "metric_spec": spec}
         entry["latency"] = _latency(infer[k]["latencies"], cfg.infer.batch_size)
         entry["rounds"] = infer[k]["rounds"]
@@ -64,6 +65,8 @@ def make_record(
             entry["items"] = items
         if exits is not None:
             entry["exits"] = exits
+        if explain is not None:
+            entry["explain"] = explain
         details = infer[k]["details"]
         if details is not None:
             entry["requests"] = details

@@ -81,6 +81,10 @@ class TorchClassifier(Handle):
         """A deep copy, so a technique can change it without touching the original."""
         return TorchClassifier(copy.deepcopy(self.module), self.precision, self.storage)
 
+    def recast(self, module: Any, precision: str) -> TorchClassifier:
+        """A handle of this kind on ``module`` (this one's module cast or converted) at ``precision``."""
+        return TorchClassifier(module, precision)
+
     def export_spec(self) -> tuple[Any, dict[str, Any], dict[str, dict[int, str]]]:
         """What an ONNX export traces: a module (positional inputs in, logits out), example inputs, dynamic axes."""
         names = self.input_names
@@ -242,6 +246,10 @@ class TorchCausalLM(Handle):
         if self.precision != "fp32":
             return None
         return _count_flops(self.module, {"input_ids": torch.ones(1, seq_len, dtype=torch.long)})
+
+    def recast(self, module: Any, precision: str) -> TorchCausalLM:
+        """A handle of this kind on ``module`` (this one's module cast or converted) at ``precision``."""
+        return TorchCausalLM(module, precision)
 
     def clone(self) -> TorchCausalLM:
         """A deep copy, so a technique can change it without touching the original."""

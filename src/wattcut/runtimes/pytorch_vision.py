@@ -46,8 +46,11 @@ class TorchImageClassifier(TorchClassifier):
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, classes]``, as float32 numpy."""
+        pixels = torch.from_numpy(batch["pixel_values"])
         with self.serving(), torch.inference_mode():
-            return self.module(torch.from_numpy(batch["pixel_values"])).float().numpy()
+            if self.precision.startswith("bf16"):  # pt_bf16: the module's weights are bfloat16, so are its inputs
+                pixels = pixels.to(torch.bfloat16)
+            return self.module(pixels).float().numpy()
 
     def flops_per_sequence(self, seq_len: int) -> int | None:
         """FLOPs of one forward pass on one ``seq_len`` x ``seq_len`` image (None for quantized modules)."""
@@ -59,6 +62,10 @@ class TorchImageClassifier(TorchClassifier):
     def clone(self) -> TorchImageClassifier:
         """A deep copy, so a technique can change it without touching the original."""
         return TorchImageClassifier(copy.deepcopy(self.module), self.labels, self.width, self.precision, self.arch)
+
+    def recast(self, module: Any, precision: str) -> TorchImageClassifier:
+        """A handle of this kind on ``module`` (this one's module cast or converted) at ``precision``."""
+        return TorchImageClassifier(module, self.labels, self.width, precision, self.arch)
 
     def export_spec(self) -> tuple[Any, dict[str, Any], dict[str, dict[int, str]]]:
         """The module itself (pixels in, logits out), an example batch, and dynamic batch and image sides."""

@@ -187,7 +187,17 @@ def study_statistics(config: dict[str, Any], trials: Sequence[Trial]) -> dict[st
         "reference_accuracy": reference,
         "payback": pb,
         "noise_floor": noise_floor(trials, paired),
+        "explain": _explain(config, trials),
     }
+
+
+def _explain(config: dict[str, Any], trials: Sequence[Trial]) -> dict[str, Any] | None:
+    """``[explain]``: each variant's attribution agreement with the baseline on the primary task (None: off)."""
+    from wattcut.stats.explain import explain_agreement
+
+    top_k = int((config.get("explain") or {}).get("top_k", 5))
+    task = trials[0].task if trials else None
+    return explain_agreement(trials, task, top_k) if task is not None else None
 
 
 def _degenerate(reference: dict[str, Any] | None) -> dict[str, Any] | None:

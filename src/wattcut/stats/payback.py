@@ -30,7 +30,7 @@ from wattcut.store.records import Phase, Trial
 from wattcut.units import J_PER_KWH
 
 DAYS_PER_YEAR = 365.0
-ONE_OFF_EXCLUDED = ("evaluate", "infer")
+ONE_OFF_EXCLUDED = ("evaluate", "infer", "explain")  # explain: an analysis of the variant, not part of making it
 
 
 def built(trial: Trial) -> bool:
@@ -92,7 +92,7 @@ def _mean_range(values: list[tuple[float, float] | None]) -> tuple[float, float]
 
 def _used_phases(trial: Trial) -> list[Phase]:
     """The phases a variant's payback and deployment figures are computed from."""
-    return [p for p in trial.phases if p.parent is None and p.phase not in ("evaluate", "train")]
+    return [p for p in trial.phases if p.parent is None and p.phase not in ("evaluate", "train", "explain")]
 
 
 def _mean(values: list[float | None]) -> float | None:

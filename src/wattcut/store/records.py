@@ -191,6 +191,8 @@ class TaskResult(Record):
     rounds: list[InferRound] = field(default_factory=list)
     items: dict[str, Any] | None = None  # per-item results, for the item-level paired tests
     exits: dict[str, Any] | None = None  # early exit: the threshold sweep and the depths served
+    # [explain]: SHAP attributions of sampled evaluation items (items, features, labels, values)
+    explain: dict[str, Any] | None = None
     requests: list[dict[str, Any]] | None = None  # per-request facts (TTFT, tokens, energy) where kept
     workload: dict[str, Any] | None = None
 

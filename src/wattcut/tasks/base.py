@@ -49,6 +49,8 @@ class Task:
     # The task has its own fine-tuning loop for a pipeline's recovery step (``recover``); text classifiers use
     # the shared text loop instead.
     recovers: ClassVar[bool] = False
+    # The task computes SHAP attributions of its items (``[explain]``): ``explain`` and ``eval_items``.
+    explains: ClassVar[bool] = False
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study
@@ -127,6 +129,17 @@ class Task:
         the runner stores next to the metrics, for item-level paired tests.
         """
         return {}
+
+    def eval_items(self) -> int:
+        """How many evaluation items the task scores (what ``[explain] samples`` draws from)."""
+        return 0
+
+    def explain(self, model: Any, tokenizer: Any, items: list[int], cfg: Any, rec: Any) -> dict[str, Any]:
+        """SHAP attributions of ``model`` on evaluation ``items`` (``cfg``: ``ExplainConfig``), for the gold class.
+
+        Returns ``{"items", "features", "labels", "values"}`` (:mod:`wattcut.tasks.explain`).
+        """
+        raise NotImplementedError
 
     def proxy(self, items: int, seed: int) -> Task:
         """This task on at most ``items`` of its evaluation items (a seeded subset), for ``wattcut search``.

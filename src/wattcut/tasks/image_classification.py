@@ -30,7 +30,7 @@ from wattcut.tasks import classification
 from wattcut.tasks.base import Task, serve_timed, task
 from wattcut.ui import bar
 
-DATASETS = ("fashion_mnist",)
+DATASETS = ("fashion_mnist", "files")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,10 @@ class ImageClassificationConfig:
     """``[[tasks]] name = "image_classification"``.
 
     Attributes:
-        dataset: A named image dataset in the data folder (``fashion_mnist``).
+        dataset: A named image dataset in the data folder (``fashion_mnist``), or ``files`` for your own
+            images in ``train_images`` and ``eval_images``.
+        train_images, eval_images: With ``dataset = "files"``: a folder with one subfolder of images per
+            class (torchvision's ImageFolder layout), or a CSV with ``path`` and ``label`` columns.
         train_size: Training images (a seeded sample of the train split).
         eval_size: Evaluation images (a seeded sample of the test split).
         image_size: Side in pixels the images are resized to (224 is ImageNet's; smaller is cheaper).
@@ -46,6 +49,8 @@ class ImageClassificationConfig:
     """
 
     dataset: str = "fashion_mnist"
+    train_images: str | None = None
+    eval_images: str | None = None
     train_size: int = 2000
     eval_size: int = 500
     image_size: int = 96
@@ -60,6 +65,17 @@ class ImageClassificationConfig:
             raise UserInputError(
                 f'{where} dataset = "{self.dataset}" is not a named image dataset.',
                 f"Use one of: {', '.join(DATASETS)}.",
+            )
+        given = self.train_images is not None or self.eval_images is not None
+        if self.dataset == "files" and (self.train_images is None or self.eval_images is None):
+            raise UserInputError(
+                f'{where} dataset = "files" needs both train_images and eval_images.',
+                "Set each to a folder with one subfolder of images per class, or a CSV with path and label columns.",
+            )
+        if given and self.dataset != "files":
+            raise UserInputError(
+                f'{where} sets train_images/eval_images, but dataset = "{self.dataset}" is read instead.',
+                'Set dataset = "files" to read your images, or remove train_images and eval_images.',
             )
         if self.image_size < 32:
             raise UserInputError(
@@ -97,6 +113,15 @@ class Preprocessor:
         mean, std = torch.tensor(self.mean).view(1, 3, 1, 1), torch.tensor(self.std).view(1, 3, 1, 1)
         return ((x - mean) / std).numpy()
 
+    def resized(self, images: np.ndarray) -> np.ndarray:
+        """``images`` at the model's size with three channels, as float ``[n, S, S, 3]`` pixels in 0-255."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(images)).float()
+        x = x.unsqueeze(1).repeat(1, 3, 1, 1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        x = torch.nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        return x.permute(0, 2, 3, 1).numpy()
+
     def save_pretrained(self, folder: Path) -> None:
         """The preprocessing beside a saved model, as Hugging Face image processors write it."""
         config = {
@@ -123,6 +148,7 @@ class ImageClassification(Task):
     metric_spec = classification.CLASSIFICATION
     runtimes = ("pytorch", "onnxruntime", "openvino")  # the handles that take {"pixel_values": ...}
     recovers = True
+    explains = True
 
     @property
     def trains(self) -> bool:  # type: ignore[override]
@@ -131,18 +157,7 @@ class ImageClassification(Task):
 
     def prepare(self) -> None:
         """Read the dataset's splits and draw the seeded samples."""
-        from wattcut.data.catalog import data_dirs
-        from wattcut.data.images import fashion_mnist
-
-        found = [d / "fashion-mnist" for d in data_dirs() if (d / "fashion-mnist").is_dir()]
-        if not found:
-            raise UserInputError(
-                "Fashion-MNIST is not in any data folder (" + ", ".join(str(d) for d in data_dirs()) + ").",
-                "Put its four IDX files in <data folder>/fashion-mnist/ (see its SOURCE.md), or point "
-                "WATTCUT_DATA_DIR at the folder that holds it.",
-            )
-        folder = found[0]
-        train, test = fashion_mnist(folder, "train"), fashion_mnist(folder, "test")
+        train, test = self._read()
         where = '[[tasks]] "image_classification"'
         for name, kind, split, size in (
             ("train_size", "training", train, self.config.train_size),
@@ -161,11 +176,29 @@ class ImageClassification(Task):
         self.train = train.subset(self.config.train_size, self.study.seed)
         self.evals = test.subset(self.config.eval_size, self.study.seed + 1)
 
+    def _read(self) -> tuple[ImageSet, ImageSet]:
+        from wattcut.data.catalog import data_dirs
+        from wattcut.data.images import fashion_mnist, image_files
+
+        if self.config.dataset == "files":
+            side = self.config.image_size  # decoded once at the study's size: the items then share one shape
+            train = image_files(Path(str(self.config.train_images)).expanduser(), side)
+            return train, image_files(Path(str(self.config.eval_images)).expanduser(), side, train.label_names)
+        found = [d / "fashion-mnist" for d in data_dirs() if (d / "fashion-mnist").is_dir()]
+        if not found:
+            raise UserInputError(
+                "Fashion-MNIST is not in any data folder (" + ", ".join(str(d) for d in data_dirs()) + ").",
+                "Put its four IDX files in <data folder>/fashion-mnist/ (see its SOURCE.md), or point "
+                "WATTCUT_DATA_DIR at the folder that holds it.",
+            )
+        return fashion_mnist(found[0], "train"), fashion_mnist(found[0], "test")
+
     def describe_data(self) -> str:
         """Images read, and the size they are resized to."""
         return (
             f"{len(self.train)} training images from {self.train.source}; {len(self.evals)} evaluation images from "
-            f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, 10 classes"
+            f"{self.evals.source}; resized to {self.config.image_size}x{self.config.image_size}, "
+            f"{len(self.train.label_names)} classes"
         )
 
     def train_data(self) -> ImageSet:
@@ -307,6 +340,24 @@ class ImageClassification(Task):
             "items": classification.items(logits, self.evals.labels),
         }
         return out
+
+    def eval_items(self) -> int:
+        """Evaluation images."""
+        return len(self.evals)
+
+    def explain(self, model: Any, tokenizer: Any, items: list[int], cfg: Any, rec: Any) -> dict[str, Any]:
+        """Attributions of the gold class's logit over a grid of image cells (SHAP, Partition, blurred cells)."""
+        from wattcut.tasks.explain import explain_images
+
+        pixels = tokenizer.resized(self.evals.images[items])
+        targets = [int(self.evals.labels[i]) for i in items]
+
+        def predict(batch: np.ndarray) -> np.ndarray:
+            return np.asarray(model.logits({"pixel_values": tokenizer(batch)}))
+
+        out = explain_images(predict, pixels, targets, cfg.grid, cfg.max_evals)
+        rec.samples += len(items)
+        return {"items": items, **out}
 
     def _logits(self, model: Any, tokenizer: Preprocessor, data: ImageSet, rec: PhaseRecord) -> np.ndarray:
         batch = self.study.evaluate.batch_size

@@ -198,6 +198,7 @@ class SequenceClassification(Task):
     """Fine-tune a pretrained encoder with a new classification head; accuracy, P/R/F1, AUC."""
 
     name = "sequence_classification"
+    explains = True
     config_cls = SequenceClassificationConfig
     summary = (
         "encoder + new head fine-tuned on [data] (or a trained classifier as it is); accuracy, precision/recall/F1, "
@@ -316,6 +317,23 @@ class SequenceClassification(Task):
     def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
         """Classification metrics on the evaluation split."""
         return evaluate(model, tokenizer, self.evals, self.study.evaluate, self.max_length(), rec)
+
+    def eval_items(self) -> int:
+        """Evaluation rows."""
+        return len(self.evals)
+
+    def explain(self, model: Any, tokenizer: Any, items: list[int], cfg: Any, rec: Any) -> dict[str, Any]:
+        """Token attributions of the gold label's logit on evaluation ``items`` (SHAP, Partition explainer)."""
+        from wattcut.tasks.explain import explain_texts
+
+        texts, targets = [self.evals.texts[i] for i in items], [int(self.evals.labels[i]) for i in items]
+
+        def predict(batch: list[str]) -> np.ndarray:
+            return np.asarray(model.logits(encode(tokenizer, batch, self.max_length())))
+
+        out = explain_texts(predict, tokenizer, texts, targets, cfg.max_evals)
+        rec.samples += len(items)
+        return {"items": items, **out}
 
     def proxy(self, items: int, seed: int) -> SequenceClassification:
         """A copy scoring a seeded subset of ``items`` evaluation rows (the search's proxy)."""
