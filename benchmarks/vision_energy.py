@@ -30,10 +30,10 @@ from pathlib import Path
 ROUNDS = 5
 MARGIN = 0.01
 BATCHES = (1, 32)
-TRAIN, EVAL, WORKLOAD, SIZE = 10000, 2000, 1000, 64
+TRAIN, EVAL, WORKLOAD, SIZE = 10000, 2000, 1000, 48
 RESULTS = Path(__file__).resolve().parent / "results"
 PRUNE = ("prune_channels", {"importance": "taylor", "samples": 512})
-RECOVER = ("finetune", {"epochs": 1, "learning_rate": 5e-4})
+RECOVER = ("finetune", {"epochs": 1, "learning_rate": 1e-3})
 
 # name: (start model, steps, threads); steps are (technique, settings) applied to the fine-tuned model
 PIPELINE = {

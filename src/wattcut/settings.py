@@ -330,7 +330,8 @@ def quick(cfg: StudyConfig) -> StudyConfig:
     """
     data = cfg.data and dataclasses.replace(cfg.data, train_size=min(cfg.data.train_size or 2000, 2000))
     infer = dataclasses.replace(cfg.infer, requests=min(cfg.infer.requests, 100))
-    return dataclasses.replace(cfg, trials=1, data=data, infer=infer)
+    explain = dataclasses.replace(cfg.explain, samples=min(cfg.explain.samples, 4))  # SHAP is the slow part
+    return dataclasses.replace(cfg, trials=1, data=data, infer=infer, explain=explain)
 
 
 def _plain(table: dict[str, Any]) -> dict[str, Any]:

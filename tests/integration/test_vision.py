@@ -63,6 +63,14 @@ def test_mobilenet_v2_on_fashion_mnist_runs_and_reports(tmp_path):
     assert res["statistics"]["paired"]["lite0"]["quality"]["n_items"] == 96
     train_j = lite["phases"][0]["energy_j"]
     assert res["statistics"]["payback"]["variants"]["lite0"]["one_off_energy_j"] >= train_j > 0  # its own cost
+    # [explain]: attributions in their own window, never inference; agreement with the baseline per variant
+    explain = next(p for p in base["phases"] if p["phase"] == "explain")
+    assert explain["samples"] == 4 and explain["parent"] is None
+    assert len(base["tasks"]["image_classification"]["explain"]["values"]) == 4
+    assert copy["tasks"]["image_classification"]["explain"] == base["tasks"]["image_classification"]["explain"]
+    agreement = res["statistics"]["explain"]
+    assert agreement["copy"]["top_k_overlap"]["mean"] == 1.0 and agreement["lite0"]["n_items"] == 4
+    assert (tmp_path / "o" / "figures" / "attributions.png").is_file()
     report = (tmp_path / "o" / "report.md").read_text()
     assert "efficientnet\\_lite0 (fine-tuned, its own pretrained model)" in report and "stands in for it" in report
 
@@ -79,6 +87,8 @@ def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
     assert_user_error(_cli("validate", str(exp)), 'Variant "lite0" model: [model] "resnet50" is not an image')
     exp.write_text(SMOKE.replace('{ name = "finetune" }', '{ name = "finetune", energy_budget = 0.5 }'))
     assert_user_error(_cli("validate", str(exp)), "energy budget", "prune_channels with an amount")
+    exp.write_text(SMOKE.replace("samples = 4\n", "samples = 500\n"))
+    assert_user_error(_cli("validate", str(exp)), "[explain] samples = 500 is more than the 128 evaluation items")
     exp.write_text(SMOKE.replace("eval_size = 128", "eval_size = 20000"))
     assert_user_error(_cli("validate", str(exp)), "eval_size = 20000 is more than the 10,000 test images")
     # your own images: a class folder with a file that is not an image, and one too far from square to resize

@@ -98,8 +98,8 @@ def test_invalid_toml_is_a_user_error(tmp_path):
 def test_quick_preset_shrinks_the_study():
     cfg = load_experiment(EXAMPLES / "default.toml")
     q = quick(cfg)
-    assert q.trials == 1 and q.data.train_size <= 2000 and q.infer.requests <= 100
-    assert dataclasses.replace(q, trials=cfg.trials, data=cfg.data, infer=cfg.infer) == cfg
+    assert q.trials == 1 and q.data.train_size <= 2000 and q.infer.requests <= 100 and q.explain.samples == 4
+    assert dataclasses.replace(q, trials=cfg.trials, data=cfg.data, infer=cfg.infer, explain=cfg.explain) == cfg
 
 
 def test_a_variant_may_start_from_its_own_pretrained_model():

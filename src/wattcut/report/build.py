@@ -62,18 +62,17 @@ def as_given(config: dict[str, Any]) -> bool:
     return bool((config.get("model") or {}).get("already_trained"))
 
 
-def _baseline_label(config: dict[str, Any]) -> str:
+def _baseline_label(config: dict[str, Any], trial: Trial) -> str:
     if as_given(config):
         return f"({AS_GIVEN}, uncompressed)"
-    tasks = config.get("tasks") or []
-    trains = not tasks or any(t["name"] == "sequence_classification" for t in tasks)
-    return "(fine-tuned, uncompressed)" if trains else "(pretrained, uncompressed)"
+    trained = any(p.phase == "train" for p in trial.phases)  # fine-tuned here, whatever the task
+    return "(fine-tuned, uncompressed)" if trained else "(pretrained, uncompressed)"
 
 
 def _techniques_label(config: dict[str, Any], name: str, trial: Trial) -> str:
     steps = " → ".join(s["name"] for s in trial.techniques)
     if name == "baseline":
-        return steps or _baseline_label(config)
+        return steps or _baseline_label(config, trial)
     variant: dict[str, Any] = next((v for v in config["variants"] if v["name"] == name), {})
     from wattcut.report.notes import start_label
 

@@ -12,8 +12,9 @@ EXPLAIN_COLUMNS = (
     ("sentence", "in words"),
 )
 EXPLAIN_METHOD = (
-    "SHAP (Partition explainer) attributions of the gold class's logit on the same seeded evaluation items for "
-    "every variant, computed in their own metered explain window (not counted as inference). Rank correlation: "
+    "SHAP attributions (tokens: Partition explainer; image cells: seeded Permutation explainer) of the gold "
+    "class's logit on the same seeded evaluation items for every variant, computed in their own metered explain "
+    "window (not counted as inference). Rank correlation: "
     "Spearman's rho of a variant's attributions with the baseline's, per item. Top-k kept: the share of the "
     "baseline's k most influential features (by absolute attribution) among the variant's k. Means over items "
     "(all trials), 95% t intervals over items."

@@ -191,10 +191,18 @@ def attributions(results: Results) -> Any:
     Image cells as heatmaps (red: towards the gold class, blue: against); tokens as bars.
     """
     st = statistics_of(results)
-    other = (st.get("recommendation") or {}).get("variant")
     if not st.get("explain"):
         return None
-    other = other if other in st["explain"] and other != "baseline" else next(iter(st["explain"]))
+    other = (st.get("recommendation") or {}).get("variant")
+    why = "recommended"
+    if other not in st["explain"]:  # none recommended: the explained variant that spends least per request
+        per = st.get("per_variant") or {}
+
+        def energy(name: str) -> float:
+            mean = ((per.get(name) or {}).get("energy_per_request_j") or {}).get("mean")
+            return float("inf") if mean is None else float(mean)
+
+        other, why = min(st["explain"], key=energy), "least energy per request"
     first = {t.variant: t for t in results.trials if t.trial_index == min(x.trial_index for x in results.trials)}
     entries = [first[n].tasks[first[n].task or ""].explain if n in first else None for n in ("baseline", other)]
     if any(e is None for e in entries):
@@ -218,7 +226,7 @@ def attributions(results: Results) -> Any:
                 ax.bar(range(len(values)), values, color=["#c44e52" if v > 0 else "#4c72b0" for v in values])
                 ax.set_xticks(range(len(values)), labels, rotation=90, fontsize=6)
             ax.set_title(f"{name}, item {e['items'][row]}", fontsize=8)  # type: ignore[index]
-    fig.suptitle("SHAP attributions of the gold class: baseline vs " + str(other))
+    fig.suptitle(f"SHAP attributions of the gold class: baseline vs {other} ({why})")
     fig.tight_layout()
     return fig
 
