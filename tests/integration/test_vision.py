@@ -79,7 +79,7 @@ def test_a_text_technique_or_an_unknown_model_is_refused_by_validate(tmp_path):
     exp = tmp_path / "bad.toml"
     exp.write_text(SMOKE.replace("techniques = []", 'techniques = [{ name = "prune_heads", amount = 0.25 }]'))
     assert_user_error(
-        _cli("validate", str(exp)), "works on sequence-classifier models", "for that kind: ort_int8_static"
+        _cli("validate", str(exp)), "works on sequence-classifier models", "for that kind: finetune, ort_int8_static"
     )
     exp.write_text(SMOKE.replace('name_or_path = "mobilenet_v2"', 'name_or_path = "resnet50"'))
     assert_user_error(_cli("validate", str(exp)), '"resnet50" is not an image classifier', "mobilenet_v2")
