@@ -52,12 +52,17 @@ def paired_table(statistics: dict[str, Any]) -> str:
     rows = paired_rows(statistics)
     if not rows:
         return "<p>No paired comparison yet.</p>"
-    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in PAIRED_COLUMNS) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in PAIRED_COLUMNS) + "</tr>" for r in rows)
     return (
-        f'<table>{head}{body}</table><p class="note">Quality: {escape(ITEM_METHOD)}. Energy and latency: '
+        f'{_text_table(PAIRED_COLUMNS, rows)}<p class="note">Quality: {escape(ITEM_METHOD)}. Energy and latency: '
         f"{escape(ROUND_METHOD)}. The recommendation uses these tests.</p>"
     )
+
+
+def _text_table(columns: tuple[tuple[str, str], ...], rows: list[dict[str, str]]) -> str:
+    """An HTML table of text cells: ``columns`` are (key, label) pairs, every cell escaped."""
+    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in columns) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
 
 
 def explain_table(statistics: dict[str, Any]) -> str:
@@ -67,11 +72,9 @@ def explain_table(statistics: dict[str, Any]) -> str:
     rows = explain_rows(statistics)
     if not rows:
         return ""
-    head = "<tr>" + "".join(f"<th>{escape(label)}</th>" for _, label in EXPLAIN_COLUMNS) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{escape(r[k])}</td>" for k, _ in EXPLAIN_COLUMNS) + "</tr>" for r in rows)
     return (
-        f'<h2>Did compression change the reasons? (SHAP)</h2><table>{head}{body}</table><p class="note">'
-        f"{escape(EXPLAIN_METHOD)}</p>"
+        f"<h2>Did compression change the reasons? (SHAP)</h2>{_text_table(EXPLAIN_COLUMNS, rows)}"
+        f'<p class="note">{escape(EXPLAIN_METHOD)}</p>'
     )
 
 

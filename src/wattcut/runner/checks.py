@@ -146,19 +146,25 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any], dict[str, Start]]:
     source = tasks[0].resolve_source(cfg.model)
     for t in tasks:
         t.check_model(source)
-    for variant in cfg.variants:  # what a step needs of the model itself (an architecture its converter knows)
+    _check_steps_on(replace(cfg, variants=tuple(v for v in cfg.variants if v.model is None)), tasks, source)
+    return source, tasks, {v.name: _check_start(cfg, v) for v in cfg.variants if v.model is not None}
+
+
+def _check_steps_on(cfg: StudyConfig, tasks: list[Any], source: str) -> None:
+    """What each variant's steps need of the model they start from: an architecture a converter knows, layers."""
+    from wattcut.compress import TECHNIQUES
+
+    for variant in cfg.variants:
         for step in variant.techniques:
             check_source = TECHNIQUES.get(step.name).check_source
             if check_source is not None:
                 check_source(step.config, source)
     if tasks[0].model_kind == "sequence-classifier":
         check_techniques(cfg, source)
-    return source, tasks, {v.name: _check_start(cfg, v) for v in cfg.variants if v.model is not None}
 
 
 def _check_start(cfg: StudyConfig, variant: Any) -> Start:
     """A variant's own starting model, checked as ``[model]`` is (its tasks load the same data)."""
-    from wattcut.compress import TECHNIQUES
     from wattcut.tasks.catalog import build_tasks
 
     own = replace(cfg, model=variant.model, variants=(replace(variant, model=None),))
@@ -171,12 +177,7 @@ def _check_start(cfg: StudyConfig, variant: Any) -> Start:
             t.check_model(source)
     except UserInputError as e:
         raise UserInputError(f'Variant "{variant.name}" model: {e.problem}', e.fix) from None
-    for step in variant.techniques:
-        check_source = TECHNIQUES.get(step.name).check_source
-        if check_source is not None:
-            check_source(step.config, source)
-    if tasks[0].model_kind == "sequence-classifier":
-        check_techniques(own, source)
+    _check_steps_on(own, tasks, source)
     return Start(source, tasks)
 
 
