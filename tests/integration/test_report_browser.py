@@ -61,10 +61,9 @@ def test_report_renders_offline_without_errors(report, tmp_path):
         table = page.locator("h2:has-text('Variants') + p + table")
         assert table.is_visible() and table.locator("tr").count() == 3  # header + 2 variants
         assert "<b>evil</b>" in table.inner_text() and page.locator("td b, figure b").count() == 0  # text, not markup
-        # no chat replay, no cost profile and fewer than 3 PyTorch variants in this study
-        encoder_figures = [
-            k for k in FIGURES if not k.startswith("llm_") and k not in ("predicted_vs_measured", "flops_vs_throughput")
-        ]
+        # no chat replay, no cost profile, fewer than 3 PyTorch variants and no [explain] in this study
+        absent = ("predicted_vs_measured", "flops_vs_throughput", "attributions")
+        encoder_figures = [k for k in FIGURES if not k.startswith("llm_") and k not in absent]
         assert page.locator("figure").count() == len(encoder_figures)
         for key in encoder_figures:
             fig = page.locator(f"#fig-{key} svg")
