@@ -158,7 +158,7 @@ def main() -> None:
     }
     meters, _ = select_meters(MeasureConfig(idle_s=0.0), gpu=False)
     session = EnergySession(meters)
-    method = None
+    method, estimated = None, False
     for n, m in built.items():  # warm up
         for b in BATCHES:
             for r in requests[n][b][:3]:
@@ -180,11 +180,13 @@ def main() -> None:
                 wall = time.perf_counter() - t0
                 (p,) = session.take()
                 method = method or "; ".join(f"{c.component}: {c.method}" for c in p.energy if c.energy_j is not None)
+                estimated = estimated or p.estimated
                 per_round[b][n][(0, r)] = p.energy_j / WORKLOAD  # joules per image
                 latency[b][n][(0, r)] = 1000 * wall / len(requests[n][b])
         print(f"round {r + 1}/{ROUNDS} done", file=sys.stderr)
     session.close()
-    print(f"# energy: {method} (estimated: no RAPL here); per image, per-round paired ratio vs the baseline\n")
+    how = "estimated: no energy counters read" if estimated else "measured by the counters named"
+    print(f"# energy: {method} ({how}); per image, per-round paired ratio vs the baseline\n")
 
     rows = []
     head = (

@@ -84,7 +84,6 @@ def fashion_mnist(folder: Path, split: str) -> ImageSet:
     return ImageSet(images, labels.astype(np.int64), FASHION_MNIST_LABELS, f"{folder.name}/{images_file}")
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_ASPECT = 3.0  # wider or taller than this, squashing to a square distorts the content: refused
 MIN_SIDE = 8  # pixels
 

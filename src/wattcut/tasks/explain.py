@@ -2,9 +2,10 @@
 
 Every variant explains the same seeded sample of evaluation items, and always the logit of the
 item's gold class, so the baseline's and a variant's attributions answer the same question and
-can be compared feature by feature (``wattcut.stats.explain``). SHAP's Partition explainer is
-used for both (Owen values over a hierarchy of features: deterministic for a given model, so a
-variant that computes the same function gets the same attributions).
+can be compared feature by feature (``wattcut.stats.explain``). Tokens use SHAP's Partition
+explainer (Owen values over a hierarchy of tokens), image cells a Permutation explainer with a
+fixed seed: both deterministic for a given model, so a variant that computes the same function
+gets the same attributions.
 """
 
 from __future__ import annotations
