@@ -68,8 +68,8 @@ def main() -> None:
     from wattcut.compress import TECHNIQUES, CompressContext
     from wattcut.data import load_splits
     from wattcut.measure.base import PhaseRecord
+    from wattcut.measure.provenance import cpu_info
     from wattcut.models.loading import load_classifier_module, load_tokenizer, resolve_model_source
-    from wattcut.runner.provenance import cpu_info
     from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
     from wattcut.runtimes.pytorch import TorchClassifier
     from wattcut.settings import DataConfig, EvaluateConfig, ModelConfig, TrainConfig

@@ -36,8 +36,8 @@ def main() -> None:
     from wattcut.compress import TECHNIQUES
     from wattcut.compress.base import CompressContext
     from wattcut.experiment import parse_experiment
+    from wattcut.measure.provenance import cpu_info
     from wattcut.models.loading import resolve_model_source
-    from wattcut.runner.provenance import cpu_info
     from wattcut.settings import ModelConfig
     from wattcut.tasks.perplexity import Perplexity, PerplexityConfig
 

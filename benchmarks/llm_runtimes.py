@@ -65,8 +65,8 @@ def main() -> None:
     from wattcut.compress.base import CompressContext
     from wattcut.experiment import parse_experiment
     from wattcut.measure.cputime import cpu_power
+    from wattcut.measure.provenance import cpu_info
     from wattcut.models.loading import resolve_model_source
-    from wattcut.runner.provenance import cpu_info
     from wattcut.settings import ModelConfig
     from wattcut.tasks.chat_replay import dailydialog_openers
     from wattcut.tasks.lm import find_data_file

@@ -28,9 +28,9 @@ def main():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from wattcut.measure.provenance import cpu_info
     from wattcut.measure.select import select_meters
     from wattcut.measure.session import EnergySession
-    from wattcut.runner.provenance import cpu_info
     from wattcut.settings import MeasureConfig
 
     torch.set_num_threads(1)

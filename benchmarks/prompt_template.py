@@ -35,8 +35,8 @@ def main() -> None:
 
     from wattcut.experiment import parse_experiment
     from wattcut.measure.base import PhaseRecord
+    from wattcut.measure.provenance import cpu_info
     from wattcut.models.loading import resolve_model_source
-    from wattcut.runner.provenance import cpu_info
     from wattcut.settings import DataConfig
     from wattcut.tasks.prompted_classification import PromptedClassification, PromptedClassificationConfig
 

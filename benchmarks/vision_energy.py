@@ -74,8 +74,8 @@ def main() -> None:
     from wattcut.experiment import parse_experiment
     from wattcut.measure import EnergySession
     from wattcut.measure.base import PhaseRecord
+    from wattcut.measure.provenance import cpu_info
     from wattcut.measure.select import select_meters
-    from wattcut.runner.provenance import cpu_info
     from wattcut.runtimes.ort import OnnxClassifier, export_onnx
     from wattcut.settings import MeasureConfig
     from wattcut.stats.paired import item_non_inferiority, log_ratio

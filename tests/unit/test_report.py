@@ -97,7 +97,7 @@ def test_files_are_written_and_user_strings_escaped(tmp_path):
 
 
 def test_emissions_csv_has_codecarbon_columns_and_units(tmp_path):
-    from wattcut.report.emissions import CODECARBON_COLUMNS
+    from wattcut.measure.emissions import CODECARBON_COLUMNS
 
     s = make_store(tmp_path, [full("baseline", 0, 36.0, 0.8)])
     write_reports(s, tmp_path)

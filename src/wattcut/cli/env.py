@@ -27,8 +27,8 @@ def env(
 
     from wattcut.experiment import load_experiment
     from wattcut.measure import carbon
+    from wattcut.measure.provenance import cpu_info
     from wattcut.measure.select import select_meters
-    from wattcut.runner.provenance import cpu_info
     from wattcut.settings import CarbonConfig, MeasureConfig
     from wattcut.ui import out as console
 

@@ -70,12 +70,11 @@ def measure(
         crosscheck: ``codecarbon`` to run CodeCarbon's offline tracker alongside.
     """
     from wattcut.errors import UserInputError
-    from wattcut.measure import carbon
+    from wattcut.measure import carbon, emissions
+    from wattcut.measure.provenance import collect
     from wattcut.measure.select import select_meters
     from wattcut.measure.session import EnergySession
-    from wattcut.report import emissions
     from wattcut.runner.execute import prepare_out
-    from wattcut.runner.provenance import collect
     from wattcut.settings import CarbonConfig, MeasureConfig
     from wattcut.store.records import Phase
 

@@ -196,6 +196,23 @@ def co2e(energy_j: float | None, intensity: Intensity, pue: float) -> dict[str, 
     return {"co2e_g": kwh * pue * intensity.g_per_kwh, "energy_kwh": kwh, **out}
 
 
+def priced(phase: Any, cfg: Any) -> dict[str, Any]:
+    """A ``PhaseRecord``'s dict form plus its ``carbon``, for a ``CarbonConfig``.
+
+    CO2e gross and net of idle, an estimate's interval priced on the same grid, the intensity's
+    provenance and the embodied share.
+    """
+    d: dict[str, Any] = phase.to_dict()
+    intensity = resolve(cfg, phase.started_at, phase.started_at + phase.duration_s)
+    c = co2e(d["energy_j"], intensity, cfg.pue)
+    net = co2e(d["net_energy_j"], intensity, cfg.pue)["co2e_g"]
+    d["carbon"] = {**c, "net_co2e_g": net, "embodied_co2e_g": embodied_g(cfg, phase.duration_s)}
+    if d.get("low_j") is not None:
+        d["carbon"]["co2e_low_g"] = co2e(d["low_j"], intensity, cfg.pue)["co2e_g"]
+        d["carbon"]["co2e_high_g"] = co2e(d["high_j"], intensity, cfg.pue)["co2e_g"]
+    return d
+
+
 def embodied_g(cfg: Any, duration_s: float) -> float | None:
     """Embodied emissions attributable to a window, or None when not configured."""
     if cfg.embodied_kg_co2e is None:

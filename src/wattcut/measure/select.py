@@ -36,7 +36,8 @@ def select_meters(
         gpu: Probe NVML for GPUs.
         rss_bytes: For the RAM model: the resident memory to bill (default: this process).
     """
-    from wattcut.measure import nvml, rapl
+    import wattcut.measure.nvml as nvml
+    import wattcut.measure.rapl as rapl
     from wattcut.measure.cputime import CpuTimeMeter, cpu_power
     from wattcut.measure.ram import RamModelMeter
 

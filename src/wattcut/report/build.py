@@ -253,7 +253,8 @@ def csv_rows(results: Results) -> list[dict[str, Any]]:
 
 def write_reports(store: Store, out: Path, deploy: dict[str, Any] | None = None) -> list[Path]:
     """Write results.json, results.csv, report.html, report.md (+ figures/*.png) and emissions.csv."""
-    from wattcut.report import emissions, markdown
+    from wattcut.measure import emissions
+    from wattcut.report import markdown
     from wattcut.report.figures import render_all
     from wattcut.report.html import render
 

@@ -65,7 +65,7 @@ def run_study_task(spec: StudySpec, collector: Any) -> dict[str, Any]:
         out = Path(tmp) / "study"
         done = ray.get(collector.trials_of.remote(spec.study_id))
         if done:  # a retry: resume from the trials that had reached the driver before
-            from wattcut.runner.provenance import collect
+            from wattcut.measure.provenance import collect
 
             out.mkdir(parents=True)
             store = Store.open(out / "wattcut.sqlite")

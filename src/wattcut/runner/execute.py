@@ -146,8 +146,8 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
     """Check every input, echo the study, open the store and the meters, and measure the idle baseline."""
     import torch
 
+    from wattcut.measure.provenance import collect
     from wattcut.measure.select import select_meters
-    from wattcut.runner.provenance import collect
     from wattcut.settings import to_toml
 
     # Check every input before the first expensive step, so bad input costs seconds.

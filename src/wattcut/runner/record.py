@@ -107,15 +107,7 @@ def _with_carbon(phase: Any, cfg: StudyConfig) -> dict[str, Any]:
     """Phase dict plus its CO2e (gross and net), intensity provenance and embodied share."""
     from wattcut.measure import carbon
 
-    d = phase.to_dict()
-    intensity = carbon.resolve(cfg.carbon, phase.started_at, phase.started_at + phase.duration_s)
-    c = carbon.co2e(d["energy_j"], intensity, cfg.carbon.pue)
-    net = carbon.co2e(d["net_energy_j"], intensity, cfg.carbon.pue)["co2e_g"]
-    d["carbon"] = {**c, "net_co2e_g": net, "embodied_co2e_g": carbon.embodied_g(cfg.carbon, phase.duration_s)}
-    if d.get("low_j") is not None:  # the estimate's interval, priced on the same grid
-        d["carbon"]["co2e_low_g"] = carbon.co2e(d["low_j"], intensity, cfg.carbon.pue)["co2e_g"]
-        d["carbon"]["co2e_high_g"] = carbon.co2e(d["high_j"], intensity, cfg.carbon.pue)["co2e_g"]
-    return d
+    return carbon.priced(phase, cfg.carbon)
 
 
 def echo(trial: Trial) -> None:

@@ -128,3 +128,27 @@ def write_rows(table: list[dict[str, Any]], path: Path) -> Path:
         writer.writeheader()
         writer.writerows(table)
     return path
+
+
+def append_rows(table: list[dict[str, Any]], path: Path) -> Path:
+    """Append rows to an emissions.csv (written with its header when absent or empty).
+
+    Raises:
+        UserInputError: The file's header is not this layout (another tool's file, or an older one).
+    """
+    header = CODECARBON_COLUMNS + WATTCUT_COLUMNS
+    if not path.is_file() or path.stat().st_size == 0:
+        return write_rows(table, path)
+    with path.open(newline="", encoding="utf-8") as f:
+        found = next(csv.reader(f), [])
+    if found != header:
+        from wattcut.errors import UserInputError
+
+        raise UserInputError(
+            f'"{path}" does not have the emissions.csv columns wattcut writes (CodeCarbon\'s, then wattcut_*), so '
+            "rows cannot be appended to it.",
+            "Give another file name, or move that file away.",
+        )
+    with path.open("a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=header).writerows(table)
+    return path

@@ -1,0 +1,63 @@
+"""The Python API's study functions: run a study from your own code, or read a finished one, as typed records.
+
+``wattcut.run_study(experiment)`` and ``wattcut.load_study(folder)`` return :class:`~wattcut.store.records.Results`:
+the same document as ``results.json`` (config, provenance, one typed :class:`~wattcut.store.records.Trial` per
+trial with its phases, summary and statistics), rebuilt from the study's SQLite store. ``wattcut.measure`` (the
+windows around your own code) is :mod:`wattcut.measure.window`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wattcut.store.records import Results
+
+
+def load_study(folder: str | Path) -> Results:
+    """A finished (or interrupted) study, read from the store in ``folder`` (written by ``wattcut run``).
+
+    Raises:
+        UserInputError: No wattcut store there, or one with no study in it.
+    """
+    from wattcut.report.build import build_results
+    from wattcut.store.sqlite import Store
+
+    store = Store.open_study(folder)
+    try:
+        return build_results(store)
+    finally:
+        store.close()
+
+
+def run_study(
+    experiment: str | Path | Any, out: str | Path | None = None, quick: bool = False, trials: int | None = None
+) -> Results:
+    """Run a study, as ``wattcut run`` does, and return its results.
+
+    Args:
+        experiment: An experiment TOML file, or a ``StudyConfig`` already loaded.
+        out: Output folder (default: the file's ``[study] out``).
+        quick: The ``--quick`` preset (one trial, fewer rows, a shorter workload).
+        trials: Override ``[study] trials``.
+
+    Raises:
+        UserInputError: Bad input, before anything runs.
+        VariantsFailedError: Some variant trials failed; the rest is stored (read it with :func:`load_study`).
+    """
+    from wattcut import settings
+    from wattcut.errors import UserInputError
+    from wattcut.experiment import load_experiment
+    from wattcut.runner.execute import run_study as run
+
+    cfg = experiment if isinstance(experiment, settings.StudyConfig) else load_experiment(experiment)
+    if trials is not None:
+        if trials < 1:
+            raise UserInputError(f"trials={trials} is not valid.", "Give 1 or more.")
+        cfg = settings.with_overrides(cfg, trials=trials)
+    if quick:
+        cfg = settings.quick(cfg)
+    if out is not None:
+        cfg = settings.with_overrides(cfg, out=str(out))
+    run(cfg, Path(cfg.out))
+    return load_study(cfg.out)

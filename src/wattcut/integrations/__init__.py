@@ -1,0 +1,1 @@
+"""wattcut where practitioners already work: ``hf`` (a Hugging Face Trainer callback) and ``mlflow``."""
