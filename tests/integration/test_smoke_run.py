@@ -206,3 +206,18 @@ def test_24_21_every_estimated_energy_in_results_json_carries_its_range(smoke):
 
     walk(res["trials"], "trials")
     assert estimated > 0 and not missing, f"{len(missing)} of {estimated}: {missing[:5]}"
+
+
+def test_27_4_smoke_study_is_logged_to_mlflow_and_read_back(smoke, tmp_path):
+    pytest.importorskip("mlflow")
+    from tests.unit.test_mlflow_log import check_logged
+
+    out, _ = smoke
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    r = subprocess.run(
+        [sys.executable, "-m", "wattcut", "mlflow", str(out), "--tracking-uri", uri, "--experiment", "smoke"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    check_logged(out, uri, "smoke")
+    assert not (tmp_path / "mlruns").exists()

@@ -39,7 +39,7 @@ def _root(
 
 def _app() -> Any:
     """The typer app: each subcommand is its module's typed function, whose signature is its flags."""
-    from wattcut.cli import campaign, compare, env, ls, measure, place, report, run, search, validate
+    from wattcut.cli import campaign, card, compare, env, ls, measure, mlflow, place, report, run, search, validate
 
     app = typer.Typer(
         name="wattcut",
@@ -55,11 +55,13 @@ def _app() -> Any:
         ("search", search.search, "search pipelines on a fast proxy, then prove the best ones in a full study"),
         ("validate", validate.validate, "check an experiment file without running it"),
         ("report", report.report, "rebuild results.json/.csv, report.html/.md, figures and emissions.csv"),
+        ("card", card.card, "the model card's energy section: co2_eq_emissions metadata and an energy table"),
         ("compare", compare.compare, "two studies side by side: the same study on two machines, say"),
         ("ls", ls.ls, "list techniques and named datasets"),
         ("campaign", campaign.campaign, "a grid of studies (models x data x variant sets x machines) on Ray"),
         ("place", place.place, "where and when to run a job (a study, or its energy) for the least CO2e"),
         ("env", env.env, "what this machine can measure (meters, CPU flags, GPUs, carbon location)"),
+        ("mlflow", mlflow.mlflow, "log a finished study to an MLflow tracking URI (the mlflow extra)"),
         ("measure", measure.measure, "measure any command: wattcut measure [options] -- COMMAND ..."),
     )
     for name, function, summary in commands:
