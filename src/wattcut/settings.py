@@ -343,17 +343,21 @@ def to_toml(cfg: StudyConfig) -> str:
     """Render a resolved config as an experiment file that loads back to the same config."""
     import tomli_w
 
-    d = cfg.to_dict()
+    return tomli_w.dumps(to_doc(cfg.to_dict()))
+
+
+def to_doc(d: dict[str, Any]) -> dict[str, Any]:
+    """An experiment file's tables from a resolved config's dict form (``StudyConfig.to_dict``, or a stored one)."""
     doc: dict[str, Any] = {
-        "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants")},
+        "study": {k: d[k] for k in ("name", "trials", "seed", "threads", "out", "save_variants") if k in d},
     }
     for key in ("primary_task", "energy_task"):
         if d.get(key) is not None:
             doc["study"][key] = d[key]
     for table in ("model", "data", "train", "evaluate", "infer", "measure", "carbon", "deploy", "cost", "explain"):
-        if d[table] is not None:
+        if d.get(table) is not None:
             doc[table] = _plain(d[table])
-    if d["tasks"]:
+    if d.get("tasks"):
         doc["tasks"] = [_plain(t) for t in d["tasks"]]
     doc["variants"] = [
         {
@@ -364,4 +368,4 @@ def to_toml(cfg: StudyConfig) -> str:
         }
         for v in d["variants"]
     ]
-    return tomli_w.dumps(doc)
+    return doc

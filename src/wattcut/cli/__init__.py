@@ -39,7 +39,21 @@ def _root(
 
 def _app() -> Any:
     """The typer app: each subcommand is its module's typed function, whose signature is its flags."""
-    from wattcut.cli import campaign, card, compare, env, ls, measure, mlflow, place, report, run, search, validate
+    from wattcut.cli import (
+        campaign,
+        card,
+        compare,
+        env,
+        gate,
+        ls,
+        measure,
+        mlflow,
+        place,
+        report,
+        run,
+        search,
+        validate,
+    )
 
     app = typer.Typer(
         name="wattcut",
@@ -55,6 +69,7 @@ def _app() -> Any:
         ("search", search.search, "search pipelines on a fast proxy, then prove the best ones in a full study"),
         ("validate", validate.validate, "check an experiment file without running it"),
         ("report", report.report, "rebuild results.json/.csv, report.html/.md, figures and emissions.csv"),
+        ("gate", gate.gate, "a CI gate: fail (1) on a proven energy or quality regression, 3 when undecided"),
         ("card", card.card, "the model card's energy section: co2_eq_emissions metadata and an energy table"),
         ("compare", compare.compare, "two studies side by side: the same study on two machines, say"),
         ("ls", ls.ls, "list techniques and named datasets"),
@@ -131,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception:  # a bug in wattcut, not the user's input
         return _internal_error(console)
-    return result if isinstance(result, int) else 0  # place and measure return their own exit code
+    return result if isinstance(result, int) else 0  # place, measure and gate return their own exit code
 
 
 if __name__ == "__main__":

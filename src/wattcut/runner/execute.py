@@ -18,6 +18,7 @@ Trials already in the store (an interrupted run of the same study) are skipped.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,20 +52,23 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_study(cfg: StudyConfig, out: Path, header: str = "", on_trial: Any = None) -> Path:
+def run_study(
+    cfg: StudyConfig, out: Path, header: str = "", on_trial: Any = None, until: Callable[[Store], bool] | None = None
+) -> Path:
     """Run ``cfg`` into ``out`` and write the reports; returns the store path.
 
     Inputs (output folder, model, every task's data, per-technique model checks) are
     checked first, so bad input fails in seconds with nothing half-written; then
     ``header`` and the resolved config are echoed. The output folder is locked for the
     whole run: a second run into it is refused. ``on_trial(record)`` is called with each
-    trial once it is committed (a campaign streams it to its driver).
+    trial once it is committed (a campaign streams it to its driver). ``until(store)`` is asked after
+    each trial whether the study has what it needs (``wattcut gate``: a decision); True ends it there.
     """
     from wattcut.runner.lock import OutputLock
 
     prepare_out(out)
     with OutputLock(out):  # one run per output folder, for the whole run
-        return _run_locked(cfg, out, header, on_trial)
+        return _run_locked(cfg, out, header, on_trial, until)
 
 
 @dataclass
@@ -121,7 +125,9 @@ class Prepared:
     extra: dict[str, Any]
 
 
-def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) -> Path:
+def _run_locked(
+    cfg: StudyConfig, out: Path, header: str, on_trial: Any = None, until: Callable[[Store], bool] | None = None
+) -> Path:
     from wattcut.report.build import write_reports
     from wattcut.runner.plan import plan_trials
 
@@ -131,6 +137,8 @@ def _run_locked(cfg: StudyConfig, out: Path, header: str, on_trial: Any = None) 
             todo = [v for v in trial.variants if (v, trial.index) not in run.done]
             if todo:
                 _run_trial(run, trial, todo)
+            if until is not None and until(run.store):
+                break
     finally:
         run.session.close()
         shutil.rmtree(run.work, ignore_errors=True)
