@@ -8,11 +8,16 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _data_dir():
-    """Tests read named datasets from WATTCUT_DATA_DIR, else ../shared/data beside the repo."""
+def _data_dir(tmp_path_factory):
+    """Tests read named datasets from WATTCUT_DATA_DIR, else ../shared/data beside the repo.
+
+    Their studies' rates go to a ledger of their own (not the machine's, where earlier runs would make
+    predictions appear in some results and not others).
+    """
     if not os.environ.get("WATTCUT_DATA_DIR") and SHARED_DATA.is_dir():
         os.environ["WATTCUT_DATA_DIR"] = str(SHARED_DATA)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+    os.environ["WATTCUT_HISTORY"] = str(tmp_path_factory.mktemp("history"))
     yield
 
 

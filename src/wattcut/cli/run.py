@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,6 +25,9 @@ def run(
     out: Annotated[str | None, typer.Option(help="output folder (default: [study] out from the file)")] = None,
     quick: Annotated[bool, typer.Option(help="one trial, at most 2,000 training rows and 100 requests")] = False,
     trials: Annotated[int | None, typer.Option(parser=COUNT, help="override [study] trials")] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="check everything, predict wall time and energy (a short probe), run nothing")
+    ] = False,
 ) -> Path:
     """Run a study and write results.json, results.csv, report.html and the SQLite store.
 
@@ -33,6 +36,8 @@ def run(
         out: Output folder; overrides ``[study] out``.
         quick: Apply the quick preset (one trial, fewer rows, shorter workload).
         trials: Override ``[study] trials``.
+        dry_run: Check the inputs and predict the study's wall time and energy from earlier runs of it on this
+            machine, else from a short probe (the study in miniature); nothing is written to the output folder.
 
     Returns:
         The output folder.
@@ -53,6 +58,8 @@ def run(
     if out is not None:
         cfg = cfgmod.with_overrides(cfg, out=out)
     out_dir = Path(cfg.out)
+    if dry_run:
+        return _dry_run(cfg, out_dir)
     from wattcut.runner.execute import run_study
 
     header = f"experiment: {path}{' (quick preset)' if quick else ''}\noutput: {out_dir}\n"
@@ -67,6 +74,26 @@ def run(
     console.print(
         f"\n[bold green]done[/]: {escape(str(out_dir))}/report.html (open it in a browser), report.md, figures/, "
         "results.json, results.csv, emissions.csv, wattcut.sqlite, config.resolved.toml"
+    )
+    return out_dir
+
+
+def _dry_run(cfg: Any, out_dir: Path) -> Path:
+    """Check every input, then predict; the prediction is kept for the run of this same config to report."""
+    from wattcut.runner import predict
+    from wattcut.runner.checks import check_inputs
+    from wattcut.ui import console, escape, out
+
+    _, tasks, _ = check_inputs(cfg)  # what run would refuse, the dry run refuses first
+    console.print("dry run: inputs checked; predicting (from earlier runs here, else a short probe)...")
+    p = predict.estimate(cfg, tasks)
+    assert p is not None  # a probe is allowed here
+    path = predict.save(cfg, p)
+    for line in predict.describe(p):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"nothing was run into {escape(str(out_dir))}; the prediction is kept in {escape(str(path))} and the report "
+        "of `wattcut run` with this same config will compare it with what the study took"
     )
     return out_dir
 

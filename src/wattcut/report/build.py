@@ -182,6 +182,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> Results
     margin, margin_type = evaluate.get("quality_margin", 0.01), evaluate.get("margin_type", "auto")
     quality_gate(summary, margin, spec, margin_type, statistics.get("non_inferiority"))
     search = store.meta("search_history")
+    predicted = store.meta("prediction")
     results = Results(
         schema_version=SCHEMA_VERSION,
         study=study["name"],
@@ -197,7 +198,15 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> Results
         trials=trials,
         search=json.loads(search) if search else None,
     )
-    return results if search else dataclasses.replace(results, absent=frozenset({"search"}))
+    if predicted:
+        from wattcut.stats.prediction import versus_actual
+
+        before = json.loads(predicted)
+        results = dataclasses.replace(
+            results, prediction={"predicted": before, "actual": versus_actual(before, results)}
+        )
+    absent = frozenset(k for k, v in (("search", search), ("prediction", predicted)) if not v)
+    return dataclasses.replace(results, absent=absent) if absent else results
 
 
 def _phase_row(t: Trial, p: Phase, spec: MetricSpec) -> dict[str, Any]:

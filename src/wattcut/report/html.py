@@ -199,10 +199,12 @@ def _energy_aware(results: Results) -> str:
     return _markdown_section(lines(results))
 
 
-def _training_notes(cfg: dict[str, Any], trials: list[Trial], statistics: dict[str, Any] | None) -> str:
-    from wattcut.report.notes import baseline_notes, reference_notes, training_data_notes
+def _training_notes(
+    cfg: dict[str, Any], trials: list[Trial], statistics: dict[str, Any] | None, prediction: dict[str, Any] | None
+) -> str:
+    from wattcut.report.notes import baseline_notes, prediction_notes, reference_notes, training_data_notes
 
-    notes = reference_notes(statistics) + baseline_notes(cfg, trials)
+    notes = reference_notes(statistics) + baseline_notes(cfg, trials) + prediction_notes(prediction)
     return "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "".join(
         f'<p class="note"><strong>Training data</strong>: {escape(n)}</p>' for n in training_data_notes(cfg)
     )
@@ -310,7 +312,7 @@ def render(results: Results, figs: dict[str, dict[str, str]] | None = None) -> s
         "gguf_note": _gguf_note(cfg),
         "recommendation": _recommendation(results),
         "workload_note": _workload_note(cfg),
-        "training_notes": _training_notes(cfg, results.trials, statistics),
+        "training_notes": _training_notes(cfg, results.trials, statistics, results.prediction),
         "variant_table": _variant_table(results.summary, statistics),
         "contention": contention(results),
         "tasks": _tasks(results),

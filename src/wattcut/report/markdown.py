@@ -42,7 +42,13 @@ def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
     """Markdown for ``results`` with links to the PNG files in ``figs`` (``templates/report.md.j2``)."""
     from wattcut.report.energy_aware import lines as energy_aware_lines
     from wattcut.report.explain import EXPLAIN_COLUMNS, EXPLAIN_METHOD, explain_rows
-    from wattcut.report.notes import GATE_RULE, baseline_notes, reference_notes, training_data_notes
+    from wattcut.report.notes import (
+        GATE_RULE,
+        baseline_notes,
+        prediction_notes,
+        reference_notes,
+        training_data_notes,
+    )
     from wattcut.report.paired import PAIRED_COLUMNS, paired_rows
 
     st = results.statistics
@@ -59,7 +65,9 @@ def render(results: Results, figs: dict[str, dict[str, str]]) -> str:
         recommendation=rec,
         variant_table=variant_table(results.summary, st),
         gate_rule=GATE_RULE,
-        notes=reference_notes(st) + baseline_notes(results.config, results.trials),
+        notes=reference_notes(st)
+        + baseline_notes(results.config, results.trials)
+        + prediction_notes(results.prediction),
         training_notes=training_data_notes(results.config),
         tasks=_tasks(results),
         paired={

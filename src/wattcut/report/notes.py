@@ -101,3 +101,37 @@ def baseline_notes(config: dict[str, Any], trials: Sequence[Trial]) -> list[str]
             "once, in the trial that built them; evaluation and inference are measured in every trial."
         )
     return notes
+
+
+def prediction_notes(prediction: dict[str, Any] | None) -> list[str]:
+    """Predicted vs actual wall time and energy, when a prediction was made before the run (``--dry-run``)."""
+    if not prediction:
+        return []
+    before, after = prediction["predicted"], prediction.get("actual")
+
+    def minutes(s: float) -> str:
+        return f"{s / 60:.1f} min"
+
+    said = (
+        f"Predicted before the run ({before['basis']}: {before['basis_detail']}): "
+        f"{minutes(before['wall_low_s'])}-{minutes(before['wall_high_s'])} of wall time"
+    )
+    if before.get("energy_low_j") is not None:
+        said += f", {before['energy_low_j'] / 1000:.2f}-{before['energy_high_j'] / 1000:.2f} kJ of metered energy"
+    if after is None:
+        return [said + "; the study is not finished, so there is no actual to compare."]
+    verdict = (
+        "inside the predicted range"
+        if after["wall_inside"]
+        else f"outside the predicted range by {100 * abs(after['wall_miss_rel']):.0f}%"
+    )
+    energy = (
+        ""
+        if after.get("energy_inside") is None
+        else (
+            f"; energy {after['energy_j'] / 1000:.2f} kJ, "
+            + ("inside" if after["energy_inside"] else "outside")
+            + " its range"
+        )
+    )
+    return [f"{said}. Actual: {minutes(after['wall_s'])} until the last trial, {verdict}{energy}."]

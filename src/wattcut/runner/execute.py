@@ -31,7 +31,7 @@ from wattcut.runner.record import echo, make_record
 from wattcut.runner.rounds import inference_round
 from wattcut.settings import BASELINE, StudyConfig, VariantConfig
 from wattcut.store import STORE_NAME, Store
-from wattcut.store.records import Trial
+from wattcut.store.records import Results, Trial
 from wattcut.ui import console, escape
 
 __all__ = ["check_inputs", "prepare_out", "run_study"]
@@ -53,7 +53,12 @@ def _now() -> str:
 
 
 def run_study(
-    cfg: StudyConfig, out: Path, header: str = "", on_trial: Any = None, until: Callable[[Store], bool] | None = None
+    cfg: StudyConfig,
+    out: Path,
+    header: str = "",
+    on_trial: Any = None,
+    until: Callable[[Store], bool] | None = None,
+    ledger: bool = True,
 ) -> Path:
     """Run ``cfg`` into ``out`` and write the reports; returns the store path.
 
@@ -63,12 +68,13 @@ def run_study(
     whole run: a second run into it is refused. ``on_trial(record)`` is called with each
     trial once it is committed (a campaign streams it to its driver). ``until(store)`` is asked after
     each trial whether the study has what it needs (``wattcut gate``: a decision); True ends it there.
+    ``ledger``: add the finished study's rates to this machine's ledger (``--dry-run``'s probe does not).
     """
     from wattcut.runner.lock import OutputLock
 
     prepare_out(out)
     with OutputLock(out):  # one run per output folder, for the whole run
-        return _run_locked(cfg, out, header, on_trial, until)
+        return _run_locked(cfg, out, header, on_trial, until, ledger)
 
 
 @dataclass
@@ -126,12 +132,17 @@ class Prepared:
 
 
 def _run_locked(
-    cfg: StudyConfig, out: Path, header: str, on_trial: Any = None, until: Callable[[Store], bool] | None = None
+    cfg: StudyConfig,
+    out: Path,
+    header: str,
+    on_trial: Any = None,
+    until: Callable[[Store], bool] | None = None,
+    ledger: bool = True,
 ) -> Path:
     from wattcut.report.build import write_reports
     from wattcut.runner.plan import plan_trials
 
-    run = _open_run(cfg, out, header, on_trial)
+    run = _open_run(cfg, out, header, on_trial, predict=ledger)
     try:
         for trial in plan_trials(cfg):
             todo = [v for v in trial.variants if (v, trial.index) not in run.done]
@@ -145,12 +156,16 @@ def _run_locked(
         write_reports(run.store, out)
         failures = run.store.failures()
         run.store.close()
+    if ledger:
+        from wattcut.runner.predict import record
+
+        record(Results.read(out / "results.json"))  # this machine's rates, for later --dry-run estimates
     if failures:
         raise VariantsFailedError(failures, str(out))
     return out / STORE_NAME
 
 
-def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyRun:
+def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any, predict: bool = True) -> StudyRun:
     """Check every input, echo the study, open the store and the meters, and measure the idle baseline."""
     import torch
 
@@ -170,6 +185,8 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
     machine = collect(cfg.measure.cpu_w_per_core, cfg.measure.ram_w_per_gb)
     machine["meters"] = [asdict(p) for p in probes]  # what this machine could measure, and why not
     resumed = store.begin_study(cfg.name, cfg.to_dict(), machine)
+    if predict and not resumed:
+        _predicted(cfg, store, tasks)
     (out / "config.resolved.toml").write_text(to_toml(cfg), encoding="utf-8")
     done = store.done()
     if resumed:
@@ -196,6 +213,22 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any) -> StudyR
         cfg, out, store, session, tasks, tokenizer, source, threads, idle, done, on_trial, starts=starts,
         tokenizers=tokenizers,
     )  # fmt: skip
+
+
+def _predicted(cfg: StudyConfig, store: Store, tasks: list[Any]) -> None:
+    """Keep what was predicted for this study before it ran (``--dry-run``, else an earlier run of it here)."""
+    import json
+
+    from wattcut.runner import predict
+
+    before = predict.stored(cfg)
+    if before is None:
+        made = predict.estimate(cfg, tasks, allow_probe=False)  # the ledger only: a probe is --dry-run's to run
+        before = None if made is None else made.to_dict()
+    if before is not None:
+        store.set_meta("prediction", json.dumps(before))
+        lo, hi = before["wall_low_s"] / 60, before["wall_high_s"] / 60
+        console.print(f"predicted: {lo:.1f}-{hi:.1f} min ({before['basis']})")
 
 
 def _session(cfg: StudyConfig, meters: Any) -> Any:

@@ -309,6 +309,8 @@ class Results(Record):
     statistics: dict[str, Any] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     search: dict[str, Any] | None = None
+    # what ``wattcut run --dry-run`` (or the ledger) predicted before the run, and how it compared
+    prediction: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Results:
