@@ -2,9 +2,10 @@
 
 The estimate scales measured per-unit rates to the study's sizes:
 
-- **Basis.** An earlier study of the same model and task on this CPU, from the ledger every finished run appends to
-  (``$WATTCUT_CACHE/history/ledger.jsonl``); else a **probe**: the same study in miniature (one trial, at most 128 training
-  rows and evaluation items, 24 requests, 2 explained items), run by the same runner into a scratch folder.
+- **Basis.** An earlier study of the same model and task on this CPU, from the ledger every finished run appends
+  to (``$WATTCUT_CACHE/history/ledger.jsonl``); else a **probe**: the same study in miniature (one trial, at most
+  128 training rows and evaluation items, 24 requests, 2 explained items), run by the same runner in a scratch
+  folder.
 - **Rates.** From the basis's phase records, per variant and phase: seconds (and joules) per training sample,
   evaluation item, explained item and inference request; compression, profile and load windows as fixed costs
   (distillation and fine-tuning scale with training rows); what the phases do not cover (model loading, sentinels,
