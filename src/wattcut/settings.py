@@ -40,8 +40,8 @@ class ModelConfig:
     weights, found with ``importlib.util.find_spec`` and never imported) must be set.
     """
 
-    name_or_path: str | None = None
-    package: str | None = None
+    name_or_path: str | None = None  # a Hugging Face hub id or a local folder, as from_pretrained takes
+    package: str | None = None  # an installed package that carries the weights (found, never imported)
     subdir: str = ""  # folder inside the package that holds config.json
     gguf_file: str | None = None  # a GGUF checkpoint in that folder, de-quantized once into wattcut's cache
     trust_remote_code: bool = False  # run Python code shipped with the model (auto_map)? Only if you trust it
@@ -263,7 +263,7 @@ class VariantConfig:
     ratio near 1.
     """
 
-    name: str
+    name: str  # the variant's name in records and reports
     techniques: tuple[TechniqueStep, ...]
     threads: int | None = None
     model: ModelConfig | None = None  # start from this pretrained model, not the baseline (absent before: same)
@@ -274,7 +274,7 @@ class VariantConfig:
 class StudyConfig:
     """A whole study: what to compress, how to measure it, how often, and where to write."""
 
-    name: str
+    name: str  # the study's name in records and reports
     model: ModelConfig
     data: DataConfig | None
     variants: tuple[VariantConfig, ...]
@@ -290,12 +290,12 @@ class StudyConfig:
     deploy: DeployConfig = field(default_factory=DeployConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
-    trials: int = 3
-    seed: int = 0
+    trials: int = 3  # repetitions of the whole study (baseline fine-tuned per trial, with seed + trial index)
+    seed: int = 0  # the first trial's seed
     threads: int = 0  # torch/ORT intra-op threads; 0 = all cores available to this process
-    out: str = "runs/default"
+    out: str = "runs/default"  # output folder (store, results, report)
     save_variants: bool = False  # keep every variant's model (and tokenizer) under <out>/artifacts/
-    config_version: int = CONFIG_VERSION
+    config_version: int = CONFIG_VERSION  # the experiment-file layout version
 
     def variant_names(self) -> list[str]:
         """Baseline first, then the variants in file order."""
