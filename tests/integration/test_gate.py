@@ -56,9 +56,26 @@ name = "control"
 techniques = []
 """
     )
+    dry = wattcut("run", root / "ref.toml", "--out", root / "ref", "--dry-run", cwd=root)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert not (root / "ref").exists()  # a dry run writes nothing into the output folder
+    (root / "dry-run.txt").write_text(dry.stdout)
     r = wattcut("run", root / "ref.toml", "--out", root / "ref", cwd=root)
     assert r.returncode == 0, r.stderr[-3000:]
     return root
+
+
+def test_27_5_dry_run_predicts_and_the_report_states_predicted_vs_actual(reference):
+    import json
+
+    said = (reference / "dry-run.txt").read_text()
+    assert "predicted wall time:" in said and "basis: a probe" in said
+    results = json.loads((reference / "ref" / "results.json").read_text())
+    before, after = results["prediction"]["predicted"], results["prediction"]["actual"]
+    assert before["basis"] == "probe" and before["wall_low_s"] < before["wall_s"] < before["wall_high_s"]
+    assert after["wall_s"] > 0 and isinstance(after["wall_inside"], bool)
+    report = (reference / "ref" / "report.md").read_text()
+    assert "Predicted before the run (probe" in report and "Actual:" in report
 
 
 def test_27_3_unchanged_copy_passes(reference):
