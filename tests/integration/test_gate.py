@@ -105,12 +105,15 @@ def test_27_3_a_difference_below_the_noise_floor_on_a_small_budget_is_inconclusi
 
 
 def test_27_6_gate_refuses_a_reference_of_another_task_or_metric_and_a_candidate_with_other_labels(reference):
+    (reference / "taken").mkdir(exist_ok=True)
+    (reference / "taken" / "wattcut.sqlite").write_bytes(b"")  # an earlier gate's folder
     for flags, words in (
         (["--task", "perplexity"], 'scored on task "sequence_classification", not "perplexity"'),
         (["--metric", "perplexity"], 'decided on "accuracy", not "perplexity"'),
         (["--variant", "nope"], 'no variant "nope"'),
+        (["--out", reference / "taken"], "already holds a study"),
     ):
-        r = wattcut("gate", reference / "ref", *flags, "--out", reference / "bad", cwd=reference)
+        r = wattcut("gate", reference / "ref", "--out", reference / "bad", *flags, cwd=reference)
         assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
     import json
 

@@ -38,6 +38,7 @@ def gate(
     import json
 
     from wattcut.api import load_study
+    from wattcut.errors import UserInputError
     from wattcut.report.gate import summary_markdown
     from wattcut.runner.gate import (
         GateConfig,
@@ -57,6 +58,13 @@ def gate(
     base = reference_config(ref, cfg_gate)
     cand = candidate_variant(base, variant, model, threads)
     out_dir = Path(out)
+    from wattcut.store import STORE_NAME
+
+    if (out_dir / STORE_NAME).exists():  # a gate measures afresh: an earlier gate's rounds are not this candidate's
+        raise UserInputError(
+            f'"{out_dir}" already holds a study (an earlier gate?): the gate measures both models afresh.',
+            "Give a new --out, or remove that folder.",
+        )
     study = gate_study(base, cand, cfg_gate, out_dir)
     decision, results = run_gate(study, cfg_gate, out_dir)
     what = (
