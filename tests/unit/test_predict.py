@@ -19,6 +19,7 @@ class StubTask:
 
     trains = True
     explains = True
+    key = "sequence_classification"
     metric_spec = object()
 
     def __init__(self, rows, items):
@@ -38,7 +39,7 @@ def example():
     results = Results.read(EXAMPLE)
     cfg = parse_experiment(to_doc(results.config), "example")
     base = rates_of(results)["variants"]["baseline"]["phases"]
-    per_trial = lambda k: base[k]["units"] / 3  # noqa: E731
+    per_trial = lambda k: base[f"{k}|sequence_classification"]["units"] / 3  # noqa: E731
     task = StubTask(int(per_trial("train") / cfg.train.epochs), int(per_trial("evaluate")))
     return results, cfg, task
 

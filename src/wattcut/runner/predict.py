@@ -126,19 +126,26 @@ def _basis_key(d: dict[str, Any]) -> str:
 # --- counts of the study to predict ---------------------------------------------------------------------------------
 
 
-def counts_of(cfg: StudyConfig, tasks: list[Any]) -> dict[str, float]:
-    """Units per trial of the study: training samples, evaluation items, requests, explained items."""
+def counts_of(cfg: StudyConfig, tasks: list[Any]) -> dict[tuple[str, str], float | None]:
+    """Units per trial of the study, per phase and task.
+
+    Training samples, evaluation items, requests, explained items; None where a task does not say how many it
+    has (its basis's count is kept).
+    """
+    from wattcut.runner.checks import task_key
+
     primary = tasks[0]
-    train = 0.0
+    out: dict[tuple[str, str], float | None] = {}
     if primary.trains and not cfg.model.already_trained:
-        train = float(len(primary.train_data())) * cfg.train.epochs
-    evaluate = float(sum(t.eval_items() or (t.proxy_size() or 0) for t in tasks if t.metric_spec is not None))
-    return {
-        "train": train,
-        "evaluate": evaluate,
-        "infer": float(cfg.infer.requests) * len(tasks),
-        "explain": float(cfg.explain.samples) * sum(1 for t in tasks if t.explains and t.metric_spec is not None),
-    }
+        out[("train", task_key(primary))] = float(len(primary.train_data())) * cfg.train.epochs
+    for t in tasks:
+        k = task_key(t)
+        if t.metric_spec is not None:
+            out[("evaluate", k)] = float(t.eval_items() or (t.proxy_size() or 0)) or None
+            if t.explains:
+                out[("explain", k)] = float(cfg.explain.samples)
+        out[("infer", k)] = float(cfg.infer.requests)
+    return out
 
 
 # --- the estimate ---------------------------------------------------------------------------------------------------
@@ -160,26 +167,31 @@ def predict(cfg: StudyConfig, tasks: list[Any], rates: dict[str, Any], basis: st
         own = per.get(sig)
         slot = own or base  # a variant the basis never ran: priced as the baseline (said in the detail)
         for key, acc in slot["phases"].items():
-            if key in PER_UNIT:
-                if own is None and key == "train":
+            phase, step = key.split("|", 1) if "|" in key else (key, "")
+            if phase in PER_UNIT:
+                if own is None and phase == "train":
                     continue  # the baseline's training is its own, not the variant's
                 units = acc["units"] / max(slot["trials"], 1)
-                scale = (counts[key] / units) if units else 1.0
+                count = counts.get((phase, step))
+                if phase == "infer" and units != rates.get("infer_requests"):
+                    count = None  # a workload of the task's own size (chat replay), not [infer] requests
+                scale = (count / units) if units and count else 1.0
                 n = cfg.trials
             else:
                 if own is None:
                     continue  # an unknown variant's build cost is not the baseline's
                 technique = key.split(":")[-1]  # fixed:compress:1:distill -> distill
+                train = sum(v or 0.0 for (ph, _), v in counts.items() if ph == "train")
                 scale = (
-                    counts["train"] / max(_basis_train(base), 1.0)
-                    if any(s in technique for s in SCALED_COMPRESS) and counts["train"]
+                    train / max(_basis_train(base), 1.0)
+                    if any(s in technique for s in SCALED_COMPRESS) and train
                     else 1.0
                 )
                 once = variant is not None and reusable(tasks[0], variant)
                 n = 1 if once else cfg.trials
             seconds = acc["duration_s"] / max(slot["trials"], 1) * scale * n
             energy = None if acc["energy_j"] is None else acc["energy_j"] / max(slot["trials"], 1) * scale * n
-            parts.append(Part(name, key.split(":")[1] if key.startswith("fixed:") else key, seconds, energy))
+            parts.append(Part(name, key.split(":")[1] if key.startswith("fixed:") else phase, seconds, energy))
     # per trial: the inference round's cooldowns, warm-ups and sentinel, at each variant's predicted request rate
     per_request = {}
     for name, _ in names:
@@ -219,8 +231,8 @@ def predict(cfg: StudyConfig, tasks: list[Any], rates: dict[str, Any], basis: st
 
 
 def _basis_train(base: dict[str, Any]) -> float:
-    acc = base["phases"].get("train")
-    return 0.0 if acc is None else acc["units"] / max(base["trials"], 1)
+    units = sum(acc["units"] for key, acc in base["phases"].items() if key.startswith("train|"))
+    return float(units) / max(base["trials"], 1)
 
 
 def _variant_dict(cfg: StudyConfig, name: str) -> dict[str, Any] | None:

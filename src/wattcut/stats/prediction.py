@@ -40,7 +40,8 @@ def rates_of(results: Results) -> dict[str, Any]:
         for p in t.phases:
             if p.parent is not None:
                 continue  # nested windows are part of their parent's
-            key = p.phase if p.phase in PER_UNIT else f"fixed:{p.phase}:{p.step or ''}"
+            # a scaled phase per task (its step), a fixed cost per phase and step
+            key = f"{p.phase}|{p.step or ''}" if p.phase in PER_UNIT else f"fixed:{p.phase}:{p.step or ''}"
             acc = slot["phases"].setdefault(key, {"duration_s": 0.0, "energy_j": 0.0, "units": 0, "windows": 0})
             acc["duration_s"] += p.duration_s
             acc["energy_j"] = None if acc["energy_j"] is None or p.energy_j is None else acc["energy_j"] + p.energy_j
@@ -67,6 +68,7 @@ def rates_of(results: Results) -> dict[str, Any]:
         "trials": len(trials),
         "wall_s": wall,
         "residual_per_trial_s": residual,  # loading models and data, echoing, committing: outside every phase
+        "infer_requests": int(infer.get("requests", 0)),  # what a task that follows [infer] requests served
         "study": results.study,
         "started_at": results.started_at,
     }
