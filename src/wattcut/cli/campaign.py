@@ -49,7 +49,7 @@ def campaign(
 def _dry_run(c: Any, folder: Path) -> Path:
     """Each study's prediction on this machine, and their sum (as if run one after another here)."""
     from wattcut.experiment import parse_experiment
-    from wattcut.runner import predict
+    from wattcut.runner import dry_run, predict
     from wattcut.runner.checks import check_inputs
     from wattcut.ui import out
 
@@ -57,8 +57,7 @@ def _dry_run(c: Any, folder: Path) -> Path:
     for spec in c.studies:
         cfg = parse_experiment(spec.doc, spec.study_id)
         _, tasks, _ = check_inputs(cfg)
-        p = predict.estimate(cfg, tasks)
-        assert p is not None
+        p = dry_run.estimate(cfg, tasks)
         predict.save(cfg, p)
         low, high = low + p.wall_low_s, high + p.wall_high_s
         out.print(f"{spec.study_id}: {p.wall_low_s / 60:.1f}-{p.wall_high_s / 60:.1f} min ({p.basis})", markup=False)

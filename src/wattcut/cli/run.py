@@ -80,14 +80,13 @@ def run(
 
 def _dry_run(cfg: Any, out_dir: Path) -> Path:
     """Check every input, then predict; the prediction is kept for the run of this same config to report."""
-    from wattcut.runner import predict
+    from wattcut.runner import dry_run, predict
     from wattcut.runner.checks import check_inputs
     from wattcut.ui import console, escape, out
 
     _, tasks, _ = check_inputs(cfg)  # what run would refuse, the dry run refuses first
     console.print("dry run: inputs checked; predicting (from earlier runs here, else a short probe)...")
-    p = predict.estimate(cfg, tasks)
-    assert p is not None  # a probe is allowed here
+    p = dry_run.estimate(cfg, tasks)
     path = predict.save(cfg, p)
     for line in predict.describe(p):
         out.print(line, markup=False, highlight=False, soft_wrap=True)

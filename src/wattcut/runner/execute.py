@@ -223,7 +223,7 @@ def _predicted(cfg: StudyConfig, store: Store, tasks: list[Any]) -> None:
 
     before = predict.stored(cfg)
     if before is None:
-        made = predict.estimate(cfg, tasks, allow_probe=False)  # the ledger only: a probe is --dry-run's to run
+        made = predict.from_history(cfg, tasks)  # the ledger only: a probe is --dry-run's to run
         before = None if made is None else made.to_dict()
     if before is not None:
         store.set_meta("prediction", json.dumps(before))

@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -239,57 +238,6 @@ def _variant_dict(cfg: StudyConfig, name: str) -> dict[str, Any] | None:
     return next((v for v in cfg.to_dict()["variants"] if v["name"] == name), None)
 
 
-# --- the probe ------------------------------------------------------------------------------------------------------
-
-
-def probe_config(cfg: StudyConfig, out: Path) -> StudyConfig:
-    """The study in miniature: one trial, small slices of every workload, no idle window or cooldowns."""
-    data = cfg.data and dataclasses.replace(
-        cfg.data,
-        train_size=min(cfg.data.train_size or 128, 128),
-        eval_size=min(cfg.data.eval_size or 128, 128),
-    )
-    requests = min(cfg.infer.requests, 24)
-    infer = dataclasses.replace(
-        cfg.infer,
-        requests=requests,
-        rounds=min(cfg.infer.rounds, 2, requests),
-        warmup_requests=min(cfg.infer.warmup_requests, 2),
-        sentinel_requests=min(cfg.infer.sentinel_requests, 2),
-        cooldown_s=0.0,
-        max_repeats=0,
-    )
-    measure = dataclasses.replace(cfg.measure, idle_s=0.0)
-    explain = dataclasses.replace(cfg.explain, samples=min(cfg.explain.samples, 2))
-    return dataclasses.replace(
-        cfg, trials=1, data=data, infer=infer, measure=measure, explain=explain, out=str(out), name=f"probe: {cfg.name}"
-    )
-
-
-def run_probe(cfg: StudyConfig) -> Results:
-    """Run the miniature study in a scratch folder and return its results (the folder is removed)."""
-    from wattcut.report.build import build_results
-    from wattcut.runner.execute import run_study
-    from wattcut.store import Store
-
-    with tempfile.TemporaryDirectory(prefix="wattcut-probe-") as tmp:
-        out = Path(tmp) / "probe"
-        try:
-            run_study(
-                probe_config(cfg, out), out, header="probe: the study in miniature, for --dry-run\n", ledger=False
-            )
-        except Exception as e:  # noqa: BLE001  (a variant that fails in the probe is priced as the baseline)
-            from wattcut.errors import VariantsFailedError
-
-            if not isinstance(e, VariantsFailedError):
-                raise
-        store = Store.open_study(out)
-        try:
-            return build_results(store)
-        finally:
-            store.close()
-
-
 # --- the ledger -----------------------------------------------------------------------------------------------------
 
 
@@ -338,18 +286,13 @@ def prediction_path(cfg: StudyConfig) -> Path:
     return history_dir() / "predictions" / f"{config_hash(cfg)}.json"
 
 
-def estimate(cfg: StudyConfig, tasks: list[Any], allow_probe: bool = True) -> Prediction | None:
-    """The prediction for ``cfg``: from the ledger where an earlier run fits, else from a probe (if allowed)."""
+def from_history(cfg: StudyConfig, tasks: list[Any]) -> Prediction | None:
+    """The prediction from an earlier run of this study's model and data on this CPU (None: no such run)."""
     rates = from_ledger(cfg)
-    if rates is not None:
-        detail = f"earlier run of this study's model and data on this CPU: {rates['study']} ({rates['started_at']})"
-        return predict(cfg, tasks, rates, "earlier run", detail)
-    if not allow_probe:
+    if rates is None:
         return None
-    results = run_probe(cfg)
-    rates = rates_of(results)
-    detail = f"a probe (1 trial, at most 128 rows and items, 24 requests) that took {rates['wall_s']:.0f} s"
-    return predict(cfg, tasks, rates, "probe", detail)
+    detail = f"earlier run of this study's model and data on this CPU: {rates['study']} ({rates['started_at']})"
+    return predict(cfg, tasks, rates, "earlier run", detail)
 
 
 def stored(cfg: StudyConfig) -> dict[str, Any] | None:
