@@ -28,13 +28,13 @@ class Rows:
         return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]), "labels": self.labels[i]}
 
 
-def tiny_trainer(tmp_path, callback, **args):
+def tiny_trainer(tmp_path, callback, hidden=128, seq=128, **args):
     import torch
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=500, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512,
+        vocab_size=500, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4, intermediate_size=4 * hidden,
         max_position_embeddings=128, num_labels=2,
     )  # fmt: skip
     model = BertForSequenceClassification(config)
@@ -103,10 +103,14 @@ def test_epoch_evaluation_and_bad_settings(tmp_path):
 
     with pytest.raises(UserInputError, match="pue"):
         WattcutCallback(pue=0.2)
-    callback = WattcutCallback(write=False)
-    trainer = tiny_trainer(tmp_path, callback, num_train_epochs=1)
+    callback = WattcutCallback(write=False, emissions_csv=tmp_path / "emissions.csv")
+    trainer = tiny_trainer(tmp_path, callback, hidden=32, seq=16, num_train_epochs=1)
     trainer.train()
     assert [(p.phase, p.segments) for p in callback.phases] == [("train", 1), ("evaluate", 1)]
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "emissions.csv").open()))  # the run's row and its phases' once each
+    assert [r["wattcut_phase"] for r in rows] == ["trainer", "trainer/train", "trainer/evaluate"]
     assert not (tmp_path / "out" / "co2_eq_emissions.json").exists()
     with pytest.raises(RuntimeError, match="No phase"):
         WattcutCallback().co2_eq_emissions()

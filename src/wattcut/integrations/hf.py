@@ -97,6 +97,8 @@ class WattcutCallback(TrainerCallback):
         self.training_type = training_type
         self.write = write
         self._settings = window
+        # phase windows nest in the run's window, whose emissions.csv rows already include theirs
+        self._nested = {k: v for k, v in window.items() if k != "emissions_csv"}
         Window("check", **window)  # bad settings fail here, when the callback is made, not mid-training
         self.run: Measurement | None = None  # the whole train() call, once it ended
         self._outer: Window | None = None
@@ -110,7 +112,8 @@ class WattcutCallback(TrainerCallback):
 
     def _begin(self, phase: str, epoch: float) -> None:
         self._end()
-        self._open = (phase, epoch, Window(phase, **self._settings).begin())
+        settings = self._settings if self._outer is None else self._nested
+        self._open = (phase, epoch, Window(phase, **settings).begin())
 
     def _end(self) -> None:
         if self._open is None:
