@@ -60,8 +60,13 @@ techniques = []
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert not (root / "ref").exists()  # a dry run writes nothing into the output folder
     (root / "dry-run.txt").write_text(dry.stdout)
-    r = wattcut("run", root / "ref.toml", "--out", root / "ref", cwd=root)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # the real run through the Python API (the typed Results come back), in a process of its own
+    code = (
+        "import wattcut, sys; r = wattcut.run_study(sys.argv[1], out=sys.argv[2]);"
+        "print(type(r).__name__, len(r.trials), r.complete)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, root / "ref.toml", root / "ref"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "Results 2 True", r.stderr[-3000:]
     return root
 
 

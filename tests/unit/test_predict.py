@@ -84,3 +84,30 @@ def test_the_ledger_keeps_finished_studies_for_the_same_model_and_data(tmp_path,
     other = parse_experiment({**to_doc(results.config), "data": {**to_doc(results.config)["data"], "max_length": 32}})
     assert from_ledger(other) is None
     assert json.loads((tmp_path / "ledger.jsonl").read_text().splitlines()[0])["cpu"]
+
+
+def test_campaign_dry_run_predicts_each_study_and_runs_nothing(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ray")
+    from tests.unit.test_campaign_plan import write
+    from wattcut.cli import main
+    from wattcut.runner import dry_run
+    from wattcut.runner.predict import Prediction
+
+    path = write(
+        tmp_path,
+        '[campaign]\nname = "two"\nexperiment = "base.toml"\nquick = true\n'
+        '[[variant_sets]]\nlabel = "int8"\n'
+        'variants = [{ name = "int8", techniques = [{ name = "ort_int8_dynamic" }] }]\n'
+        '[[variant_sets]]\nlabel = "ffn"\n',
+    )
+    seen = []
+
+    def fake(cfg, tasks):  # the probe itself is exercised by the integration tier; here: the campaign's arithmetic
+        seen.append(cfg.name)
+        return Prediction(60.0, 45.0, 81.0, None, None, None, "probe", "fake", "h", "cpu", "now")
+
+    monkeypatch.setattr(dry_run, "estimate", fake)
+    assert main(["campaign", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().out
+    assert len(seen) == 2 and "1.5-2.7 min if its 2 studies ran one after another" in said
+    assert not (tmp_path / "out").exists()
