@@ -1,12 +1,17 @@
 """WattcutCallback on a real transformers.Trainer: per-epoch training, evaluation and saves metered apart."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import wattcut
 
 pytest.importorskip("accelerate")  # transformers.Trainer needs it
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Rows:
@@ -51,6 +56,16 @@ def tiny_trainer(tmp_path, callback, hidden=128, seq=128, **args):
 
 @pytest.mark.integration  # ~15 s: training long enough that train()'s own setup (outside every callback) is < 2%
 def test_epochs_evaluations_and_saves_are_metered_apart_and_add_up(tmp_path):
+    if not os.environ.get("WATTCUT_TEST_CHILD"):
+        # In a fresh process, as a user's would be: Trainer.train() runs accelerate's gc.collect() before any
+        # callback is called, and in a process that holds every earlier test's objects that takes seconds.
+        node = f"{Path(__file__).relative_to(REPO)}::test_epochs_evaluations_and_saves_are_metered_apart_and_add_up"
+        env = {**os.environ, "WATTCUT_TEST_CHILD": "1"}
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", node], cwd=REPO,
+                           env=env, capture_output=True, text=True)  # fmt: skip
+        assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+        assert "phases " in r.stdout and "1 passed" in r.stdout
+        return
     from wattcut.integrations.hf import WattcutCallback
 
     callback = WattcutCallback(country="FRA")
