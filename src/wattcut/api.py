@@ -60,18 +60,10 @@ def run_study(
         VariantsFailedError: Some variant trials failed; the rest is stored (read it with :func:`load_study`).
     """
     from wattcut import settings
-    from wattcut.errors import UserInputError
     from wattcut.experiment import load_experiment
     from wattcut.runner.execute import run_study as run
 
     cfg = experiment if isinstance(experiment, settings.StudyConfig) else load_experiment(experiment)
-    if trials is not None:
-        if trials < 1:
-            raise UserInputError(f"trials={trials} is not valid.", "Give 1 or more.")
-        cfg = settings.with_overrides(cfg, trials=trials)
-    if quick:
-        cfg = settings.quick(cfg)
-    if out is not None:
-        cfg = settings.with_overrides(cfg, out=str(out))
+    cfg = settings.with_flags(cfg, trials, quick, None if out is None else str(out), flag="trials =")
     run(cfg, Path(cfg.out))
     return load_study(cfg.out)

@@ -323,6 +323,23 @@ def with_overrides(cfg: StudyConfig, **changes: Any) -> StudyConfig:
     return dataclasses.replace(cfg, **changes)
 
 
+def with_flags(
+    cfg: StudyConfig,
+    trials: int | None = None,
+    quick_preset: bool = False,
+    out: str | None = None,
+    flag: str = "--trials",
+) -> StudyConfig:
+    """``cfg`` with the overrides ``wattcut run`` and ``wattcut.run_study`` share: trials, the quick preset, out."""
+    if trials is not None:
+        if trials < 1:
+            raise UserInputError(f"{flag} {trials} is not valid.", "Give 1 or more.")
+        cfg = with_overrides(cfg, trials=trials)
+    if quick_preset:
+        cfg = quick(cfg)
+    return cfg if out is None else with_overrides(cfg, out=str(out))
+
+
 def quick(cfg: StudyConfig) -> StudyConfig:
     """The ``--quick`` preset: fewer training rows, one trial, a shorter inference workload.
 

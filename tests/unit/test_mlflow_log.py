@@ -57,3 +57,21 @@ def test_a_tracking_uri_without_a_known_scheme_is_refused(uri, capsys):
         check_uri(uri)
     assert main(["mlflow", str(EXAMPLE), "--tracking-uri", uri]) == 2
     assert "sqlite:///" in capsys.readouterr().err
+
+
+def test_an_unusable_tracking_database_is_exit_2_and_nothing_is_half_logged(tmp_path, capsys):
+    pytest.importorskip("mlflow")
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"  # its folder is a file: no database can be made there
+    assert main(["mlflow", str(EXAMPLE), "--tracking-uri", uri]) == 2
+    assert "cannot be used" in capsys.readouterr().err
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_the_runs_say_whether_their_energy_is_estimated(tmp_path):
+    pytest.importorskip("mlflow")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert main(["mlflow", str(EXAMPLE), "--tracking-uri", uri, "--experiment", "tags"]) == 0
+    _, parent, _ = read_back(uri, "tags")
+    assert parent.data.tags["wattcut.energy_estimated"] == "True"
+    assert "cpu-time-model" in parent.data.tags["wattcut.energy_methods"]

@@ -43,20 +43,11 @@ def run(
         The output folder.
     """
     from wattcut import settings as cfgmod
-    from wattcut.errors import UserInputError
     from wattcut.experiment import load_experiment
     from wattcut.ui import console, escape
 
     path = Path(experiment) if experiment else default_experiment()
-    cfg = load_experiment(path)
-    if trials is not None:
-        if trials < 1:
-            raise UserInputError(f"--trials {trials} is not valid.", "Give 1 or more.")
-        cfg = cfgmod.with_overrides(cfg, trials=trials)
-    if quick:
-        cfg = cfgmod.quick(cfg)
-    if out is not None:
-        cfg = cfgmod.with_overrides(cfg, out=out)
+    cfg = cfgmod.with_flags(load_experiment(path), trials, quick, out)
     out_dir = Path(cfg.out)
     if dry_run:
         return _dry_run(cfg, out_dir)

@@ -88,17 +88,24 @@ def log_study(results: Results, folder: Path | None, uri: str, experiment: str |
         ) from None
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
     name = experiment or results.study
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        artifacts = None
-        if uri.startswith("sqlite:///"):  # artifacts beside the database, not in the current directory
-            artifacts = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
-        exp_id = client.create_experiment(name, artifact_location=artifacts)
-    else:
-        exp_id = found.experiment_id
+    try:  # an unreachable server or an unusable database fails here, before anything is logged
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(uri)
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            artifacts = None
+            if uri.startswith("sqlite:///"):  # artifacts beside the database, not in the current directory
+                artifacts = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+            exp_id = client.create_experiment(name, artifact_location=artifacts)
+        else:
+            exp_id = found.experiment_id
+    except Exception as e:  # noqa: BLE001  (MLflow, SQLAlchemy and OS errors alike: the URI is the cause)
+        why = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        raise UserInputError(
+            f'The MLflow tracking URI "{uri}" cannot be used: {why}.',
+            "Check that the server is running (or that the database's folder can be created), then run again.",
+        ) from None
     variants = list(dict.fromkeys(t.variant for t in results.trials))
     rec = (results.statistics.get("recommendation") or {}).get("variant")
     prov = results.provenance
@@ -108,6 +115,17 @@ def log_study(results: Results, folder: Path | None, uri: str, experiment: str |
         "wattcut.study": results.study,
         "wattcut.recommended": str(rec),
         "wattcut.complete": str(results.complete),
+        # every energy metric below is estimated (a model with a range) or measured (counters): said once here
+        "wattcut.energy_estimated": str(bool((results.statistics.get("payback") or {}).get("estimated"))),
+        "wattcut.energy_methods": ", ".join(
+            sorted(
+                {
+                    m
+                    for row in ((results.statistics.get("payback") or {}).get("variants") or {}).values()
+                    for m in row.get("methods") or []
+                }
+            )
+        ),
     }
     with mlflow.start_run(experiment_id=exp_id, run_name=results.study, tags=tags) as parent:
         params = _flat(results.config)

@@ -169,7 +169,7 @@ def card_markdown(results: Results, variant: str | None = None) -> tuple[dict[st
     name = chosen(results, variant)
     rec = results.statistics.get("recommendation") or {}
     meta = yaml.safe_dump({"co2_eq_emissions": block}, sort_keys=False, allow_unicode=True, width=1000)
-    est = (results.statistics.get("payback") or {}).get("estimated")
+    est = any(p.estimated for t in results.of(name) for p in t.phases)
     body = [
         "---",
         meta.rstrip(),
@@ -177,9 +177,10 @@ def card_markdown(results: Results, variant: str | None = None) -> tuple[dict[st
         "",
         "## Energy and emissions",
         "",
-        f"Measured with wattcut on {block['hardware_used']}, study *{results.study}*. "
-        f"Making this model ({name}) emitted **{block['emissions']:.4g} g CO2e** on the "
-        f"{block['geographical_location']} grid ({block['training_type']}).",
+        f"Figures from wattcut on {block['hardware_used']}, study *{results.study}*. "
+        f"Making this model ({name}) emitted **{block['emissions']:.4g} g CO2e** "
+        + ("(estimated: see the method column) " if est else "(measured by hardware counters) ")
+        + f"on the {block['geographical_location']} grid ({block['training_type']}).",
         "",
     ]
     if rec.get("reason"):

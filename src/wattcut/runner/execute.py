@@ -156,7 +156,7 @@ def _run_locked(
         write_reports(run.store, out)
         failures = run.store.failures()
         run.store.close()
-    if ledger:
+    if ledger and not run.done:  # a resumed study's wall time spans the pause: its rates would be wrong
         from wattcut.runner.predict import record
 
         record(Results.read(out / "results.json"))  # this machine's rates, for later --dry-run estimates
