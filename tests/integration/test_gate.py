@@ -45,10 +45,10 @@ eval_size = 64
 max_length = 32
 
 [infer]
-requests = 36
+requests = 96  # 16 per round and model: windows long enough that CPU time's 10 ms ticks are not the noise
 warmup_requests = 2
 rounds = 6
-cooldown_s = 0.2
+cooldown_s = 0.1
 sentinel_requests = 4
 
 [[variants]]
@@ -84,8 +84,9 @@ def test_27_5_dry_run_predicts_and_the_report_states_predicted_vs_actual(referen
 
 
 def test_27_3_unchanged_copy_passes(reference):
+    # a 20% margin: this machine kind's round-to-round noise (10-18% per round) must not make a copy undecided
     r = wattcut("gate", reference / "ref" / "results.json", "--out", reference / "pass", "--max-rounds", 24,
-                "--summary", reference / "pass.md", cwd=reference)  # fmt: skip
+                "--energy-margin", 0.2, "--summary", reference / "pass.md", cwd=reference)  # fmt: skip
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     text = (reference / "pass.md").read_text()
     assert text.startswith("## wattcut gate: PASS") and "| not worse |" in text and "| non-inferior |" in text
