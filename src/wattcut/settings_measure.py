@@ -40,6 +40,8 @@ class MeasureConfig:
             energy = gross - idle power x duration.
         crosscheck: ``codecarbon`` runs CodeCarbon's offline tracker over the same windows and
             stores its figures beside wattcut's (``none``: off).
+        roofline: Probe this machine's peak GEMM rates and memory bandwidth (once per machine,
+            cached; ~15 s) and report each variant's "% of roofline".
     """
 
     cpu_w_per_core: float | None = None
@@ -48,6 +50,7 @@ class MeasureConfig:
     interval_s: float = 1.0
     idle_s: float = 5.0
     crosscheck: Literal["none", "codecarbon"] = "none"
+    roofline: bool = True
     version: int = 3
 
     def __post_init__(self) -> None:

@@ -25,7 +25,8 @@ _PACKAGES = (
 _FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
-def _version(pkg: str) -> str | None:
+def package_version(pkg: str) -> str | None:
+    """An installed package's version, or None."""
     try:
         return md.version(pkg)
     except md.PackageNotFoundError:
@@ -114,7 +115,7 @@ def collect(cpu_w_per_core: float | None = None, ram_w_per_gb: float | None = No
         "git": _git(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "packages": {p: _version(p) for p in _PACKAGES},
+        "packages": {p: package_version(p) for p in _PACKAGES},
         "cpu": cpu_info(),
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 2),
         "gpus": _gpus(),

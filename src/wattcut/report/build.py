@@ -123,6 +123,27 @@ def summarise(config: dict[str, Any], trials: Sequence[Trial]) -> list[dict[str,
     return rows
 
 
+def add_roofline(summary: list[dict[str, Any]], trials: Sequence[Trial], probe: dict[str, Any] | None) -> None:
+    """Set, in place, each row's "% of roofline" (mean ± SD over trials) and what bounds it, from the stored probe."""
+    if not probe:
+        return  # a study run without the probe (or before it existed): the column says n/a
+    from wattcut.measure.roofline import Machine
+    from wattcut.stats.roofline import of_trial
+
+    machine = Machine.from_dict(probe)
+    for row in summary:
+        per = [r for r in (of_trial(t, machine) for t in trials if t.variant == row["variant"]) if r is not None]
+        row["roofline_pct"] = _mean_sd([r["pct"] for r in per])
+        if per and "decode" in per[0]:  # decoders: prefill and decode have different bounds
+            row["roofline_limiter"] = ", ".join(
+                f"{k} {statistics.fmean(r[k]['pct'] for r in per):.0f}%" for k in ("prefill", "decode")
+            )
+        elif per:
+            row["roofline_limiter"] = f"{per[0]['limiter']}-bound"
+        if per:
+            row["roofline"] = per[0]  # one trial's figures, for the detail (bound, achieved, limiter)
+
+
 def quality_gate(
     summary: list[dict[str, Any]],
     margin: float,
@@ -176,6 +197,7 @@ def build_results(store: Store, deploy: dict[str, Any] | None = None) -> Results
     have = {(t.variant, t.trial_index) for t in trials}
     missing = [{"variant": v, "trial_index": i} for v, i in _expected(study["config"]) if (v, i) not in have]
     summary = summarise(study["config"], trials)
+    add_roofline(summary, trials, study["provenance"].get("roofline"))
     evaluate = study["config"].get("evaluate", {})
     spec = primary_spec(trials)
     statistics = study_statistics(study["config"] if deploy is None else {**study["config"], "deploy": deploy}, trials)

@@ -161,6 +161,11 @@ def _gflops(r: dict[str, Any], c: Context) -> Figure:
     return _text("—" if flops is None else f"{flops / 1e9:.2f}")
 
 
+def _roofline(r: dict[str, Any], c: Context) -> Figure:
+    f = _stat(r, "roofline_pct", ".1f")
+    return Figure(f.text, f.short, note=r.get("roofline_limiter") or "")
+
+
 def _arrow(spec: MetricSpec) -> str:
     return f"{spec.label} {'↑' if spec.higher_is_better else '↓'}"
 
@@ -197,6 +202,11 @@ VARIANT_COLUMNS: tuple[Column, ...] = (
     Column(
         "infer_co2e_per_1k_requests_g", _fixed("CO2e (g / 1,000 requests)"), _fixed("g CO2e / 1,000 requests"),
         lambda r, c: _stat(r, "infer_co2e_per_1k_requests_g", ".4f"), views=_HTML, unit="g", higher_is_better=False,
+    ),
+    Column(
+        "roofline_pct", _fixed("% of roofline"), _fixed("% roofline"), _roofline, views=frozenset({"html", "markdown"}),
+        unit="%", higher_is_better=True,
+        title=_fixed("the machine's attainable time per request (peak GEMM rate, memory bandwidth) / measured time"),
     ),
     Column(
         "compress_energy_j", _fixed("compression energy (J)"), _fixed("compression J"), _compress, views=_HTML,

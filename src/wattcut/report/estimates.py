@@ -31,6 +31,26 @@ def range_text(interval: list[float] | tuple[float, float] | None, fmt: str = ".
     return f"{scale * interval[0]:{fmt}}–{scale * interval[1]:{fmt}}"
 
 
+def roofline_lines(results: Results) -> list[str]:
+    """The roofline probe's figures and method, and how "% of roofline" is computed."""
+    probe = results.provenance.get("roofline")
+    if not probe:
+        return []
+    peaks = "; ".join(
+        f"{p['threads']} thread{'s' if p['threads'] > 1 else ''}: fp32 {p['fp32_gflops']:.0f} GFLOP/s"
+        + (f", bf16 {p['bf16_gflops']:.0f}" if p.get("bf16_gflops") else "")
+        + f", int8 {p['int8_gops']:.0f} GOP/s, memory {p['bandwidth_gb_s']:.1f} GB/s"
+        for p in probe["peaks"]
+    )
+    return [
+        f"Roofline of this machine ({probe['cpu']}, {probe['logical_cores']} logical cores): {peaks}. Method: "
+        f'{probe["method"]}. A variant\'s "% of roofline" is its attainable time per request at its threads and '
+        "precision (the longer of operations / peak rate and weight bytes / bandwidth; decoders: prefill at 2 x "
+        "parameters per prompt token, decode one read of the weights per generated token) over its measured time "
+        "in the inference phase."
+    ]
+
+
 def method_lines(results: Results) -> list[str]:
     """Sentences naming each power model in force, its source and range, and the noise floor."""
     lines: list[str] = []
@@ -60,6 +80,7 @@ def method_lines(results: Results) -> list[str]:
             f"{r['sources']['low']}. High: {r['sources']['high']}."
         )
     lines += thermal_lines(results)
+    lines += roofline_lines(results)
     nf = results.statistics.get("noise_floor") or {}
     if nf.get("design") == "paired rounds":
         lo, hi = nf["spread_ci95_pct"]

@@ -184,6 +184,8 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any, predict: 
     store = Store.open(out / STORE_NAME)
     machine = collect(cfg.measure.cpu_w_per_core, cfg.measure.ram_w_per_gb)
     machine["meters"] = [asdict(p) for p in probes]  # what this machine could measure, and why not
+    if cfg.measure.roofline:
+        machine["roofline"] = _roofline()
     resumed = store.begin_study(cfg.name, cfg.to_dict(), machine)
     if predict and not resumed:
         _predicted(cfg, store, tasks)
@@ -213,6 +215,21 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any, predict: 
         cfg, out, store, session, tasks, tokenizer, source, threads, idle, done, on_trial, starts=starts,
         tokenizers=tokenizers,
     )  # fmt: skip
+
+
+def _roofline() -> dict[str, Any]:
+    """This machine's peak rates and bandwidth (probed once per machine, then cached), for "% of roofline"."""
+    from wattcut.measure.roofline import load_or_probe
+
+    console.print("roofline probe: this machine's peak GEMM rates and memory bandwidth...", highlight=False)
+    machine, cached = load_or_probe()
+    top = machine.at(None)
+    console.print(
+        f"roofline ({'cached' if cached else f'measured in {machine.duration_s:.0f} s'}): {top.threads} threads "
+        f"fp32 {top.fp32_gflops:.0f} GFLOP/s, int8 {top.int8_gops:.0f} GOP/s, {top.bandwidth_gb_s:.1f} GB/s",
+        highlight=False,
+    )
+    return machine.to_dict()
 
 
 def _predicted(cfg: StudyConfig, store: Store, tasks: list[Any]) -> None:
@@ -336,7 +353,7 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
         return None
     if model.capabilities.depth_log:  # early exit: count the inference requests' depths only
         model.depth_log.clear()
-    facts = replace(model.facts(vdir), flops_per_sequence=flops)
+    facts = replace(model.facts(vdir), flops_per_sequence=flops, flops_seq_len=primary.max_length() if flops else None)
     extra = cost_entry(run.cfg, cost_profile, structure, model, name)
     first = run.built[name].trial_index if name in run.built else trial.index
     extra["build"] = {"once_per_study": reuse, "trial_index": first, "reused": first != trial.index}

@@ -89,6 +89,7 @@ class ModelFacts:
             ``max_length`` tokens, counted on the last float PyTorch form of the variant
             (quantization and runtime conversion change precision, not operation count;
             zeroed weights in dense matrices still count).
+        flops_seq_len: The sequence length ``flops_per_sequence`` was counted at.
     """
 
     parameters: int
@@ -98,6 +99,7 @@ class ModelFacts:
     precision: str
     artifact: str
     flops_per_sequence: int | None = None
+    flops_seq_len: int | None = None
 
 
 def folder_bytes(folder: Path) -> int:

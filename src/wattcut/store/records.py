@@ -208,6 +208,7 @@ class ModelRecord(Record):
     precision: str
     artifact: str = ""
     flops_per_sequence: int | None = None
+    flops_seq_len: int | None = None  # the length FLOPs were counted at (absent in older records)
     saved_to: str | None = None
 
 
