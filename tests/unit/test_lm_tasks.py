@@ -346,3 +346,28 @@ def test_energy_task_must_be_a_task_of_the_study_and_picks_the_infer_phase():
     }
     assert infer_phase(as_trial(trial)).step == "chat_replay"
     assert infer_phase(as_trial({**trial, "energy_task": None})).step == "perplexity"
+
+
+def test_kl_accumulator_is_zero_for_the_same_distribution_and_exact_for_a_known_pair() -> None:
+    import numpy as np
+
+    from wattcut.tasks.perplexity import KLAccumulator, log_softmax
+
+    ref = log_softmax(np.array([[0.0, 0.0], [2.0, 0.0]]))
+    same = KLAccumulator([ref])
+    same.add(0, ref.copy())
+    assert same.result(None)["kl_divergence_mean"] == 0.0 and same.result(None)["same_top_token_rate"] == 1.0
+    q = np.log(np.array([[0.9, 0.1], [0.5, 0.5]]))
+    kl = KLAccumulator([ref])
+    kl.add(0, q)
+    p = np.exp(ref)
+    expected = (p * (ref - q)).sum(axis=1)
+    r = kl.result(0.01)
+    assert r["kl_divergence_mean"] == pytest.approx(expected.mean())
+    assert r["kl_gate"]["status"] == "fail" and "max_kl_divergence 0.01" in r["kl_gate"]["reason"]
+    other = KLAccumulator([ref])
+    other.add(0, np.zeros((2, 3)))
+    assert "vocabularies differ" in other.result(None)["kl_divergence_note"]
+    resumed = KLAccumulator(None)  # a variant evaluated without the baseline's distributions in this run
+    resumed.add(0, q)
+    assert "not in this run" in resumed.result(None)["kl_divergence_note"]

@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 
 from wattcut.measure.base import ComponentEnergy
+from wattcut.measure.follow import cpu_s as followed_cpu_s
 from wattcut.measure.microarch import infer, parse_cpuinfo
 from wattcut.measure.power_models import CpuPowerModel, cpu_model
 
@@ -143,13 +144,15 @@ class CpuTimeMeter:
         self._proc = psutil.Process()
 
     def begin(self) -> Any:
-        """Snapshot CPU seconds and the wall clock."""
-        return process_cpu_s(self._proc), time.monotonic()
+        """Snapshot CPU seconds (this process's and followed servers') and the wall clock."""
+        return process_cpu_s(self._proc), followed_cpu_s(), time.monotonic()
 
     def end(self, start: Any) -> list[ComponentEnergy]:
         """Energy of the CPU seconds used since ``start``, with its interval."""
-        cpu0, wall0 = start
-        cpu_s = max(0.0, process_cpu_s(self._proc) - cpu0)
+        cpu0, others0, wall0 = start
+        others = followed_cpu_s()  # a server followed since the window began: its CPU seconds in the window
+        served_s = sum(max(0.0, c - others0[pid]) for pid, c in others.items() if pid in others0)
+        cpu_s = max(0.0, process_cpu_s(self._proc) - cpu0) + served_s
         wall_s = max(1e-9, time.monotonic() - wall0)
         u = min(1.0, cpu_s / (self.vcpus * wall_s))
         w, low, high = self.power.watts(u)
@@ -165,14 +168,21 @@ class CpuTimeMeter:
                 method=self.name,
                 estimated=True,
                 source=(
-                    f"model, not measured: {cpu_s:.3f} CPU-s of this process and its waited-for children x {how} "
+                    f"model, not measured: {cpu_s:.3f} CPU-s of this process and its waited-for children"
+                    f"{f' (incl. {served_s:.3f} CPU-s of the server it runs)' if served_s else ''} x {how} "
                     f"({self.power.origin}; set [measure] cpu_w_per_core); no hardware energy counter was read"
                 ),
                 # the interval's wider side, relative to the central figure (kept for readers of uncertainty_rel)
                 uncertainty_rel=max(high - w, w - low) / w if w > 0 else None,
                 low_j=cpu_s * low,
                 high_j=cpu_s * high,
-                details={"cpu_time_s": cpu_s, "w_per_core": w, "utilisation": u, "vcpus": self.vcpus},
+                details={
+                    "cpu_time_s": cpu_s,
+                    "w_per_core": w,
+                    "utilisation": u,
+                    "vcpus": self.vcpus,
+                    **({"served_cpu_time_s": served_s} if served_s else {}),
+                },
             )
         ]
 

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from wattcut.measure.base import ComponentEnergy
+from wattcut.measure.follow import rss_bytes as followed_rss_bytes
 from wattcut.measure.power_models import RamPowerModel, ram_model
 
 UNCERTAINTY = 1.0  # RAM power is the least certain component: ±100%
@@ -74,7 +75,8 @@ class RamModelMeter:
         self.power = power
         self.name = f"ram-{model}-model"
         self._proc = psutil.Process()
-        self._rss = rss_bytes or (lambda: self._proc.memory_info().rss)
+        # this process and any server it runs to serve a variant (``follow.py``)
+        self._rss = rss_bytes or (lambda: self._proc.memory_info().rss + followed_rss_bytes())
         self._samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -155,7 +155,9 @@ def _run(cmd: list[str], log: Path, what: str, env: dict[str, str] | None = None
         )
 
 
-def _tool_env(root: Path) -> dict[str, str]:
+def tool_env(root: Path | None = None) -> dict[str, str]:
+    """The environment llama.cpp's tools run in (their shared libraries beside them)."""
+    root = root or tools_dir()
     env = dict(os.environ)
     lib = str(root / "bin")
     env["LD_LIBRARY_PATH"] = lib + (os.pathsep + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
@@ -189,7 +191,7 @@ def imatrix(model: Path, text: Path, chunks: int, context: int, threads: int, lo
     tmp = target.with_name(f"{key}.{os.getpid()}-imatrix.gguf")
     cmd = [str(root / "bin" / "llama-imatrix"), "-m", str(model), "-f", str(text), "-o", str(tmp)]
     cmd += ["--chunks", str(chunks), "-c", str(context), "-t", str(threads), "--no-ppl"]
-    _run(cmd, log, "llama.cpp's llama-imatrix", _tool_env(root))
+    _run(cmd, log, "llama.cpp's llama-imatrix", tool_env(root))
     os.replace(tmp, target)
     return Converted(target, False, key)
 
@@ -200,5 +202,5 @@ def quantize(src: Path, dst: Path, kind: str, threads: int, log: Path, matrix: P
     cmd = [str(root / "bin" / "llama-quantize")]
     if matrix is not None:
         cmd += ["--imatrix", str(matrix)]
-    _run([*cmd, str(src), str(dst), kind, str(threads)], log, f"llama.cpp's llama-quantize to {kind}", _tool_env(root))
+    _run([*cmd, str(src), str(dst), kind, str(threads)], log, f"llama.cpp's llama-quantize to {kind}", tool_env(root))
     return dst

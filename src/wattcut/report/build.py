@@ -178,6 +178,7 @@ def quality_gate(
             f"{describe_margin(spec, margin, margin_type)} ({test}"
             + ("" if p is None else f", p = {p:.3g}")
             + ")"
+            + (f"; {ni['kl_gate']}" if ni.get("kl_gate") else "")
             + ("" if ni["non_inferior"] else ": not a deployment candidate"),
         }
 

@@ -20,6 +20,10 @@ PREFERRED: tuple[tuple[str, str, str], ...] = (
     ("word perplexity", "word_perplexity", ".3f"),
     ("byte perplexity", "byte_perplexity", ".4f"),
     ("tokens scored", "tokens_scored", ".0f"),
+    ("KL divergence (mean)", "kl_divergence_mean", ".5f"),
+    ("KL p99", "kl_divergence_p99", ".4f"),
+    ("KL p99.9", "kl_divergence_p999", ".4f"),
+    ("same top token", "same_top_token_rate", ".4f"),
     ("accuracy", "accuracy", ".4f"),
     ("F1 macro", "f1_macro", ".4f"),
     ("low-margin share", "low_margin_share", ".3f"),
@@ -54,7 +58,19 @@ def label(key: str) -> str:
     return LABELS.get(key) or key.replace("_", " ").replace(".", " ")
 
 
-SKIP = {"n", "nll_sum", "max_length", "stride", "low_margin", "shots", "windows", "tokens_in_file", "words", "bytes"}
+SKIP = {
+    "kl_divergence_tokens",
+    "n",
+    "nll_sum",
+    "max_length",
+    "stride",
+    "low_margin",
+    "shots",
+    "windows",
+    "tokens_in_file",
+    "words",
+    "bytes",
+}
 SKIP |= {"limit", "max_gen_toks"}  # lm-eval settings, stated in the task's data line
 
 
@@ -125,7 +141,45 @@ def task_tables(results: Results) -> list[dict[str, Any]]:
                 "rows": rows,
             }
         )
-    return tables
+    served = _by_concurrency(results, keys, variants)
+    return tables + ([served] if served else [])
+
+
+def _by_concurrency(results: Results, keys: list[str], variants: list[str]) -> dict[str, Any] | None:
+    """Served replays at several concurrencies: each variant's J per output token at each (the ML.ENERGY view)."""
+    levels: dict[int, str] = {}
+    for key in keys:
+        w = next((t.tasks[key].workload for t in results.trials if key in t.tasks and t.tasks[key].workload), None)
+        if w and w.get("concurrency") is not None and w.get("serve") and w["concurrency"] not in levels:
+            levels[w["concurrency"]] = key
+    if len(levels) < 2:
+        return None
+    columns = [
+        {"label": f"J / output token at {n} client{'s' if n > 1 else ''}", "key": levels[n], "format": ".4f"}
+        for n in sorted(levels)
+    ]
+    rows = []
+    for v in variants:
+        values: dict[str, float | None] = {}
+        for c in columns:
+            xs = [
+                t.tasks[c["key"]].workload.get("energy_per_output_token_j")  # type: ignore[union-attr]
+                for t in results.trials
+                if t.variant == v and c["key"] in t.tasks and t.tasks[c["key"]].workload
+            ]
+            nums = [x for x in xs if x is not None]
+            values[c["key"]] = statistics.fmean(nums) if nums else None
+        rows.append({"variant": v, "trials": sum(t.variant == v for t in results.trials), "values": values})
+    return {
+        "key": "served-by-concurrency",
+        "task": "served: energy per output token vs concurrency",
+        "data": "each served replay's J per output token (its window's energy over its output tokens), by the "
+        "number of concurrent clients",
+        "primary": False,
+        "metric_spec": None,
+        "columns": columns,
+        "rows": rows,
+    }
 
 
 def fmt(value: float | None, spec: str) -> str:

@@ -342,7 +342,7 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
             if reuse:
                 run.built[name] = Built(model, flops, structure, vdir, trial.index)
         stage = "evaluate"
-        metrics = _evaluate(run, model, run.tasks_of(name), tokenizer)
+        metrics = _evaluate(run, model, run.tasks_of(name), tokenizer, reference=name == BASELINE)
         stage = "explain"
         _explain(run, model, run.tasks_of(name), tokenizer, metrics)
     except Exception as e:  # noqa: BLE001  (one variant's failure must not lose the study)
@@ -360,13 +360,15 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
     return Prepared(model, run.session.take(), metrics, facts, started, vdir, extra)
 
 
-def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any) -> dict[str, Any]:
+def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any, reference: bool) -> dict[str, Any]:
     """Phase "evaluate": quality on each task's evaluation data (a cost-only workload has none)."""
     metrics: dict[str, Any] = {}
     for t in tasks:
         if t.metric_spec is None:
             metrics[task_key(t)] = {}  # a cost-only workload (chat replay): measured in "infer"
             continue
+        if t.compares:
+            t.reference = reference  # the baseline's outputs are kept; each variant's are compared with them
         with run.session.phase("evaluate", step=task_key(t)) as rec:
             metrics[task_key(t)] = t.evaluate(model, tokenizer, rec)
     return metrics

@@ -37,12 +37,14 @@ class Capabilities:
             (and ``exits`` lists the exit layers).
         module: ``module`` is the PyTorch module served (FLOPs and the cost model's structure
             are read from it when its precision is fp32).
+        gguf: ``path`` is a GGUF file (llama.cpp), which ``llama-server`` can serve as it is.
     """
 
     load_phase: bool = False
     threads: bool = False
     depth_log: bool = False
     module: bool = False
+    gguf: bool = False
 
 
 class Handle:
@@ -139,6 +141,10 @@ class Classifier(RuntimeHandle, Protocol):
 @runtime_checkable
 class CausalLM(RuntimeHandle, Protocol):
     """A runtime handle that serves a causal language model (see :class:`~wattcut.runtimes.pytorch.TorchCausalLM`)."""
+
+    def next_token_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits of the next token at positions ``0 .. len(ids) - 2`` (rows x vocabulary): KL divergence."""
+        ...
 
     def token_logprobs(self, ids: list[int]) -> np.ndarray:
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1``."""

@@ -48,7 +48,7 @@ class LlamaCppLM(Handle):
     """A GGUF file served by llama.cpp; the same calls as :class:`~wattcut.runtimes.pytorch.TorchCausalLM`."""
 
     runtime = "llamacpp"
-    capabilities = Capabilities(load_phase=True)
+    capabilities = Capabilities(load_phase=True, gguf=True)
 
     def __init__(self, gguf_path: Path, threads: int, precision: str, n_ctx: int = 2048) -> None:
         self.path = Path(gguf_path)
@@ -101,6 +101,14 @@ class LlamaCppLM(Handle):
         llm.reset()
         llm.eval(ids)
         return token_logp(llm.scores[: len(ids) - 1], ids[1:])
+
+    def next_token_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits of the next token at positions ``0 .. len(ids) - 2`` (a copy; float32)."""
+        self._check_len(len(ids))
+        llm = self.scorer()
+        llm.reset()
+        llm.eval(ids)
+        return np.array(llm.scores[: len(ids) - 1], dtype=np.float32)
 
     def _last_logits(self, llm: Any) -> np.ndarray:
         """The last evaluated position's logits (a view into llama.cpp's buffer: copy before the next eval)."""

@@ -119,6 +119,11 @@ class OrtGenAILM(FolderHandle):
         self._check_len(len(ids))
         return token_logp(self._logits(self._generator(), ids)[:-1], ids[1:])
 
+    def next_token_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits of the next token at positions ``0 .. len(ids) - 2`` (float32)."""
+        self._check_len(len(ids))
+        return self._logits(self._generator(), ids)[:-1].astype(np.float32)
+
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
     ) -> list[float]:

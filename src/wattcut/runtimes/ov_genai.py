@@ -124,6 +124,10 @@ class OpenVinoLM(FolderHandle):
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64)."""
         return token_logp(self._logits(ids)[:-1], ids[1:])
 
+    def next_token_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits of the next token at positions ``0 .. len(ids) - 2`` (float32)."""
+        return np.array(self._logits(ids)[:-1], dtype=np.float32)
+
     def continuation_loglikelihoods(
         self, context: list[int], continuations: list[list[int]], prefix_len: int = 0
     ) -> list[float]:

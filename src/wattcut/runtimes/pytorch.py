@@ -172,6 +172,11 @@ class TorchCausalLM(Handle):
         self.precision = precision
         self._prefix: tuple[tuple[int, ...], Any] | None = None  # a shared prompt prefix and its KV cache
 
+    def next_token_logits(self, ids: list[int]) -> np.ndarray:
+        """Logits of the next token at positions ``0 .. len(ids) - 2`` (rows x vocabulary, float32)."""
+        with torch.inference_mode():
+            return self.module(input_ids=torch.tensor([ids], dtype=torch.long)).logits[0, :-1].float().numpy()
+
     def token_logprobs(self, ids: list[int]) -> np.ndarray:
         """``log p(ids[i] | ids[:i])`` for ``i = 1 .. len(ids) - 1`` (float64 numpy)."""
         x = torch.tensor([ids], dtype=torch.long)

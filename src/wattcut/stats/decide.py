@@ -152,6 +152,11 @@ def study_statistics(config: dict[str, Any], trials: Sequence[Trial]) -> dict[st
     for n, c in comparisons.items():
         ni = (paired.get(n) or {}).get("quality") or c[f"{q}_non_inferiority"]
         decisive[n] = {**ni, "test": "item-level" if ni.get("n_items") else "per-trial"}
+        kl = next(
+            (g for t in trials if t.variant == n and (g := t.metrics.get("kl_gate")) and g["status"] == "fail"), None
+        )
+        if kl is not None:  # the primary task's optional second gate (perplexity's max_kl_divergence)
+            decisive[n] = {**decisive[n], "non_inferior": False, "kl_gate": kl["reason"]}
     reference = reference_accuracy(trials, spec)
     pb = payback(config, trials)
     for n, row in pb["variants"].items():  # a payback is only worth reading next to these caveats

@@ -56,6 +56,15 @@ class Task:
         self.study = study
         self.config = config
         self.key = key or self.name  # the task's id in records (two prompted tasks may differ in shots)
+        self.reference = False  # the model evaluated next is the baseline (set by the runner, for tasks that compare)
+
+    @property
+    def compares(self) -> bool:
+        """The task compares each variant's outputs with the baseline's (e.g. KL divergence).
+
+        The runner then says which evaluation is the baseline's through ``reference``.
+        """
+        return False
 
     # --- inputs, checked before work starts -------------------------------------------
     def prepare(self) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -51,6 +53,14 @@ class ChatReplayConfig:
             so variants are compared on the same work).
         system: Optional system message.
         warmup_requests: Prompts served untimed before the replay (from the end of the list).
+        serve: ``in_process`` (the variant's runtime, one request at a time), ``llama_server``
+            (llama.cpp's HTTP server, started by wattcut for the variant's GGUF on a loopback port;
+            a PyTorch decoder is converted to an F16 GGUF first) or ``endpoint`` (an
+            OpenAI-compatible server someone else runs: latency and tokens only, no energy).
+        concurrency: Clients sending requests at once (served modes).
+        parallel: The server's parallel slots (None = concurrency).
+        endpoint: Base URL of the server for ``serve = "endpoint"`` (e.g. ``http://10.0.0.5:8080``).
+        port: Loopback port for ``llama_server`` (None = a free one).
     """
 
     file: str = "dailydialog/dialogues_test.txt"
@@ -63,6 +73,11 @@ class ChatReplayConfig:
     length: Literal["natural", "fixed"] = "natural"
     system: str | None = None
     warmup_requests: int = 1
+    serve: Literal["in_process", "llama_server", "endpoint"] = "in_process"
+    concurrency: int = 1
+    parallel: int | None = None
+    endpoint: str | None = None
+    port: int | None = None
     version: int = 1
 
     def __post_init__(self) -> None:
@@ -70,6 +85,35 @@ class ChatReplayConfig:
             raise UserInputError(
                 '[[tasks]] "chat_replay": prompts and max_new_tokens must be 1 or more, rate_per_s above 0.',
                 "Correct them.",
+            )
+        if self.serve not in ("in_process", "llama_server", "endpoint"):
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" serve = "{self.serve}" is unknown.',
+                'Use "in_process", "llama_server" or "endpoint".',
+            )
+        if self.concurrency < 1 or (self.parallel is not None and self.parallel < 1):
+            raise UserInputError(
+                '[[tasks]] "chat_replay": concurrency and parallel must be 1 or more.', "Correct them."
+            )
+        if self.concurrency > 1 and self.serve == "in_process":
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" concurrency = {self.concurrency} needs a server: in-process serving takes '
+                "one request at a time.",
+                'Set serve = "llama_server" (or "endpoint"), or concurrency = 1.',
+            )
+        if (self.serve == "endpoint") != (self.endpoint is not None):
+            raise UserInputError(
+                '[[tasks]] "chat_replay": endpoint is the URL for serve = "endpoint", and only for it.',
+                'Set both serve = "endpoint" and endpoint = "http://host:port", or neither.',
+            )
+        if self.endpoint is not None and not re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", self.endpoint):
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" endpoint = "{self.endpoint}" is not an http(s) URL.',
+                'Give the server\'s base URL, e.g. "http://10.0.0.5:8080".',
+            )
+        if self.port is not None and not 1024 <= self.port <= 65535:
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" port = {self.port} is not a usable port.', "Use 1024-65535, or leave it out."
             )
 
 
@@ -150,6 +194,9 @@ def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> list[float]:
     return out
 
 
+_RETIRED: list[Any] = []  # llama-servers done serving, stopped before the next one starts or at the trial's end
+
+
 @task
 class ChatReplay(CausalLMTask):
     """Replay a timestamped prompt workload with greedy generation; per-request TTFT, TPOT, tokens, energy."""
@@ -181,6 +228,10 @@ class ChatReplay(CausalLMTask):
                 "Ask for fewer prompts, or give a longer file.",
             )
         self._details: list[dict[str, Any]] | None = None
+        if cfg.serve == "llama_server":  # refused by validate too: the server must be built before a study starts
+            from wattcut.runtimes.llama_server import server_binary
+
+            server_binary()
 
     def check_model(self, source: str) -> None:
         """A causal LM whose positions hold every prompt (chat template applied) plus its new tokens."""
@@ -226,13 +277,171 @@ class ChatReplay(CausalLMTask):
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
         """Warm-up prompts (the last ones, served back to back), then the replay; tokenized here, untimed."""
         self.stop = stop_ids(tokenizer) if self.config.length == "natural" else set()
+        self._tokenizer = tokenizer
+        self.close()  # a new trial: the previous trial's servers (and their variants' handles) are done
         replay = [(a.at_s, self._ids(tokenizer, a.prompt)) for a in self.arrivals]
         warm = [(0.0, ids) for _, ids in replay[-self.config.warmup_requests :]] if self.config.warmup_requests else []
         return warm + replay
 
+    def close(self) -> None:
+        """Stop the servers this task started."""
+        for server in [*getattr(self, "_servers", {}).values(), *_RETIRED]:
+            server.stop()
+        _RETIRED.clear()
+        self._servers: dict[int, Any] = {}
+
+    def _url(self, model: Any) -> tuple[str, str]:
+        """The base URL serving ``model``, and what is served there.
+
+        A server is started once per variant and trial: by the warm-up, outside the metered windows.
+        """
+        from wattcut.runtimes.llama_server import LlamaServer
+
+        cfg = self.config
+        if cfg.endpoint is not None:
+            return cfg.endpoint, f"the endpoint {cfg.endpoint}"
+        while _RETIRED:  # servers whose metered replay is over, stopped here: outside any metered window
+            _RETIRED.pop().stop()
+        servers = getattr(self, "_servers", None)
+        if servers is None:
+            self._servers = servers = {}
+        key = id(model)
+        if key not in servers:
+            gguf, what = self._gguf_of(model)
+            threads = model.threads if model.capabilities.gguf else len(os.sched_getaffinity(0))
+            servers[key] = LlamaServer(gguf, threads, cfg.parallel or cfg.concurrency, port=cfg.port).start()
+            servers[key].what = what
+        return servers[key].url, servers[key].what
+
+    def _gguf_of(self, model: Any) -> tuple[Path, str]:
+        """The GGUF llama-server loads: the variant's own, or a PyTorch decoder converted to F16 (cached)."""
+        import tempfile
+
+        from wattcut.models.llama_tools import convert
+
+        if model.capabilities.gguf:
+            return Path(model.path), f"llama-server on {Path(model.path).name}"
+        if not model.capabilities.module:
+            raise UserInputError(
+                f'[[tasks]] "chat_replay" serve = "llama_server" serves GGUF models; a {model.runtime} variant '
+                "cannot be loaded by llama-server.",
+                'Serve it in process (serve = "in_process"), or build it with gguf_quantize.',
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp))
+            self._tokenizer.save_pretrained(tmp)
+            converted = convert(Path(tmp), "f16", Path(tmp) / "convert.log")
+        return converted.path, "llama-server on an F16 GGUF converted from the PyTorch model"
+
+    def _serve_http(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str, window: Any) -> list[float]:
+        """Replay through a server with ``concurrency`` clients.
+
+        Per-request energy is the served window's, shared by token activity (:mod:`wattcut.measure.attribution`).
+        """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+        from contextlib import nullcontext
+
+        from wattcut.measure.attribution import RULE, Activity, attribute
+        from wattcut.measure.follow import cpu_s
+        from wattcut.runtimes.llama_server import stream_completion
+
+        cfg = self.config
+        url, what = self._url(model)
+        remote = cfg.endpoint is not None
+        ignore_eos = cfg.length == "fixed"
+        realtime = cfg.mode == "realtime" and window is not None
+
+        def prompt(ids: list[int]) -> list[int] | str:  # another party's server may not take token ids
+            return self._tokenizer.decode(ids) if remote else ids
+
+        samples: list[tuple[float, float]] = []
+        done = threading.Event()
+
+        def sample() -> None:  # the server's CPU seconds through the window, for the attribution's intervals
+            while True:
+                samples.append((time.perf_counter(), sum(cpu_s().values())))
+                if done.wait(0.02):
+                    samples.append((time.perf_counter(), sum(cpu_s().values())))
+                    return
+
+        meter = window("replay") if window is not None else nullcontext(PhaseRecord(phase="replay", duration_s=0.0))
+        sampler = threading.Thread(target=sample, name="wattcut-served-cpu", daemon=True)
+        with meter as w, ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="wattcut-client") as pool:
+            sampler.start()
+            t0 = time.perf_counter()
+            futures = []
+            with bar(desc, len(requests)) as advance:
+                for at_s, ids in requests:
+                    if realtime and (wait := at_s - (time.perf_counter() - t0)) > 0:
+                        time.sleep(wait)
+                    fut = pool.submit(stream_completion, url, prompt(ids), cfg.max_new_tokens, ignore_eos)
+                    fut.add_done_callback(lambda _f: advance(1))
+                    futures.append(fut)
+                try:
+                    replies = [f.result() for f in futures]
+                finally:
+                    done.set()
+                    sampler.join()
+        measured = w.energy_j is not None and not remote
+        shares = attribute(
+            w.energy_j or 0.0,
+            samples,
+            [Activity(r.sent_s, r.done_s, r.token_times_s, r.input_tokens or len(ids)) for r, (_, ids) in
+             zip(replies, requests, strict=True)],
+        )  # fmt: skip
+        details, latencies = [], []
+        for i, ((at_s, ids), r, sh) in enumerate(zip(requests, replies, shares, strict=True)):
+            duration = r.done_s - r.sent_s
+            latencies.append(duration)
+            rec.requests += 1
+            rec.samples += 1
+            rec.tokens += len(ids) + r.output_tokens
+            first = r.token_times_s[0] if r.token_times_s else r.done_s
+            details.append(
+                {
+                    "index": i,
+                    "arrival_s": at_s,
+                    "started_s": r.sent_s - t0,
+                    "queue_delay_s": max(0.0, r.sent_s - t0 - at_s) if realtime else None,
+                    "input_tokens": r.input_tokens or len(ids),
+                    "output_tokens": r.output_tokens,
+                    "duration_s": duration,
+                    "ttft_s": r.ttft_s,
+                    "tpot_s": r.tpot_s,
+                    "energy_j": sh["energy_j"] if measured else None,
+                    "estimated": w.estimated,
+                    "energy_per_output_token_j": sh["energy_j"] / r.output_tokens
+                    if measured and r.output_tokens
+                    else None,
+                    "prefill_s": first - r.sent_s,
+                    "prefill_energy_j": sh["prefill_energy_j"] if measured else None,
+                    "decode_s": r.done_s - first,
+                    "decode_energy_j": sh["decode_energy_j"] if measured else None,
+                    "idle_before_s": None,
+                    "idle_before_energy_j": None,
+                }
+            )
+        if window is not None and not remote:  # the metered replay is done: retire its server (stopped later,
+            _RETIRED.append(self._servers.pop(id(model)))  # outside this window, whose meters still follow it)
+        self._details = details
+        self._served = {
+            "serve": cfg.serve,
+            "served_by": what,
+            "concurrency": cfg.concurrency,
+            "parallel": cfg.parallel or cfg.concurrency,
+            "window_energy_j": w.energy_j if measured else None,
+            "energy_rule": RULE if measured else "not measured: the server runs elsewhere; latency and tokens only",
+            "cpu_samples": len(samples),
+        }
+        return latencies
+
     def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
         """Replay ``requests``; each request (and, in realtime mode, each idle gap) in its own metered window."""
         from contextlib import ExitStack, nullcontext
+
+        if self.config.serve != "in_process":
+            return self._serve_http(model, requests, rec, desc, window)
 
         def meter(name: str) -> Any:
             return window(name) if window is not None else nullcontext(PhaseRecord(phase=name, duration_s=0.0))
@@ -311,7 +520,9 @@ class ChatReplay(CausalLMTask):
         tpots = [d["tpot_s"] for d in details if d["tpot_s"] is not None]
         request_j, prefill_j, decode_j = total("energy_j"), total("prefill_energy_j"), total("decode_energy_j")
         per_response = request_j / len(details) if request_j is not None and details else None
+        served = getattr(self, "_served", None) if self.config.serve != "in_process" else None
         return {
+            **(served or {}),
             "mode": self.config.mode,
             "length": self.config.length,
             "requests": len(details),

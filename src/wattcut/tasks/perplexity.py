@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from wattcut.errors import UserInputError
 from wattcut.measure.base import PhaseRecord
 from wattcut.metric import MetricSpec
@@ -42,6 +44,12 @@ class PerplexityConfig:
         max_windows: Score only the first N windows (None = the whole file).
         requests: Windows served in the timed inference workload (taken from the start).
         warmup_requests: Windows served untimed before it.
+        kl_divergence: Also compare every variant's next-token distributions with the baseline's
+            on the scored tokens (llama.cpp's ``perplexity --kl-divergence``): mean KL divergence
+            with its 99th and 99.9th percentiles, and the same-top-token rate. Keeps the baseline's
+            log-probabilities in memory (scored tokens x vocabulary x 4 bytes).
+        max_kl_divergence: An optional quality gate: a variant whose mean KL divergence from the
+            baseline exceeds this (nats per token) fails its gate, whatever its perplexity.
     """
 
     file: str = "wikitext2/wiki.test.raw"
@@ -50,6 +58,8 @@ class PerplexityConfig:
     max_windows: int | None = None
     requests: int = 4
     warmup_requests: int = 1
+    kl_divergence: bool = False
+    max_kl_divergence: float | None = None
     version: int = 1
 
     def __post_init__(self) -> None:
@@ -64,6 +74,14 @@ class PerplexityConfig:
                 f'[[tasks]] "perplexity" stride = {self.stride} is larger than max_length = {self.max_length}: '
                 "tokens between windows would never be scored.",
                 "Use a stride of at most max_length.",
+            )
+        if self.max_kl_divergence is not None and not (
+            self.kl_divergence and math.isfinite(self.max_kl_divergence) and self.max_kl_divergence > 0
+        ):
+            raise UserInputError(
+                f'[[tasks]] "perplexity" max_kl_divergence = {self.max_kl_divergence} needs kl_divergence = true and '
+                "a positive finite value (nats per token).",
+                "Set kl_divergence = true and a threshold such as 0.05, or remove max_kl_divergence.",
             )
         if self.max_windows is not None and self.max_windows < 1:
             raise UserInputError('[[tasks]] "perplexity" max_windows must be 1 or more.', "Correct it or remove it.")
@@ -96,6 +114,56 @@ def windows(n_tokens: int, max_length: int, stride: int, max_windows: int | None
         if end == n_tokens or (max_windows is not None and len(out) == max_windows):
             break
     return out
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float64."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+class KLAccumulator:
+    """KL(baseline || variant) and top-token agreement per scored token, as llama.cpp's perplexity tool reports."""
+
+    def __init__(self, reference: list[np.ndarray] | None) -> None:
+        self.reference = reference
+        self.kld: list[np.ndarray] = []
+        self.same_top: list[np.ndarray] = []
+        self.missing = ""
+
+    def add(self, window: int, logp: np.ndarray) -> None:
+        """Compare one window's log-probabilities with the baseline's of the same window."""
+        if self.reference is None or window >= len(self.reference):
+            self.missing = "the baseline's distributions are not in this run (a resumed trial)"
+            return
+        ref = self.reference[window].astype(np.float64)
+        if ref.shape != logp.shape:
+            self.missing = f"the vocabularies differ ({ref.shape[1]} vs {logp.shape[1]} entries)"
+            return
+        self.kld.append(np.maximum(0.0, (np.exp(ref) * (ref - logp)).sum(axis=1)))
+        self.same_top.append(ref.argmax(axis=1) == logp.argmax(axis=1))
+
+    def result(self, max_kld: float | None) -> dict[str, Any]:
+        """Mean KL divergence, its 99th/99.9th percentiles, the same-top-token rate; and the gate, if set."""
+        if self.missing or not self.kld:
+            return {"kl_divergence_note": f"KL divergence not computed: {self.missing or 'no scored tokens'}"}
+        kld, top = np.concatenate(self.kld), np.concatenate(self.same_top)
+        out: dict[str, Any] = {
+            "kl_divergence_mean": float(kld.mean()),
+            "kl_divergence_p99": float(np.percentile(kld, 99)),
+            "kl_divergence_p999": float(np.percentile(kld, 99.9)),
+            "same_top_token_rate": float(top.mean()),
+            "kl_divergence_tokens": int(kld.size),
+        }
+        if max_kld is not None:
+            ok = out["kl_divergence_mean"] <= max_kld
+            out["kl_gate"] = {
+                "status": "pass" if ok else "fail",
+                "reason": f"mean KL divergence from the baseline {out['kl_divergence_mean']:.4g} nats/token "
+                f"{'<=' if ok else '>'} max_kl_divergence {max_kld:g}",
+            }
+        return out
 
 
 def window_nll(model: Any, ids: list[int], w: Window) -> float:
@@ -153,16 +221,33 @@ class Perplexity(CausalLMTask):
             self._cached = cached
         return cached[1]
 
+    @property
+    def compares(self) -> bool:
+        """With ``kl_divergence``, each variant's distributions are compared with the baseline's."""
+        return bool(self.config.kl_divergence)
+
     def evaluate(self, model: Any, tokenizer: Any, rec: PhaseRecord) -> dict[str, Any]:
-        """Perplexity over the windows, with the counts that define it."""
+        """Perplexity over the windows, with the counts that define it (and the KL divergence, if asked)."""
         cfg = self.config
         ids = self._ids(tokenizer)
         ws = windows(len(ids), cfg.max_length, self.stride, cfg.max_windows)
         nll = 0.0
         per_window = []
+        kept = None if self.reference else getattr(self, "_reference_logp", None)
+        kl = KLAccumulator(kept) if cfg.kl_divergence else None
+        if kl is not None and self.reference:
+            self._reference_logp: list[np.ndarray] = []
         with bar("perplexity", len(ws)) as advance:
-            for w in ws:
-                x = window_nll(model, ids, w)
+            for i, w in enumerate(ws):
+                if kl is None:
+                    x = window_nll(model, ids, w)
+                else:  # the whole distribution at each scored position, kept (baseline) or compared (variant)
+                    logp = log_softmax(model.next_token_logits(ids[w.begin : w.end])[w.score_from - w.begin - 1 :])
+                    x = float(-logp[np.arange(len(logp)), ids[w.score_from : w.end]].sum())
+                    if self.reference:
+                        self._reference_logp.append(logp.astype(np.float32))
+                    else:
+                        kl.add(i, logp)
                 nll += x
                 per_window.append(x)
                 rec.samples += 1
@@ -189,6 +274,7 @@ class Perplexity(CausalLMTask):
             "items": {"nll": per_window, "tokens": [w.scored for w in ws]},  # for the item-level paired test
             "definition": "exp(sum NLL / tokens scored); sliding windows, each token scored once with its window's "
             "context (transformers perplexity guide); word/byte perplexity over the covered text (lm-eval)",
+            **(kl.result(cfg.max_kl_divergence) if kl is not None and not self.reference else {}),
         }
 
     def make_requests(self, tokenizer: Any, seed: int) -> list[Any]:
