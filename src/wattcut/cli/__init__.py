@@ -52,6 +52,7 @@ def _app() -> Any:
         report,
         run,
         search,
+        tune,
         validate,
     )
 
@@ -70,6 +71,7 @@ def _app() -> Any:
         ("validate", validate.validate, "check an experiment file without running it"),
         ("report", report.report, "rebuild results.json/.csv, report.html/.md, figures and emissions.csv"),
         ("gate", gate.gate, "a CI gate: fail (1) on a proven energy or quality regression, 3 when undecided"),
+        ("tune", tune.tune, "the lowest-energy deployment setting of a variant that meets a p95 latency target"),
         ("card", card.card, "the model card's energy section: co2_eq_emissions metadata and an energy table"),
         ("compare", compare.compare, "two studies side by side: the same study on two machines, say"),
         ("ls", ls.ls, "list techniques and named datasets"),
@@ -146,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception:  # a bug in wattcut, not the user's input
         return _internal_error(console)
-    return result if isinstance(result, int) else 0  # place, measure and gate return their own exit code
+    return result if isinstance(result, int) else 0  # place, measure, gate and tune return their own exit code
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ The roofline bound of a request is the longer of its compute time at the machine
 memory time at the machine's bandwidth (:mod:`wattcut.measure.roofline`, at the variant's thread
 count and precision):
 
-- **Encoders and vision models**: operations = FLOPs of one forward pass (counted on the last fp32
-  module by ``torch.utils.flop_counter``; an INT8 variant does the same multiply-adds in int8) per
-  real (unpadded) token served, x tokens per request; bytes = the weights, read once per batch.
-  Padding is work the bound does not need, so a variant that pads loses roofline share.
+- **Encoders and vision models**: the compute roofline: operations = FLOPs of one forward pass
+  (counted on the last fp32 module by ``torch.utils.flop_counter``; an INT8 variant does the same
+  multiply-adds in int8) per real (unpadded) token served, x tokens per request, over the peak at
+  the variant's precision and threads. Padding is work the bound does not need, so a variant that
+  pads loses roofline share. No memory term: the bytes a request reads are not in the record (the
+  saved file holds embedding tables read one row per token), and a file-size term would overstate it.
 - **Decoder prefill**: ``2 x parameters`` operations per prompt token (the attention score terms,
   quadratic in context, are left out: under 5% at these contexts for a 135M model), weights read once.
 - **Decoder decode**: one read of every weight byte per generated token (batch 1: the weights do
@@ -89,9 +91,8 @@ def of_trial(trial: Any, machine: Machine) -> dict[str, Any] | None:
     tokens = (infer.tokens or 0) / infer.samples
     # per sample: FLOPs per real token x tokens (text), or one pass (images: no tokens counted)
     ops = m.flops_per_sequence * tokens / seq_len if tokens and seq_len else float(m.flops_per_sequence)
-    batch = max(1.0, infer.samples / max(1, infer.requests or infer.samples))
-    b = bound(ops, m.file_size_bytes / batch, infer.duration_s / infer.samples, peak, m.precision)
-    return b.to_dict() | base | {"unit": "sample", "ops_per_unit": ops, "bytes_per_unit": m.file_size_bytes / batch}
+    b = bound(ops, 0.0, infer.duration_s / infer.samples, peak, m.precision)
+    return b.to_dict() | base | {"unit": "sample", "ops_per_unit": ops}
 
 
 def _lm(task: Any, infer: Any, peak: Peak, m: Any) -> dict[str, Any] | None:

@@ -1,0 +1,51 @@
+"""wattcut tune on the smoke study's INT8 variant: settings swept in paired rounds, a choice or exit 3, bad flags."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.test_cli_errors import assert_user_error, wattcut
+
+pytestmark = pytest.mark.integration
+
+
+def test_tune_sweeps_threads_and_batch_sizes_and_picks_under_the_target(tmp_path):
+    out = tmp_path / "tune"
+    args = ["tune", "examples/smoke.toml", "--variant", "ffn-50+ort-int8", "--threads", "1,2", "--batch-sizes", "1,4"]
+    r = wattcut(*args, "--rounds", "3", "--texts", "8", "--p95-ms", "10000", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads((out / "tune.json").read_text())
+    names = [s["setting"] for s in result["settings"]]
+    assert names[0] == result["default"] and set(names) >= {"t1-b1", "t2-b1", "t1-b4", "t2-b4"}
+    chosen = next(s for s in result["settings"] if s["setting"] == result["chosen"])
+    # a generous target: every setting meets it, so the choice is the one of lowest energy per text
+    assert chosen["energy_per_unit_j"] == min(s["energy_per_unit_j"] for s in result["settings"])
+    for s in result["settings"]:
+        assert s["rounds"] == 3 and s["requests"] > 0 and s["p95_latency_ms"] > 0
+        if s["setting"] != result["default"]:
+            v = s["vs_default"]
+            assert v["n_pairs"] == 3 and v["ci95_low"] <= v["ratio"] <= v["ci95_high"]
+    assert (out / "tune_frontier.svg").read_text().startswith("<?xml")
+    assert "Chosen:" in (out / "tune.md").read_text()
+
+
+def test_a_target_no_setting_meets_is_exit_3_with_the_closest_named(tmp_path):
+    out = tmp_path / "tune"
+    args = ["tune", "examples/smoke.toml", "--variant", "ffn-50+ort-int8", "--threads", "1", "--batch-sizes", "1"]
+    r = wattcut(*args, "--rounds", "2", "--texts", "4", "--p95-ms", "0.001", "--out", str(out))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "No setting meets the target" in (out / "tune.md").read_text()
+
+
+def test_bad_tune_flags_are_exit_2(tmp_path):
+    assert_user_error(wattcut("tune", "examples/smoke.toml", "--variant", "nope", "--out", str(tmp_path)), "no variant")
+    assert_user_error(
+        wattcut("tune", "examples/smoke.toml", "--variant", "baseline", "--threads", "0,x", "--out", str(tmp_path)),
+        "--threads",
+    )
+    assert_user_error(
+        wattcut("tune", "examples/smoke.toml", "--variant", "baseline", "--concurrency", "2", "--out", str(tmp_path)),
+        "served by llama-server",
+    )
