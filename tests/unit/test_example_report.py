@@ -109,3 +109,14 @@ def test_example_states_its_noise_floor_and_both_tools_per_phase():
         assert all(p["crosscheck"]["tool"].startswith("codecarbon") for p in top)
         assert all(p["crosscheck"]["cpu_j"] > 0 for p in top if p["duration_s"] > 1)
     assert "Cross-check: the same windows measured by codecarbon" in md
+
+
+def test_every_variant_has_its_share_of_the_roofline_and_the_probe_is_stated():
+    res = json.loads((EXAMPLE / "results.json").read_text())
+    probe = res["provenance"]["roofline"]
+    assert {p["threads"] for p in probe["peaks"]} >= {1}
+    for row in res["summary"]:
+        assert 0 < row["roofline_pct"]["mean"] < 100, row["variant"]
+        assert row["roofline"]["limiter"] == "compute"  # encoders: the compute roofline
+    md = (EXAMPLE / "report.md").read_text()
+    assert "% roofline" in md and "Roofline of this machine" in md

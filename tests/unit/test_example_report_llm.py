@@ -54,8 +54,10 @@ def test_recommendation_follows_the_rule_with_a_relative_margin():
 
 RUNTIMES = {
     "baseline": "pytorch",
+    "gguf-f16": "llamacpp",
     "gguf-q8_0": "llamacpp",
     "gguf-q4_k_m": "llamacpp",
+    "gguf-q4_0": "llamacpp",
     "ov-int8": "openvino-genai",
     "ov-int4-awq": "openvino-genai",
     "ort-genai-int4": "onnxruntime-genai",
@@ -130,3 +132,30 @@ def test_report_names_the_metric_its_direction_and_the_gguf_caveat():
     assert "perplexity" in html and "lower is better" in html and "GGUF" in html
     assert "perplexity ↓" in (EXAMPLE / "report.md").read_text()
     assert "Language model: quality vs J per output token" in html and "prefill" in html
+
+
+def test_kl_divergence_from_the_baseline_orders_the_gguf_types_by_their_bits():
+    by: dict[str, list[dict]] = {}
+    for t in _results()["trials"]:
+        by.setdefault(t["variant"], []).append(t["tasks"]["perplexity"]["metrics"])
+    assert all("kl_divergence_mean" not in m for m in by["baseline"])  # the reference itself
+    kld = {v: np.mean([m["kl_divergence_mean"] for m in ms]) for v, ms in by.items() if v != "baseline"}
+    assert kld["gguf-f16"] < 0.001, kld  # the same weights in f16: practically the baseline's distributions
+    assert kld["gguf-q8_0"] < kld["gguf-q4_k_m"] < kld["gguf-q4_0"], kld
+    for v, ms in by.items():
+        for m in ms if v != "baseline" else []:
+            assert m["kl_divergence_p999"] >= m["kl_divergence_p99"] >= 0 and 0 < m["same_top_token_rate"] <= 1
+            assert m["kl_divergence_tokens"] == m["tokens_scored"]
+    md = (EXAMPLE / "report.md").read_text()
+    assert "KL divergence (mean)" in md and "same top token" in md
+
+
+def test_every_variant_has_its_share_of_the_roofline():
+    res = _results()
+    probe = res["provenance"]["roofline"]
+    assert probe["peaks"] and all(p["fp32_gflops"] > 0 and p["bandwidth_gb_s"] > 0 for p in probe["peaks"])
+    for row in res["summary"]:
+        pct = row["roofline_pct"]["mean"]
+        assert pct is not None and 0 < pct < 100, row["variant"]
+        assert row["roofline"]["decode"]["limiter"] == "memory"  # one read of the weights per generated token
+    assert "% roofline" in (EXAMPLE / "report.md").read_text()

@@ -69,13 +69,17 @@ def test_encoder_work_scales_with_real_tokens_at_the_precisions_peak() -> None:
 
 
 def test_decoder_prefill_is_compute_and_decode_is_a_read_of_the_weights() -> None:
-    model = {"parameters": 100e6, "file_size_bytes": 200e6, "precision": "q4_k_m", "flops_per_sequence": None}
+    model = {
+        "parameters": 100e6, "file_size_bytes": 200e6, "precision": "q4_k_m", "flops_per_sequence": None,
+        "embedding_parameters": 20e6, "tied_embeddings": True,
+    }  # fmt: skip
     workload = {"requests": 2, "input_tokens": 100, "output_tokens": 22, "prefill_s": 1.0, "decode_s": 2.0}
     t = _trial("chat_replay", model, {"duration_s": 3.0, "samples": 2, "requests": 2, "tokens": 122}, 1, workload)
     r = of_trial(t, MACHINE)
     assert r is not None
     pre, dec = r["prefill"], r["decode"]
-    assert pre["compute_s"] == pytest.approx(2 * 100e6 * 100 / 400e9)  # int8 rate for a quantized model
+    # the 80 M body per prompt token, the tied 20 M head once per reply; at the int8 rate of a quantized model
+    assert pre["compute_s"] == pytest.approx((2 * 80e6 * 100 + 2 * 20e6 * 2) / 400e9)
     assert dec["memory_s"] == pytest.approx(20 * 200e6 / 10e9)  # 20 decoded tokens (2 came from prefill)
     assert dec["limiter"] == "memory"
     assert r["pct"] == pytest.approx(100 * (pre["bound_s"] + dec["bound_s"]) / 3.0)

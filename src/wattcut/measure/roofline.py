@@ -67,6 +67,7 @@ class Machine:
     libraries: dict[str, str | None]
     duration_s: float
     key: str = ""
+    contended_share: float = 0.0  # other processes' CPU use during the probe, as a share of the machine
     version: int = ROOFLINE_VERSION
     method: str = (
         f"achieved peaks: best of repeated {GEMM_N}x{GEMM_N} GEMMs (PyTorch fp32/bf16/int8, ONNX Runtime "
@@ -185,29 +186,51 @@ def probe(
     threads: tuple[int, ...] | None = None, n: int = GEMM_N, elements: int = STREAM_ELEMENTS, repeats: int = 3
 ) -> Machine:
     """Measure the peaks now (about 10 s on 2 cores)."""
+    import psutil
+
     from wattcut.measure.provenance import cpu_info
 
     cpu = cpu_info()
     cores = int(cpu.get("cores_available") or os.cpu_count() or 1)
     counts = threads or tuple(sorted({1, cores}))
-    t0 = time.perf_counter()
+    me = psutil.Process()
+    busy0, own0, t0 = _busy_s(), sum(me.cpu_times()[:2]), time.perf_counter()
     peaks = tuple(_probe_at(t, n, elements, repeats) for t in counts)
+    wall = time.perf_counter() - t0
+    # CPU time that other processes took meanwhile, as a share of the machine: a probe that shared the CPU
+    # reads low peaks, and every later "% of roofline" would read high
+    others = max(0.0, (_busy_s() - busy0) - (sum(me.cpu_times()[:2]) - own0)) / (wall * (os.cpu_count() or 1))
     return Machine(
         cpu=str(cpu.get("model")),
         logical_cores=cores,
         peaks=peaks,
         libraries=_libraries(),
-        duration_s=time.perf_counter() - t0,
+        duration_s=wall,
         key=machine_key(),
+        contended_share=others,
     )
+
+
+def _busy_s() -> float:
+    import psutil
+
+    t = psutil.cpu_times()
+    return float(t.user + t.system + getattr(t, "nice", 0.0) + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0))
 
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("WATTCUT_CACHE") or Path.home() / ".cache" / "wattcut") / "roofline"
 
 
+CONTENDED = 0.10  # above this share of the machine used by others, a probe is not cached (it reads low)
+
+
 def load_or_probe(cache: bool = True) -> tuple[Machine, bool]:
-    """This machine's cached probe, or a new one measured now; and whether it was cached."""
+    """This machine's cached probe, or a new one measured now; and whether it was cached.
+
+    A probe during which other processes used more than :data:`CONTENDED` of the machine is used for
+    this run (and says so in its figures) but not cached, so the next run measures again.
+    """
     key = machine_key()
     path = _cache_dir() / f"{key}.json"
     if cache and path.is_file():
@@ -216,7 +239,7 @@ def load_or_probe(cache: bool = True) -> tuple[Machine, bool]:
         except (ValueError, TypeError, KeyError):
             pass  # a damaged or older cache entry: measure again and overwrite it
     machine = probe()
-    if cache:
+    if cache and machine.contended_share <= CONTENDED:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(machine.to_dict(), indent=1), encoding="utf-8")

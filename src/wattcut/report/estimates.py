@@ -42,12 +42,19 @@ def roofline_lines(results: Results) -> list[str]:
         + f", int8 {p['int8_gops']:.0f} GOP/s, memory {p['bandwidth_gb_s']:.1f} GB/s"
         for p in probe["peaks"]
     )
+    contended = probe.get("contended_share") or 0.0
+    warn = (
+        f" Other processes used {contended:.0%} of the CPU during the probe: its peaks read low, so the shares "
+        "of roofline read high."
+        if contended > 0.10
+        else ""
+    )
     return [
         f"Roofline of this machine ({probe['cpu']}, {probe['logical_cores']} logical cores): {peaks}. Method: "
         f'{probe["method"]}. A variant\'s "% of roofline" is its attainable time per request at its threads and '
         "precision (the longer of operations / peak rate and weight bytes / bandwidth; decoders: prefill at 2 x "
         "parameters per prompt token, decode one read of the weights per generated token) over its measured time "
-        "in the inference phase."
+        "in the inference phase." + warn
     ]
 
 

@@ -17,6 +17,7 @@ Trials already in the store (an interrupted run of the same study) are skipped.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -223,6 +224,11 @@ def _roofline() -> dict[str, Any]:
 
     console.print("roofline probe: this machine's peak GEMM rates and memory bandwidth...", highlight=False)
     machine, cached = load_or_probe()
+    if machine.contended_share > 0.10:
+        console.print(
+            f"[yellow]roofline probe contended[/]: other processes used {machine.contended_share:.0%} of the CPU "
+            "while it ran, so its peaks read low and '% of roofline' reads high; not cached (measured again next run)."
+        )
     top = machine.at(None)
     console.print(
         f"roofline ({'cached' if cached else f'measured in {machine.duration_s:.0f} s'}): {top.threads} threads "
@@ -354,10 +360,29 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
     if model.capabilities.depth_log:  # early exit: count the inference requests' depths only
         model.depth_log.clear()
     facts = replace(model.facts(vdir), flops_per_sequence=flops, flops_seq_len=primary.max_length() if flops else None)
+    if primary.model_kind == "causal-lm":  # the roofline's decoder work needs the embedding table's size
+        emb, tied = _embeddings(start.source if start is not None else run.source, run.cfg)
+        facts = replace(facts, embedding_parameters=emb, tied_embeddings=tied)
     extra = cost_entry(run.cfg, cost_profile, structure, model, name)
     first = run.built[name].trial_index if name in run.built else trial.index
     extra["build"] = {"once_per_study": reuse, "trial_index": first, "reused": first != trial.index}
     return Prepared(model, run.session.take(), metrics, facts, started, vdir, extra)
+
+
+@functools.cache
+def _embeddings(source: str, cfg: StudyConfig) -> tuple[int | None, bool | None]:
+    """(vocabulary x hidden size, tied) of a decoder, from its config (None where it does not say)."""
+    from wattcut.models.loading import load_config
+
+    try:
+        c = load_config(source, cfg.model)
+    except Exception:  # noqa: BLE001  (a figure for the roofline only: without it, parameters stand in)
+        return None, None
+    text = getattr(c, "get_text_config", lambda: c)()
+    vocab, hidden = getattr(text, "vocab_size", None), getattr(text, "hidden_size", None)
+    if not isinstance(vocab, int) or not isinstance(hidden, int):
+        return None, None
+    return vocab * hidden, bool(getattr(c, "tie_word_embeddings", False))
 
 
 def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any, reference: bool) -> dict[str, Any]:

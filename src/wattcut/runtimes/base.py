@@ -92,6 +92,9 @@ class ModelFacts:
             (quantization and runtime conversion change precision, not operation count;
             zeroed weights in dense matrices still count).
         flops_seq_len: The sequence length ``flops_per_sequence`` was counted at.
+        embedding_parameters: Decoders: vocabulary x hidden size (the embedding table, and the output
+            head's size), for the roofline's prefill and decode work; None where unknown.
+        tied_embeddings: The output head shares the embedding table.
     """
 
     parameters: int
@@ -102,6 +105,8 @@ class ModelFacts:
     artifact: str
     flops_per_sequence: int | None = None
     flops_seq_len: int | None = None
+    embedding_parameters: int | None = None
+    tied_embeddings: bool | None = None
 
 
 def folder_bytes(folder: Path) -> int:

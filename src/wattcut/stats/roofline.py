@@ -10,10 +10,14 @@ count and precision):
   the variant's precision and threads. Padding is work the bound does not need, so a variant that
   pads loses roofline share. No memory term: the bytes a request reads are not in the record (the
   saved file holds embedding tables read one row per token), and a file-size term would overstate it.
-- **Decoder prefill**: ``2 x parameters`` operations per prompt token (the attention score terms,
-  quadratic in context, are left out: under 5% at these contexts for a 135M model), weights read once.
+- **Decoder prefill**: ``2 x body parameters`` operations per prompt token (body = parameters
+  less the embedding table and an untied output head) plus the output head once per request (a
+  reply needs the last position's logits only); the attention score terms, quadratic in context,
+  are left out (a few % at these contexts). Scoring workloads (perplexity) need every position's
+  logits: the head counts per token. Weights read once per request.
 - **Decoder decode**: one read of every weight byte per generated token (batch 1: the weights do
-  not fit in cache, so each token streams them), over the bandwidth.
+  not fit in cache, so each token streams them), over the bandwidth; ``2 x (body + head)``
+  operations per token.
 
 "% of roofline" = bound / achieved x 100, where achieved is the measured wall time per request in
 the metered inference phase (decode and prefill separately where the task splits them). 100% is the
@@ -96,15 +100,20 @@ def of_trial(trial: Any, machine: Machine) -> dict[str, Any] | None:
 
 
 def _lm(task: Any, infer: Any, peak: Peak, m: Any) -> dict[str, Any] | None:
-    """Prefill (2 x parameters per prompt token) and decode (the weights per generated token)."""
+    """Prefill (2 x body parameters per prompt token, the head once) and decode (the weights per token)."""
     params, weights = float(m.parameters), float(m.file_size_bytes)
+    emb = float(m.embedding_parameters or 0.0)  # unknown (older records): parameters stand in for the body
+    head = emb
+    body = max(0.0, params - emb * (1 if m.tied_embeddings is not False else 2)) if emb else params
     w = task.workload if task is not None else None
     if w and w.get("prefill_s") and w.get("input_tokens"):
         decode_tokens = max(0, w["output_tokens"] - w["requests"])  # each reply's first token came from prefill
-        pre = bound(2 * params * w["input_tokens"], weights * w["requests"], w["prefill_s"], peak, m.precision)
+        ops = 2 * body * w["input_tokens"] + 2 * head * w["requests"]
+        pre = bound(ops, weights * w["requests"], w["prefill_s"], peak, m.precision)
         out: dict[str, Any] = {"unit": "request", "prefill": pre.to_dict()}
         if decode_tokens and w.get("decode_s"):
-            dec = bound(2 * params * decode_tokens, weights * decode_tokens, w["decode_s"], peak, m.precision)
+            ops = 2 * (body + head) * decode_tokens
+            dec = bound(ops, weights * decode_tokens, w["decode_s"], peak, m.precision)
             out["decode"] = dec.to_dict()
             total = Bound(pre.compute_s + dec.compute_s, pre.memory_s + dec.memory_s, pre.achieved_s + dec.achieved_s)
             # prefill and decode are bound by different limits: the request's bound is the sum of each part's
@@ -117,7 +126,7 @@ def _lm(task: Any, infer: Any, peak: Peak, m: Any) -> dict[str, Any] | None:
         return out | pre.to_dict()
     if not infer.tokens or not infer.requests:
         return None  # scoring workloads: every request is one prefill of its tokens
-    b = bound(2 * params * infer.tokens, weights * infer.requests, infer.duration_s, peak, m.precision)
+    b = bound(2 * (body + head) * infer.tokens, weights * infer.requests, infer.duration_s, peak, m.precision)
     d = b.to_dict()
     return d | {
         "unit": "request",

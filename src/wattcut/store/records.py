@@ -209,6 +209,8 @@ class ModelRecord(Record):
     artifact: str = ""
     flops_per_sequence: int | None = None
     flops_seq_len: int | None = None  # the length FLOPs were counted at (absent in older records)
+    embedding_parameters: int | None = None  # decoders: vocabulary x hidden size (absent in older records)
+    tied_embeddings: bool | None = None
     saved_to: str | None = None
 
 
