@@ -108,3 +108,25 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def test_a_contended_probe_is_kept_briefly_then_measured_again(tmp_path, monkeypatch) -> None:
+    import os
+
+    from wattcut.measure import roofline
+
+    monkeypatch.setenv("WATTCUT_CACHE", str(tmp_path))
+    calls = []
+
+    def fake_probe() -> Machine:
+        calls.append(1)
+        return Machine("synthetic", 4, (PEAK1,), {}, 0.0, contended_share=0.5)
+
+    monkeypatch.setattr(roofline, "probe", fake_probe)
+    first, cached = roofline.load_or_probe()
+    assert not cached and first.contended_share == 0.5 and len(calls) == 1
+    assert roofline.load_or_probe()[1] is True and len(calls) == 1  # a fresh contended probe stands for a while
+    (path,) = (tmp_path / "roofline").glob("*.json")
+    old = path.stat().st_mtime - roofline.RETRY_CONTENDED_S - 1
+    os.utime(path, (old, old))
+    assert roofline.load_or_probe()[1] is False and len(calls) == 2  # then it is measured again

@@ -222,24 +222,29 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("WATTCUT_CACHE") or Path.home() / ".cache" / "wattcut") / "roofline"
 
 
-CONTENDED = 0.10  # above this share of the machine used by others, a probe is not cached (it reads low)
+CONTENDED = 0.10  # above this share of the machine used by others, a probe reads low
+RETRY_CONTENDED_S = 600.0  # a contended probe in the cache is measured again once it is this old
 
 
 def load_or_probe(cache: bool = True) -> tuple[Machine, bool]:
     """This machine's cached probe, or a new one measured now; and whether it was cached.
 
-    A probe during which other processes used more than :data:`CONTENDED` of the machine is used for
-    this run (and says so in its figures) but not cached, so the next run measures again.
+    A probe during which other processes used more than :data:`CONTENDED` of the machine says so in
+    its figures (the report warns); it is cached like any other, but measured again when a later run
+    finds it older than :data:`RETRY_CONTENDED_S`, so a busy moment does not stand for the machine.
     """
     key = machine_key()
     path = _cache_dir() / f"{key}.json"
     if cache and path.is_file():
         try:
-            return Machine.from_dict(json.loads(path.read_text(encoding="utf-8"))), True
+            machine = Machine.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, TypeError, KeyError):
-            pass  # a damaged or older cache entry: measure again and overwrite it
+            machine = None  # a damaged or older cache entry: measure again and overwrite it
+        fresh = time.time() - path.stat().st_mtime < RETRY_CONTENDED_S
+        if machine is not None and (machine.contended_share <= CONTENDED or fresh):
+            return machine, True
     machine = probe()
-    if cache and machine.contended_share <= CONTENDED:
+    if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(machine.to_dict(), indent=1), encoding="utf-8")

@@ -220,14 +220,14 @@ def _open_run(cfg: StudyConfig, out: Path, header: str, on_trial: Any, predict: 
 
 def _roofline() -> dict[str, Any]:
     """This machine's peak rates and bandwidth (probed once per machine, then cached), for "% of roofline"."""
-    from wattcut.measure.roofline import load_or_probe
+    from wattcut.measure.roofline import CONTENDED, load_or_probe
 
     console.print("roofline probe: this machine's peak GEMM rates and memory bandwidth...", highlight=False)
     machine, cached = load_or_probe()
-    if machine.contended_share > 0.10:
+    if machine.contended_share > CONTENDED:
         console.print(
             f"[yellow]roofline probe contended[/]: other processes used {machine.contended_share:.0%} of the CPU "
-            "while it ran, so its peaks read low and '% of roofline' reads high; not cached (measured again next run)."
+            "while it ran, so its peaks read low and '% of roofline' reads high (probed again after 10 minutes)."
         )
     top = machine.at(None)
     console.print(
