@@ -17,7 +17,6 @@ Trials already in the store (an interrupted run of the same study) are skipped.
 
 from __future__ import annotations
 
-import functools
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -369,20 +368,28 @@ def _prepare(run: StudyRun, trial: Any, name: str, base: Any, cost_profile: Any)
     return Prepared(model, run.session.take(), metrics, facts, started, vdir, extra)
 
 
-@functools.cache
+_EMBEDDINGS: dict[str, tuple[int | None, bool | None]] = {}
+
+
 def _embeddings(source: str, cfg: StudyConfig) -> tuple[int | None, bool | None]:
-    """(vocabulary x hidden size, tied) of a decoder, from its config (None where it does not say)."""
+    """(vocabulary x hidden size, tied) of a decoder, from its config (None where it does not say); once per source."""
     from wattcut.models.loading import load_config
 
+    if source in _EMBEDDINGS:
+        return _EMBEDDINGS[source]
     try:
         c = load_config(source, cfg.model)
     except Exception:  # noqa: BLE001  (a figure for the roofline only: without it, parameters stand in)
-        return None, None
-    text = getattr(c, "get_text_config", lambda: c)()
+        c = None
+    text = c.get_text_config() if c is not None else None
     vocab, hidden = getattr(text, "vocab_size", None), getattr(text, "hidden_size", None)
-    if not isinstance(vocab, int) or not isinstance(hidden, int):
-        return None, None
-    return vocab * hidden, bool(getattr(c, "tie_word_embeddings", False))
+    found = (
+        (vocab * hidden, bool(getattr(c, "tie_word_embeddings", False)))
+        if isinstance(vocab, int) and isinstance(hidden, int)
+        else (None, None)
+    )
+    _EMBEDDINGS[source] = found
+    return found
 
 
 def _evaluate(run: StudyRun, model: Any, tasks: list[Any], tokenizer: Any, reference: bool) -> dict[str, Any]:
