@@ -130,3 +130,19 @@ def test_a_contended_probe_is_kept_briefly_then_measured_again(tmp_path, monkeyp
     old = path.stat().st_mtime - roofline.RETRY_CONTENDED_S - 1
     os.utime(path, (old, old))
     assert roofline.load_or_probe()[1] is False and len(calls) == 2  # then it is measured again
+
+
+def test_a_served_replay_with_concurrent_clients_is_bounded_as_a_whole() -> None:
+    model = {
+        "parameters": 100e6, "file_size_bytes": 200e6, "precision": "q8_0", "flops_per_sequence": None,
+        "embedding_parameters": 20e6, "tied_embeddings": True,
+    }  # fmt: skip
+    workload = {
+        "requests": 8, "concurrency": 4, "input_tokens": 400, "output_tokens": 88, "phase_wall_s": 2.0,
+        "prefill_s": 3.0, "decode_s": 9.0,  # per-request sums overlap: more than the wall time
+    }  # fmt: skip
+    t = _trial("chat_replay", model, {"duration_s": 2.0, "samples": 8, "requests": 8, "tokens": 488}, 1, workload)
+    r = of_trial(t, MACHINE)
+    assert r is not None and r["served_concurrency"] == 4 and "decode" not in r
+    assert r["memory_s"] == pytest.approx(200e6 * (8 + 80 / 4) / 10e9)  # one read per prefill and per decode step
+    assert r["achieved_s"] == pytest.approx(2.0 / 8) and r["pct"] == pytest.approx(100 * r["bound_s"] / r["achieved_s"])

@@ -18,6 +18,9 @@ count and precision):
 - **Decoder decode**: one read of every weight byte per generated token (batch 1: the weights do
   not fit in cache, so each token streams them), over the bandwidth; ``2 x (body + head)``
   operations per token.
+- **Served replays with concurrent clients**: the requests overlap, so the bound is the whole
+  replay's (its prefill and decode operations; one read of the weights per request's prefill and
+  per decode step, a step serving up to ``concurrency`` requests) against the replay's wall time.
 
 "% of roofline" = bound / achieved x 100, where achieved is the measured wall time per request in
 the metered inference phase (decode and prefill separately where the task splits them). 100% is the
@@ -106,6 +109,19 @@ def _lm(task: Any, infer: Any, peak: Peak, m: Any) -> dict[str, Any] | None:
     head = emb
     body = max(0.0, params - emb * (1 if m.tied_embeddings is not False else 2)) if emb else params
     w = task.workload if task is not None else None
+    if w and (w.get("concurrency") or 1) > 1 and w.get("phase_wall_s"):
+        # concurrent requests overlap: the bound is the whole replay's, against its wall time; a batched decode
+        # step reads the weights once for up to `concurrency` requests' tokens
+        n, c = w["requests"], w["concurrency"]
+        decode_tokens = max(0, w["output_tokens"] - n)
+        ops = 2 * body * w["input_tokens"] + 2 * head * n + 2 * (body + head) * decode_tokens
+        b = bound(ops, weights * (n + decode_tokens / c), w["phase_wall_s"], peak, m.precision)
+        return b.to_dict() | {
+            "unit": "request",
+            "served_concurrency": c,
+            "bound_s": b.bound_s / n,
+            "achieved_s": b.achieved_s / n,
+        }
     if w and w.get("prefill_s") and w.get("input_tokens"):
         decode_tokens = max(0, w["output_tokens"] - w["requests"])  # each reply's first token came from prefill
         ops = 2 * body * w["input_tokens"] + 2 * head * w["requests"]

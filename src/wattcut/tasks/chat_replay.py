@@ -424,8 +424,7 @@ class ChatReplay(CausalLMTask):
             )
         if window is not None and not remote:  # the metered replay is done: retire its server (stopped later,
             _RETIRED.append(self._servers.pop(id(model)))  # outside this window, whose meters still follow it)
-        self._details = details
-        self._served = {
+        served = {
             "serve": cfg.serve,
             "served_by": what,
             "concurrency": cfg.concurrency,
@@ -434,6 +433,9 @@ class ChatReplay(CausalLMTask):
             "energy_rule": RULE if measured else "not measured: the server runs elsewhere; latency and tokens only",
             "cpu_samples": len(samples),
         }
+        if details:  # carried with this replay's records: the summary is made after other replays ran
+            details[0]["served"] = served
+        self._details = details
         return latencies
 
     def serve(self, model: Any, requests: list[Any], rec: PhaseRecord, desc: str = "infer", window: Any = None):
@@ -520,7 +522,7 @@ class ChatReplay(CausalLMTask):
         tpots = [d["tpot_s"] for d in details if d["tpot_s"] is not None]
         request_j, prefill_j, decode_j = total("energy_j"), total("prefill_energy_j"), total("decode_energy_j")
         per_response = request_j / len(details) if request_j is not None and details else None
-        served = getattr(self, "_served", None) if self.config.serve != "in_process" else None
+        served = details[0].get("served") if details else None
         return {
             **(served or {}),
             "mode": self.config.mode,
