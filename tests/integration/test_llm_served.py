@@ -159,3 +159,31 @@ def test_an_endpoint_that_fails_mid_replay_is_a_user_error_naming_it(gguf):
             _replay(task, None, gguf[1])
     finally:
         server.shutdown()
+
+
+def test_a_killed_wattcut_leaves_no_server_running(gguf, tmp_path):
+    """SIGKILL gives no chance to clean up: the kernel ends the server (PR_SET_PDEATHSIG)."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "serve.py"
+    script.write_text(
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from wattcut.runtimes.llama_server import LlamaServer\n"
+        "s = LlamaServer(Path(sys.argv[1]), threads=1).start()\n"
+        "print(s.proc.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script), str(gguf[0])], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert psutil.pid_exists(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
+        time.sleep(0.1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

@@ -27,8 +27,14 @@ def test_the_cheapest_setting_meeting_the_target_is_chosen_with_a_paired_ci() ->
 
 
 def test_no_setting_meeting_the_target_names_the_fastest() -> None:
+    from wattcut.report.tune import markdown
+
     r = analyse([_m(2, 1, [1.0, 1.0], [0.5] * 5), _m(1, 1, [0.5, 0.5], [0.9] * 5)], {"latency": 10.0}, p95, log_ratio)
     assert r["chosen"] is None and r["fastest"] == "t2-b1"
+    about = {"study": "s", "variant": "v", "runtime": "onnxruntime", "precision": "int8", "cpu": "c", "rounds": 2,
+             "unit": "text", "energy_method": "cpu: cpu-time-model"}  # fmt: skip
+    text = markdown(r, about)
+    assert "No setting meets the target" in text and "t2-b1" in text and "p95 latency <= 10 ms" in text
 
 
 def test_p95_interpolates() -> None:
