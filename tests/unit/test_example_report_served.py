@@ -35,5 +35,5 @@ def test_per_request_energies_sum_to_the_served_window_within_1_percent():
 
 def test_the_report_shows_energy_per_output_token_against_concurrency():
     md = (EXAMPLE / "report.md").read_text()
-    assert "served: energy per output token vs concurrency" in md
+    assert "served: J per output token vs concurrency" in md
     assert "J / output token at 8 clients" in md

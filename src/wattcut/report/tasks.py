@@ -171,8 +171,8 @@ def _by_concurrency(results: Results, keys: list[str], variants: list[str]) -> d
             values[c["key"]] = statistics.fmean(nums) if nums else None
         rows.append({"variant": v, "trials": sum(t.variant == v for t in results.trials), "values": values})
     return {
-        "key": "served-by-concurrency",
-        "task": "served: energy per output token vs concurrency",
+        "key": "served: J per output token vs concurrency",
+        "task": "served replays",
         "data": "each served replay's J per output token (its window's energy over its output tokens), by the "
         "number of concurrent clients",
         "primary": False,

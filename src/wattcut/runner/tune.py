@@ -80,7 +80,7 @@ def _task_for(task: Any, cfg: StudyConfig, s: Setting, texts: int) -> Any:
         t = type(task)(cfg, replace(task.config, concurrency=s.concurrency, parallel=s.concurrency), task.key)
     else:
         batch = s.batch_size or 1
-        infer = replace(cfg.infer, batch_size=batch, requests=max(1, texts // batch))
+        infer = replace(cfg.infer, batch_size=batch, requests=max(1, texts // batch), rounds=1)  # tune's own rounds
         t = type(task)(replace(cfg, infer=infer), task.config, task.key)
     t.prepare()
     return t
@@ -105,6 +105,7 @@ def measure(
         raise UserInputError(
             f'The study has no variant "{variant}".', f"Choose one of: baseline, {', '.join(names) or '(none)'}."
         )
+    per = {s: _task_for(task, cfg, s, texts) for s in settings}  # every setting's workload checked before the build
     console.print(f"building {escape(variant)} as the study builds it...")
     base = primary.load_model(source)
     if primary.trains:
@@ -123,7 +124,6 @@ def measure(
             f"{variant} runs on {model.runtime}, whose thread count wattcut cannot set per deployment.",
             "Tune one thread count (--threads N), or tune a variant on PyTorch, ONNX Runtime, OpenVINO or llama.cpp.",
         )
-    per = {s: _task_for(task, cfg, s, texts) for s in settings}
     workload = {s: t.make_requests(tokenizer, cfg.seed) for s, t in per.items()}
     out = {s: Measured(s) for s in settings}
     for r in range(rounds):
