@@ -57,7 +57,7 @@ def main() -> None:
     print()
     print(
         f"numpy fp32 GEMM ({GEMM_N}x{GEMM_N}, its own BLAS, default threads): {npg:.1f} GFLOP/s "
-        f"= {npg / top.fp32_gflops:.2f}x the probe's {top.threads}-thread PyTorch figure"
+        f"= {npg / top.by_library['fp32 torch matmul']:.2f}x the probe's {top.threads}-thread PyTorch figure"
     )
     # MiniLM-L6 at batch 1: 10.6 M weights in its 6 layers' matrices (4 x 384^2 + 2 x 384 x 1536 each), so
     # ~2 x 10.6e6 FLOPs per token (+ attention); 42.5 MB of fp32 matrix weights streamed once per request

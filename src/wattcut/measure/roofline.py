@@ -4,7 +4,7 @@ A variant that is 4x cheaper means little without knowing how far it still is fr
 hardware allows. The probe measures, per thread count wattcut serves with (1 and every core):
 
 - **GEMM throughput** with the libraries the runtimes use: fp32 and bf16 matrix products in
-  PyTorch (oneDNN/MKL, the eager runtime's kernels), int8 x int8 -> int32 products in PyTorch
+  PyTorch (oneDNN/MKL, the eager runtime's kernels) and fp32 in numpy's BLAS, int8 x int8 -> int32 products in PyTorch
   (``torch._int_mm``, oneDNN) and in ONNX Runtime (``MatMulInteger``, MLAS, the INT8 variants'
   kernels). Square ``n x n`` products, best of ``repeats`` after a warm-up, ``2 n^3`` operations
   each. A precision's peak is the best library's figure.
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOFLINE_VERSION = 1
+ROOFLINE_VERSION = 2
 GEMM_N = 2048
 STREAM_ELEMENTS = 1 << 25  # 128 MiB per fp32 array: far beyond any L3 this tool meets
 
@@ -70,8 +70,9 @@ class Machine:
     contended_share: float = 0.0  # other processes' CPU use during the probe, as a share of the machine
     version: int = ROOFLINE_VERSION
     method: str = (
-        f"achieved peaks: best of repeated {GEMM_N}x{GEMM_N} GEMMs (PyTorch fp32/bf16/int8, ONNX Runtime "
-        "MatMulInteger int8; 2n^3 operations) and STREAM copy/triad over 128 MiB arrays (no write-allocate)"
+        f"achieved peaks: best of repeated {GEMM_N}x{GEMM_N} GEMMs (PyTorch fp32/bf16/int8, numpy fp32, ONNX Runtime "
+        "MatMulInteger int8; 2n^3 operations; a precision's peak is its best library's) and STREAM copy/triad "
+        "over 128 MiB arrays (no write-allocate)"
     )
 
     def at(self, threads: int | None) -> Peak:
@@ -128,6 +129,18 @@ def _ort_int8(n: int, threads: int, repeats: int) -> float | None:
     return 2 * n**3 / _best_s(lambda: sess.run(None, {"a": a}), repeats) / 1e9
 
 
+def _numpy_fp32(n: int, threads: int, repeats: int) -> float | None:
+    """GFLOP/s of numpy's own BLAS at ``threads`` (the fp32 peak is the best library's); None without threadpoolctl."""
+    try:
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return 2 * n**3 / _best_s(lambda: a @ a, repeats) / 1e9
+
+
 def _probe_at(threads: int, n: int, elements: int, repeats: int) -> Peak:
     import torch
 
@@ -140,6 +153,9 @@ def _probe_at(threads: int, n: int, elements: int, repeats: int) -> Peak:
             a = torch.randn(n, n, generator=g).to(dtype)
             b = torch.randn(n, n, generator=g).to(dtype)
             libs[f"{name} torch matmul"] = 2 * n**3 / _best_s(lambda a=a, b=b: torch.mm(a, b), repeats) / 1e9
+        numpy_gflops = _numpy_fp32(n, threads, repeats)
+        if numpy_gflops is not None:
+            libs["fp32 numpy matmul"] = numpy_gflops
         ai = torch.randint(-127, 127, (n, n), dtype=torch.int8, generator=g)
         bi = torch.randint(-127, 127, (n, n), dtype=torch.int8, generator=g)
         with contextlib.suppress(RuntimeError):  # no int8 GEMM kernel in this build: ONNX Runtime's stands alone
@@ -157,7 +173,7 @@ def _probe_at(threads: int, n: int, elements: int, repeats: int) -> Peak:
     int8 = [v for k, v in libs.items() if k.startswith("int8")]
     return Peak(
         threads=threads,
-        fp32_gflops=libs["fp32 torch matmul"],
+        fp32_gflops=max(v for k, v in libs.items() if k.startswith("fp32")),
         int8_gops=max(int8) if int8 else libs["fp32 torch matmul"],
         bandwidth_gb_s=max(copy, triad),
         bf16_gflops=libs.get("bf16 torch matmul"),
@@ -183,7 +199,7 @@ def machine_key() -> str:
 
 
 def probe(
-    threads: tuple[int, ...] | None = None, n: int = GEMM_N, elements: int = STREAM_ELEMENTS, repeats: int = 3
+    threads: tuple[int, ...] | None = None, n: int = GEMM_N, elements: int = STREAM_ELEMENTS, repeats: int = 5
 ) -> Machine:
     """Measure the peaks now (about 10 s on 2 cores)."""
     import psutil
