@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wattcut.runner.tune import Measured, Setting, p95
-from wattcut.stats.paired import log_ratio
-from wattcut.stats.tune import analyse
+from wattcut.runner.tune import Measured, Setting
+from wattcut.stats.tune import analyse, p95
 
 
 def _m(threads: int, batch: int, energy: list[float], latency_s: list[float]) -> Measured:
@@ -18,7 +17,7 @@ def test_the_cheapest_setting_meeting_the_target_is_chosen_with_a_paired_ci() ->
     cheap_slow = _m(1, 32, [0.3, 0.33, 0.27, 0.3], [0.200] * 40)  # the cheapest, too slow for a 50 ms target
     middle = _m(1, 1, [0.5, 0.55, 0.45, 0.5], [0.020] * 40)
     worse = _m(2, 8, [1.2, 1.3, 1.1, 1.2], [0.030] * 40)  # dominated by the default on both axes
-    r = analyse([default, cheap_slow, middle, worse], {"latency": 50.0, "tpot": None}, p95, log_ratio)
+    r = analyse([default, cheap_slow, middle, worse], {"latency": 50.0, "tpot": None})
     assert r["chosen"] == "t1-b1" and r["default"] == "t2-b1"
     by = {s["setting"]: s for s in r["settings"]}
     assert by["t1-b1"]["vs_default"]["ratio"] == pytest.approx(0.5, rel=1e-6)  # every round exactly half
@@ -29,7 +28,7 @@ def test_the_cheapest_setting_meeting_the_target_is_chosen_with_a_paired_ci() ->
 def test_no_setting_meeting_the_target_names_the_fastest() -> None:
     from wattcut.report.tune import markdown
 
-    r = analyse([_m(2, 1, [1.0, 1.0], [0.5] * 5), _m(1, 1, [0.5, 0.5], [0.9] * 5)], {"latency": 10.0}, p95, log_ratio)
+    r = analyse([_m(2, 1, [1.0, 1.0], [0.5] * 5), _m(1, 1, [0.5, 0.5], [0.9] * 5)], {"latency": 10.0})
     assert r["chosen"] is None and r["fastest"] == "t2-b1"
     about = {"study": "s", "variant": "v", "runtime": "onnxruntime", "precision": "int8", "cpu": "c", "rounds": 2,
              "unit": "text", "energy_method": "cpu: cpu-time-model"}  # fmt: skip

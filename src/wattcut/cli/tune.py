@@ -56,15 +56,17 @@ def tune(
     from wattcut.measure.session import EnergySession
     from wattcut.report.tune import frontier_figure, markdown
     from wattcut.runner.checks import check_inputs, task_key
-    from wattcut.runner.tune import grid, measure, p95
-    from wattcut.stats.paired import log_ratio
+    from wattcut.runner.tune import grid, measure
     from wattcut.stats.tune import analyse
     from wattcut.ui import console, escape
     from wattcut.ui import out as stdout
 
     cfg = load_experiment(Path(experiment))
     if batch_sizes and concurrency:
-        raise UserInputError("--batch-sizes is for encoders, --concurrency for a served chat replay: not both.", "")
+        raise UserInputError(
+            "--batch-sizes is for encoders, --concurrency for a served chat replay: not both.",
+            "Keep the one that matches the study's energy task.",
+        )
     _, tasks, _ = check_inputs(cfg)
     key = cfg.energy_task or task_key(tasks[0])
     task = next(t for t in tasks if task_key(t) == key)
@@ -88,7 +90,7 @@ def tune(
         measured, about = measure(cfg, variant, settings, rounds, texts, session, out_dir / "work")
     finally:
         session.close()
-    result = analyse(measured, {"latency": p95_ms, "tpot": tpot_p95_ms}, p95, log_ratio)
+    result = analyse(measured, {"latency": p95_ms, "tpot": tpot_p95_ms})
     about |= {
         "study": cfg.name,
         "rounds": rounds,

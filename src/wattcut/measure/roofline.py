@@ -48,7 +48,13 @@ class Peak:
     by_library: dict[str, float] = field(default_factory=dict)  # e.g. "int8 onnxruntime MatMulInteger": 210.3
 
     def ops_per_s(self, precision: str) -> float:
-        """Peak operations per second for a variant of ``precision`` (int8/int4 weights: the int8 rate)."""
+        """Peak operations per second for a variant of ``precision``.
+
+        Quantized types (int8/int4, GGUF Q*) get the int8 rate: llama.cpp multiplies them against q8
+        activations, ORT GenAI at accuracy level 4 and OpenVINO's CPU plugin quantize activations
+        dynamically. A runtime that de-quantizes to float instead would sit below this bound (its share of
+        roofline reads low, never above 100%). bf16 gets the bf16 rate; everything else fp32's.
+        """
         p = precision.lower()
         if "int" in p or p.startswith("q") or "gguf" in p:
             return self.int8_gops * 1e9  # quantized kernels multiply int8 (llama.cpp: q8 activations)

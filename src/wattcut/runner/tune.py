@@ -12,7 +12,6 @@ settings alike and each round pairs them. ``stats.tune`` then picks the lowest e
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,13 +169,3 @@ def _deploy(model: Any, s: Setting, variant: str, work: Path) -> None:
         model.set_threads(s.threads)
     elif model.capabilities.gguf:
         model.threads = s.threads  # the server the chat replay starts for this setting takes the handle's count
-
-
-def p95(xs: list[float]) -> float | None:
-    """The 95th percentile (linear interpolation), or None."""
-    if not xs:
-        return None
-    ys = sorted(xs)
-    k = (len(ys) - 1) * 0.95
-    lo, hi = math.floor(k), math.ceil(k)
-    return ys[lo] + (ys[hi] - ys[lo]) * (k - lo)

@@ -12,15 +12,23 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+import numpy as np
 
-def analyse(measured: list[Any], targets_ms: dict[str, float | None], p95: Any, log_ratio: Any) -> dict[str, Any]:
+from wattcut.stats.paired import log_ratio
+from wattcut.stats.summary import pareto
+
+
+def p95(xs: list[float]) -> float | None:
+    """The 95th percentile (numpy's linear interpolation), or None for no values."""
+    return float(np.percentile(xs, 95)) if xs else None
+
+
+def analyse(measured: list[Any], targets_ms: dict[str, float | None]) -> dict[str, Any]:
     """Per-setting figures, the frontier and the choice.
 
     Args:
         measured: ``runner.tune.Measured`` per setting; the first is the default setting.
         targets_ms: ``{"latency": ms or None, "tpot": ms or None}``.
-        p95: The percentile function.
-        log_ratio: ``stats.paired.log_ratio``.
     """
     default = measured[0]
     base = {(0, r): e for r, e in enumerate(default.energy_per_unit_j) if e}
@@ -53,16 +61,8 @@ def analyse(measured: list[Any], targets_ms: dict[str, float | None], p95: Any, 
             }
         )
     usable = [r for r in rows if r["energy_per_unit_j"] is not None and r["p95_latency_ms"] is not None]
-    frontier = [
-        r["setting"]
-        for r in usable
-        if not any(
-            o["p95_latency_ms"] <= r["p95_latency_ms"]
-            and o["energy_per_unit_j"] <= r["energy_per_unit_j"]
-            and (o["p95_latency_ms"] < r["p95_latency_ms"] or o["energy_per_unit_j"] < r["energy_per_unit_j"])
-            for o in usable
-        )
-    ]
+    # no other setting both faster at p95 and cheaper: stats.summary.pareto with quality = -p95
+    frontier = pareto({r["setting"]: (-r["p95_latency_ms"], r["energy_per_unit_j"]) for r in usable})
     for r in rows:
         r["on_frontier"] = r["setting"] in frontier
     meeting = [r for r in usable if r["meets_target"]]

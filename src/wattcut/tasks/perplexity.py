@@ -117,10 +117,10 @@ def windows(n_tokens: int, max_length: int, stride: int, max_windows: int | None
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in float64."""
-    x = np.asarray(logits, dtype=np.float64)
-    x = x - x.max(axis=1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    """Row-wise log-softmax in float64 (SciPy's)."""
+    from scipy.special import log_softmax as scipy_log_softmax
+
+    return np.asarray(scipy_log_softmax(np.asarray(logits, dtype=np.float64), axis=1))
 
 
 class KLAccumulator:
