@@ -1,14 +1,17 @@
 """The benchmark baseline: MiniLM-L6 fine-tuned on the full SST-2 training split, cached by content hash.
 
-Shared by ``benchmarks/energy_10x.py``; training takes about 20-30 minutes on 2 cores
-the first time, then the saved folder is reused (the key hashes the model files, the
-training rows and the settings, so a change retrains).
+Shared by ``benchmarks/energy_10x.py`` and ``benchmarks/energy_aware.py``; training takes about
+20-30 minutes on 2 cores the first time, then the saved folder is reused (the key hashes the
+model files, the training rows and the settings, so a change retrains). :func:`load_student`
+does the same for a layer-dropped student distilled from it (wattcut's own ``prune_layers``
+and ``distill``), keyed by the baseline's key and the student's settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +30,7 @@ def load_baseline():
     """(TorchClassifier, tokenizer, train, dev, facts): trains once, then loads the saved folder."""
     import torch
 
-    from wattcut.data import load_splits
+    from wattcut.data import TextDataset, load_splits
     from wattcut.measure.base import PhaseRecord
     from wattcut.models.loading import load_classifier_module, load_tokenizer, resolve_model_source
     from wattcut.runtimes.pytorch import TorchClassifier
@@ -38,6 +41,9 @@ def load_baseline():
     source = resolve_model_source(model_cfg)
     tok = load_tokenizer(source, model_cfg)
     train, dev = load_splits(DataConfig(name="sst2", max_length=MAX_LENGTH))
+    if os.environ.get("WATTCUT_BENCH_SMOKE"):  # a minutes-long dry run of a benchmark's code, not its figures
+        train = TextDataset(train.texts[:600], train.labels[:600], train.label_names, train.source)
+        dev = TextDataset(dev.texts[:64], dev.labels[:64], dev.label_names, dev.source)
     h = hashlib.sha256()
     for f in sorted(Path(source).glob("*")):
         if f.is_file():
@@ -66,3 +72,52 @@ def load_baseline():
 
 if __name__ == "__main__":
     load_baseline()
+
+
+def load_student(base, tok, train, facts, keep: tuple[int, ...], distill: dict):
+    """(TorchClassifier, facts): the baseline cut to ``keep`` layers and distilled from it, trained once, cached."""
+    import tempfile
+
+    from wattcut.compress import TECHNIQUES, CompressContext
+    from wattcut.measure.base import PhaseRecord
+    from wattcut.models.loading import load_classifier_module
+    from wattcut.runtimes.pytorch import TorchClassifier
+    from wattcut.settings import ModelConfig
+
+    h = hashlib.sha256(json.dumps([facts, list(keep), distill, len(train)], sort_keys=True).encode())
+    folder = cache_dir() / f"minilm-sst2-student-{h.hexdigest()[:12]}"
+    info = folder / "wattcut_student.json"
+    if info.is_file():
+        module = load_classifier_module(str(folder), ModelConfig(name_or_path=str(folder)), train.label_names)
+        return TorchClassifier(module.eval()), json.loads(info.read_text())
+    recs: list = []
+
+    def phase(name):  # the distillation loop's own window, kept for its row and token counts
+        from contextlib import contextmanager
+
+        @contextmanager
+        def window():
+            rec = PhaseRecord(name, 0.0)
+            recs.append(rec)
+            yield rec
+
+        return window()
+
+    ctx = CompressContext(tok, MAX_LENGTH, 2, Path(tempfile.mkdtemp()), train.texts, 0, train, base, phase)
+    import torch
+
+    torch.manual_seed(0)  # dropout
+    t0 = time.perf_counter()
+    student = base.clone()
+    for name, params in (("prune_layers", {"keep": keep}), ("distill", distill)):
+        t = TECHNIQUES.get(name)
+        student = t.apply(student, t.config_cls(**params), ctx)
+    train_s = time.perf_counter() - t0
+    tmp = folder.with_name(folder.name + ".partial")
+    student.module.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    out = {"keep": list(keep), "distill": distill, "train_rows": len(train), "train_s": train_s}
+    (tmp / "wattcut_student.json").write_text(json.dumps(out))
+    tmp.rename(folder)
+    print(f"student distilled on {len(train)} rows in {train_s:.0f} s -> {folder}", file=sys.stderr)
+    return student, out

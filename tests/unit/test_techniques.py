@@ -187,6 +187,22 @@ def test_openvino_fp32_matches_pytorch(model, ctx):
         np.testing.assert_allclose(ov_model.logits(batch), model.logits(batch), atol=1e-4)
 
 
+def test_openvino_performance_hint_recompiles_with_the_same_threads_and_logits(model, ctx):
+    import numpy as np
+
+    from wattcut.runtimes.ov import OpenVinoClassifier, to_openvino
+    from wattcut.tasks.sequence_classification import encode
+
+    ov_model = OpenVinoClassifier(to_openvino(model), model.input_names, threads=1, weights="fp32", hint="f32")
+    assert ov_model.capabilities.performance_hint and ov_model.performance_hint == "LATENCY"
+    batch = encode(ctx.tokenizer, ["a fine film", "dull"], 16)
+    before = ov_model.logits(batch)
+    ov_model.set_performance_hint("THROUGHPUT")
+    assert str(ov_model.compiled.get_property("PERFORMANCE_HINT")) == "THROUGHPUT"
+    assert int(ov_model.compiled.get_property("INFERENCE_NUM_THREADS")) == 1  # the deployment's threads kept
+    np.testing.assert_allclose(ov_model.logits(batch), before, rtol=1e-4, atol=1e-5)
+
+
 def test_ov_int8_static_calibrates_in_its_own_window(model, ctx):
     from wattcut.compress.ov_int8 import OvInt8Config
     from wattcut.measure import EnergySession
@@ -296,6 +312,53 @@ def test_distill_warmup_skips_the_teacher_and_hidden_loss_trains_a_projection(tr
     assert rec.samples == 2 * 80  # warm-up epoch + distillation epoch
     assert calls["teacher"] == 2 + batches  # the teacher check (80 rows in batches of 64) + 1 distillation epoch only
     assert calls["pool"] == 2 * batches  # student and teacher pooled, distillation epoch only
+
+
+def test_distill_layer_map_follows_the_layers_a_student_was_cut_from():
+    from wattcut.compress.distill import layer_map
+
+    cut = {"prune_layers": {"kept_layers": [0, 2, 3, 5], "of_layers": 6}}
+    assert layer_map(4, 6, cut) == [1, 3, 4, 6]  # outputs after teacher layers 1, 3, 4, 6 (0 = embeddings)
+    assert layer_map(4, 6, None) == [2, 3, 4, 6]  # uniform, the last onto the last
+    assert layer_map(3, 6, {"prune_layers": {"kept_layers": [0, 2, 3, 5], "of_layers": 6}}) == [2, 4, 6]
+
+
+def test_distill_layerwise_hidden_loss_pulls_each_student_layer_to_its_teacher_layer(trained_teacher, ctx):
+    import torch
+
+    from wattcut.compress.distill import DistillConfig, _layerwise_mse, layer_map
+    from wattcut.compress.prune_layers import LayersConfig
+    from wattcut.measure import EnergySession
+    from wattcut.tasks.sequence_classification import encode
+
+    session = EnergySession([])
+    ctx.phase, ctx.teacher, ctx.train_data = session.phase, trained_teacher, _polarity_data()
+    n = trained_teacher.module.config.num_hidden_layers
+    student = TECHNIQUES.get("prune_layers").apply(trained_teacher.clone(), LayersConfig(keep=(n - 1,)), ctx)
+    assert student.notes["prune_layers"] == {"kept_layers": [n - 1], "of_layers": n}
+    mapped = layer_map(1, n, student.notes)
+    enc = encode(ctx.tokenizer, _polarity_data().texts[:16], 16)
+    feed = {k: torch.from_numpy(v) for k, v in enc.items()}
+
+    def gap() -> float:
+        with torch.no_grad():
+            s = student.module(**feed, output_hidden_states=True).hidden_states
+            t = trained_teacher.module(**feed, output_hidden_states=True).hidden_states
+            return float(_layerwise_mse(s, t, mapped, enc["attention_mask"], None))
+
+    before = gap()
+    cfg = DistillConfig(batch_size=8, epochs=3, hidden_weight=5.0, hidden_layers="each", min_teacher_margin=-1.0)
+    cfg = DistillConfig(**{**cfg.__dict__, "learning_rate": 1e-3})
+    TECHNIQUES.get("distill").apply(student, cfg, ctx)
+    assert before > 0 and gap() < before  # the cut student's layer now imitates the teacher's last layer
+
+
+def test_distill_layerwise_needs_the_students_tokenizer():
+    from wattcut.compress.distill import DistillConfig
+    from wattcut.errors import UserInputError
+
+    with pytest.raises(UserInputError, match='teacher = "baseline"'):
+        DistillConfig(hidden_weight=1.0, hidden_layers="each", teacher="some/folder")
 
 
 def test_distill_refuses_an_untrained_teacher(model, ctx):

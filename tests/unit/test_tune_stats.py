@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wattcut.runner.tune import Measured, Setting
 from wattcut.stats.tune import analyse, p95
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "wattcut" / "examples"
 
 
 def _m(threads: int, batch: int, energy: list[float], latency_s: list[float]) -> Measured:
@@ -39,3 +43,41 @@ def test_no_setting_meeting_the_target_names_the_fastest() -> None:
 def test_p95_interpolates() -> None:
     assert p95([float(i) for i in range(101)]) == pytest.approx(95.0)
     assert p95([]) is None
+
+
+def test_hints_multiply_the_grid_and_the_built_hint_replaces_the_default_once() -> None:
+    from types import SimpleNamespace
+
+    from wattcut.errors import UserInputError
+    from wattcut.experiment import load_experiment
+    from wattcut.runner.tune import grid, resolve_hints
+    from wattcut.runtimes.base import Capabilities
+
+    cfg = load_experiment(EXAMPLES / "default.toml")
+    task = SimpleNamespace(name="sequence_classification")
+    settings = grid(cfg, task, 1, [1], [1], ["LATENCY", "THROUGHPUT"])
+    assert [s.name for s in settings] == ["t1-b1", "t1-b1-latency", "t1-b1-throughput"]
+    ov = SimpleNamespace(capabilities=Capabilities(threads=True, performance_hint=True), performance_hint="LATENCY")
+    resolved = resolve_hints(settings, ov, "v")
+    assert [s.name for s in resolved] == ["t1-b1-latency", "t1-b1-throughput"]  # the default is served once
+    ort = SimpleNamespace(capabilities=Capabilities(threads=True), runtime="onnxruntime")
+    with pytest.raises(UserInputError, match="no performance hint"):
+        resolve_hints(settings, ort, "v")
+    assert resolve_hints(settings[:1], ort, "v") == settings[:1]  # no hint asked: any runtime
+    with pytest.raises(UserInputError, match="LATENCY or THROUGHPUT"):
+        grid(cfg, task, 1, [1], [1], ["FAST"])
+
+
+def test_the_hint_column_appears_only_when_hints_were_swept() -> None:
+    from wattcut.report.tune import markdown
+
+    about = {"study": "s", "variant": "v", "runtime": "openvino", "precision": "int8", "cpu": "c", "rounds": 2,
+             "unit": "text", "energy_method": "cpu: cpu-time-model"}  # fmt: skip
+    plain = analyse([_m(1, 1, [1.0, 1.0], [0.01] * 5), _m(2, 1, [0.9, 0.9], [0.01] * 5)], {"latency": 50.0})
+    assert "| hint |" not in markdown(plain, about)
+    hinted = [_m(1, 1, [1.0, 1.0], [0.01] * 5), _m(1, 1, [1.3, 1.3], [0.01] * 5)]
+    hinted[0].setting = Setting(1, 1, hint="LATENCY")
+    hinted[1].setting = Setting(1, 1, hint="THROUGHPUT")
+    text = markdown(analyse(hinted, {"latency": 50.0}), about)
+    assert "| hint |" in text and "| t1-b1-throughput | 1 | 1 | THROUGHPUT |" in text
+    assert "**Chosen: t1-b1-latency** (1 thread(s), batch 1, LATENCY hint)" in text

@@ -36,6 +36,9 @@ def tune(
     threads: Annotated[str | None, typer.Option(help="thread counts to try, e.g. 1,2")] = None,
     batch_sizes: Annotated[str | None, typer.Option(help="encoders: batch sizes to try, e.g. 1,8,32")] = None,
     concurrency: Annotated[str | None, typer.Option(help="served chat replay: concurrent clients, e.g. 1,4,8")] = None,
+    hints: Annotated[
+        str | None, typer.Option(help="OpenVINO variants: performance hints to try, e.g. LATENCY,THROUGHPUT")
+    ] = None,
     p95_ms: Annotated[
         float | None, typer.Option(parser=number(0, 1e9), help="target p95 latency (served: TTFT), ms")
     ] = None,
@@ -79,7 +82,8 @@ def tune(
         )
     v = next((x for x in cfg.variants if x.name == variant), None)
     sizes = _ints(concurrency, "concurrency") if served else _ints(batch_sizes, "batch-sizes")
-    settings = grid(cfg, task, v.threads if v else None, _ints(threads, "threads"), sizes)
+    hint_list = [h.strip().upper() for h in (hints or "").split(",") if h.strip()]
+    settings = grid(cfg, task, v.threads if v else None, _ints(threads, "threads"), sizes, hint_list)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     meters, probes = select_meters(cfg.measure)

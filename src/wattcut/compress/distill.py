@@ -1,13 +1,24 @@
 """Knowledge distillation into the variant's model, in one explicit loop.
 
 loss = alpha x T^2 x KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) x CE(student, labels)
-       + hidden_weight x MSE(P · pool(student hidden), pool(teacher hidden))
+       + hidden_weight x hidden-state MSE
 
 with T and alpha settable (seed study 000 used T = 6, alpha = 0.5 and a one-epoch warm-up of
-the student on the labels alone: ``warmup_epochs = 1``). The optional hidden-state term
-matches the mask-mean-pooled last hidden states (pooling makes it independent of the two
-tokenizers) through a learned linear projection P from the student's width to the
-teacher's, trained with the student and discarded afterwards. The teacher is, by
+the student on the labels alone: ``warmup_epochs = 1``). The optional hidden-state term,
+by ``hidden_layers``:
+
+- ``last``: MSE(P · pool(student's last hidden state), pool(teacher's)), mask-mean-pooled
+  (pooling makes it independent of the two tokenizers) through a learned linear projection
+  P from the student's width to the teacher's, trained with the student and discarded
+  afterwards;
+- ``each``: TinyBERT's layer-wise loss: every student layer's output, token by token
+  (padding excluded), against the teacher layer it stands for, plus the embeddings. A
+  ``prune_layers`` student maps layer j to the teacher layer it was cut from (kept layers
+  (0, 2, 3, 5) learn the teacher's outputs after layers 1, 3, 4 and 6); any other student
+  maps uniformly. Token alignment needs the teacher's tokenizer: only with teacher =
+  ``baseline``.
+
+The teacher is, by
 default, this trial's fine-tuned baseline (same tokenizer, e.g. for a layer-dropped
 student); ``teacher`` may instead name a model folder or hub id with its own tokenizer
 (each model tokenizes the raw text itself, so logit distillation needs no alignment).
@@ -31,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from wattcut.compress.base import CompressContext, SearchSpace, technique
 from wattcut.compress.energy_gates import GateSettings
@@ -58,6 +69,8 @@ class DistillConfig(GateSettings):
             switches the check off: only for toy data in tests, where no model learns.
         warmup_epochs: Epochs of plain fine-tuning on the labels before distillation.
         hidden_weight: Weight of the hidden-state loss (0 = logits only).
+        hidden_layers: ``last`` (pooled last hidden state) or ``each`` (layer-wise, token-level;
+            teacher = ``baseline`` only).
         train_rows: Rows of the full training split to distil on (None = the study's
             training subset); may be more than ``[data] train_size``.
         teacher_finetune: Fine-tune the named (pretrained) teacher on the distillation rows
@@ -78,11 +91,12 @@ class DistillConfig(GateSettings):
     min_teacher_margin: float = 0.05
     warmup_epochs: int = 0
     hidden_weight: float = 0.0
+    hidden_layers: Literal["last", "each"] = "last"
     train_rows: int | None = None
     teacher_finetune: bool = False
     teacher_epochs: int = 1
     teacher_learning_rate: float = 5e-5
-    version: int = 4
+    version: int = 5
 
     def __post_init__(self) -> None:
         self.check_gates('technique "distill"')
@@ -91,6 +105,17 @@ class DistillConfig(GateSettings):
         if self.warmup_epochs < 0 or self.hidden_weight < 0:
             raise UserInputError(
                 'technique "distill": warmup_epochs and hidden_weight must be 0 or more.', "Correct them."
+            )
+        if self.hidden_layers not in ("last", "each"):
+            raise UserInputError(
+                f'technique "distill": hidden_layers = "{self.hidden_layers}" is not one of "last", "each".',
+                "Use one of them.",
+            )
+        if self.hidden_layers == "each" and self.teacher != "baseline":
+            raise UserInputError(
+                'technique "distill": hidden_layers = "each" matches hidden states token by token, which needs '
+                f'the student\'s tokenizer, but teacher = "{self.teacher}" has its own.',
+                'Use hidden_layers = "last" (pooled) with an external teacher, or teacher = "baseline".',
             )
         if self.teacher_finetune and self.teacher == "baseline":
             raise UserInputError(
@@ -220,6 +245,33 @@ def _pool(hidden: Any, mask: Any) -> Any:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+def layer_map(student_layers: int, teacher_layers: int, notes: dict[str, Any] | None) -> list[int]:
+    """For each student layer, the teacher hidden state it learns (index into ``hidden_states``; 0 = embeddings).
+
+    A ``prune_layers`` student learns the outputs of the layers it was cut from; any other
+    student maps its layers evenly onto the teacher's, the last onto the last.
+    """
+    cut = (notes or {}).get("prune_layers") or {}
+    kept = cut.get("kept_layers")
+    if kept is not None and len(kept) == student_layers and cut.get("of_layers") == teacher_layers:
+        return [i + 1 for i in kept]
+    return [round((j + 1) * teacher_layers / student_layers) for j in range(student_layers)]
+
+
+def _layerwise_mse(s_hidden: Any, t_hidden: Any, mapped: list[int], mask: Any, projections: Any) -> Any:
+    """Mean over the embeddings and every mapped layer of the token-level MSE, padding excluded."""
+    import torch
+
+    m = torch.from_numpy(mask).unsqueeze(-1).to(s_hidden[0].dtype)
+    count = m.sum().clamp(min=1.0) * s_hidden[0].shape[-1]
+    pairs = [(s_hidden[0], t_hidden[0])] + [(s_hidden[j + 1], t_hidden[i]) for j, i in enumerate(mapped)]
+    total = s_hidden[0].new_zeros(())
+    for k, (s, t) in enumerate(pairs):
+        s = projections[k](s) if projections is not None else s
+        total = total + (((s - t.clone()) ** 2) * m).sum() / count
+    return total / len(pairs)
+
+
 def _check_teacher_source(config: DistillConfig) -> None:
     """An external teacher's folder or package must exist and be safe to load: checked before any training."""
     if config.teacher == "baseline":
@@ -273,11 +325,18 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
     t, alpha = config.temperature, config.alpha
     epochs = config.warmup_epochs + config.epochs
     steps = epochs * math.ceil(len(data) / config.batch_size)
-    projection = None
+    projection = projections = mapped = None
     params = list(student.parameters())
-    if config.hidden_weight > 0:  # student width -> teacher width, learned alongside the student
-        projection = torch.nn.Linear(student.config.hidden_size, teacher.config.hidden_size)
+    widths = (student.config.hidden_size, teacher.config.hidden_size)
+    if config.hidden_weight > 0 and config.hidden_layers == "last":  # student width -> teacher width, learned
+        projection = torch.nn.Linear(*widths)
         params += list(projection.parameters())
+    elif config.hidden_weight > 0:
+        mapped = layer_map(student.config.num_hidden_layers, teacher.config.num_hidden_layers, model.notes)
+        if widths[0] != widths[1]:  # one learned projection per matched state, as TinyBERT
+            projections = torch.nn.ModuleList(torch.nn.Linear(*widths) for _ in range(len(mapped) + 1))
+            params += list(projections.parameters())
+    hidden = config.hidden_weight > 0
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (steps - s) / steps))
     lengths = [len(x.split()) for x in data.texts]
@@ -298,9 +357,7 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
                 labels = torch.tensor([data.labels[i] for i in idx])
                 # 1. Student forward and the hard-label loss.
                 s_enc = encode(ctx.tokenizer, texts, ctx.max_length)
-                s_out = student(
-                    **{k: torch.from_numpy(v) for k, v in s_enc.items()}, output_hidden_states=projection is not None
-                )
+                s_out = student(**{k: torch.from_numpy(v) for k, v in s_enc.items()}, output_hidden_states=hidden)
                 ce = F.cross_entropy(s_out.logits, labels)
                 loss = ce if not distilling else (1 - alpha) * ce
                 if distilling:
@@ -309,7 +366,7 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
                         t_enc = encode(teacher_tok, texts, ctx.max_length)
                         t_out = teacher(
                             **{k: torch.from_numpy(v) for k, v in t_enc.items()},
-                            output_hidden_states=projection is not None,
+                            output_hidden_states=hidden,
                         )
                     t_logits = t_out.logits.clone()  # leave inference mode for the loss graph
                     s_soft = F.log_softmax(s_out.logits / t, -1)
@@ -319,6 +376,10 @@ def apply(model: Any, config: DistillConfig, ctx: CompressContext) -> Any:
                         s_pool = _pool(s_out.hidden_states[-1], s_enc["attention_mask"])
                         t_pool = _pool(t_out.hidden_states[-1].clone(), t_enc["attention_mask"])
                         loss = loss + config.hidden_weight * F.mse_loss(projection(s_pool), t_pool)
+                    elif mapped is not None:
+                        mask = s_enc["attention_mask"]  # same tokenizer: the same tokens on both sides
+                        mse = _layerwise_mse(s_out.hidden_states, t_out.hidden_states, mapped, mask, projections)
+                        loss = loss + config.hidden_weight * mse
                 if gates is not None:  # 3. The energy penalty (its gates step with the student).
                     loss = loss + gates.penalty(step, steps)
                 # 4. Step.

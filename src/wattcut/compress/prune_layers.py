@@ -109,6 +109,10 @@ def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
     parent = model.module.get_submodule(_layer_list(model.module)[1].rsplit(".", 1)[0])
     parent.layer = kept
     model.module.config.num_hidden_layers = len(kept)
+    if config.energy_budget is None:  # a distilled student maps its layers to the teacher's by these
+        model.notes = {**(model.notes or {}), "prune_layers": {"kept_layers": keep, "of_layers": len(layers)}}
+    else:
+        model.notes["prune_layers"]["of_layers"] = len(layers)
     return model
 
 

@@ -46,17 +46,21 @@ def markdown(result: dict[str, Any], about: dict[str, Any]) -> str:
         lines.append(
             f"**Chosen: {chosen}** ({c['threads']} thread(s), "
             + (f"{c['concurrency']} concurrent clients" if served else f"batch {c['batch_size']}")
+            + (f", {c['hint']} hint" if c.get("hint") else "")
             + f"): {c['energy_per_unit_j'] * 1000:.3f} mJ per {unit}"
             + (" (estimated)" if c["estimated"] else "")
             + f", p95 {'TTFT' if served else 'latency'} {_ms(c['p95_latency_ms'])} ms; {saving}."
         )
+    hinted = any(s.get("hint") for s in result["settings"])  # older results have no hint
     lines += [
         "",
-        f"| setting | threads | {'clients' if served else 'batch'} | mJ / {unit} | vs default [95% CI] | "
+        f"| setting | threads | {'clients' if served else 'batch'} |"
+        + (" hint |" if hinted else "")
+        + f" mJ / {unit} | vs default [95% CI] | "
         f"p95 {'TTFT' if served else 'latency'} ms |"
         + (" p95 TPOT ms |" if served else "")
         + " meets target | frontier |",
-        "|---|---:|---:|---:|---:|---:|" + ("---:|" if served else "") + "---|---|",
+        "|---|---:|---:|" + ("---|" if hinted else "") + "---:|---:|---:|" + ("---:|" if served else "") + "---|---|",
     ]
     for s in result["settings"]:
         v = s["vs_default"]
@@ -67,8 +71,9 @@ def markdown(result: dict[str, Any], about: dict[str, Any]) -> str:
             )
         e = s["energy_per_unit_j"]
         lines.append(
-            f"| {s['setting']} | {s['threads']} | {s['concurrency'] if served else s['batch_size']} | "
-            f"{'n/a' if e is None else f'{e * 1000:.3f}'} | {vs} | {_ms(s['p95_latency_ms'])} |"
+            f"| {s['setting']} | {s['threads']} | {s['concurrency'] if served else s['batch_size']} |"
+            + (f" {s.get('hint') or ''} |" if hinted else "")
+            + f" {'n/a' if e is None else f'{e * 1000:.3f}'} | {vs} | {_ms(s['p95_latency_ms'])} |"
             + (f" {_ms(s['p95_tpot_ms'])} |" if served else "")
             + f" {'yes' if s['meets_target'] else 'no'} | {'yes' if s['on_frontier'] else ''} |"
         )

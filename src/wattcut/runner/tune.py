@@ -3,7 +3,10 @@
 The variant is built as a study builds it (the baseline loaded, fine-tuned where the task trains
 it, the techniques applied). Each setting is a deployment of that one model: its threads and,
 for encoders, the batch size (the same texts cut into batches of that size), or, for a chat
-replay served by llama-server, the concurrent clients (with as many slots). Every round serves
+replay served by llama-server, the concurrent clients (with as many slots); and, for a runtime
+that declares one (OpenVINO), its performance hint (LATENCY: one stream of all the threads;
+THROUGHPUT: the plugin's own streams, which a one-request-at-a-time workload cannot fill, so
+the sweep shows what that hint costs such a deployment). Every round serves
 every setting once, in an order that rotates, each in its own metered window, so drift hits the
 settings alike and each round pairs them. ``stats.tune`` then picks the lowest energy per unit
 (text, or output token) whose p95 latency meets the target.
@@ -21,21 +24,27 @@ from wattcut.errors import UserInputError
 from wattcut.settings import StudyConfig
 from wattcut.ui import console
 
+HINTS = ("LATENCY", "THROUGHPUT")  # OpenVINO's, the one runtime that declares a performance hint
+
 
 @dataclass(frozen=True)
 class Setting:
-    """One deployment: threads, and the batch size (encoders) or concurrent clients (served chat replay)."""
+    """One deployment: threads, the batch size (encoders) or concurrent clients (served chat replay), the hint."""
 
     threads: int
     batch_size: int | None = None
     concurrency: int | None = None
+    hint: str | None = None  # the runtime's performance hint; None: as the variant was built
 
     @property
     def name(self) -> str:
-        """``t2-b8`` / ``t1-c4``."""
-        if self.concurrency is not None:
-            return f"t{self.threads}-c{self.concurrency}"
-        return f"t{self.threads}-b{self.batch_size}"
+        """``t2-b8`` / ``t1-c4`` / ``t1-b1-throughput``."""
+        base = (
+            f"t{self.threads}-c{self.concurrency}"
+            if self.concurrency is not None
+            else f"t{self.threads}-b{self.batch_size}"
+        )
+        return f"{base}-{self.hint.lower()}" if self.hint else base
 
 
 @dataclass
@@ -50,9 +59,19 @@ class Measured:
 
 
 def grid(
-    cfg: StudyConfig, task: Any, variant_threads: int | None, threads: list[int], sizes: list[int]
+    cfg: StudyConfig,
+    task: Any,
+    variant_threads: int | None,
+    threads: list[int],
+    sizes: list[int],
+    hints: list[str] | None = None,
 ) -> list[Setting]:
     """The settings to sweep, the study's own deployment first (the default every saving is measured against)."""
+    bad = [h for h in hints or [] if h not in HINTS]
+    if bad:
+        raise UserInputError(
+            f"--hints {','.join(bad)}: not a performance hint wattcut can set.", f"Use {' or '.join(HINTS)}."
+        )
     served = task.name == "chat_replay"
     if served and task.config.serve != "llama_server":
         raise UserInputError(
@@ -66,10 +85,28 @@ def grid(
     default_size: int = task.config.concurrency if served else cfg.infer.batch_size
     default = Setting(default_threads, None, default_size) if served else Setting(default_threads, default_size)
     out = [default]
-    for t, n in itertools.product(threads or [default_threads], sizes or [default_size]):
-        s = Setting(t, concurrency=n) if served else Setting(t, batch_size=n)
+    hint_choices: list[str | None] = list(hints or []) or [None]
+    for t, n, h in itertools.product(threads or [default_threads], sizes or [default_size], hint_choices):
+        s = Setting(t, concurrency=n, hint=h) if served else Setting(t, batch_size=n, hint=h)
         if s not in out:
             out.append(s)
+    return out
+
+
+def resolve_hints(settings: list[Setting], model: Any, variant: str) -> list[Setting]:
+    """Settings with the built model's own hint in place of None, duplicates dropped (the default stays first)."""
+    if not any(s.hint for s in settings):
+        return settings
+    if not model.capabilities.performance_hint:
+        raise UserInputError(
+            f"{variant} runs on {model.runtime}, which has no performance hint wattcut can set.",
+            "Leave --hints out, or tune a variant on OpenVINO.",
+        )
+    out: list[Setting] = []
+    for s in settings:
+        r = replace(s, hint=s.hint or model.performance_hint)
+        if r not in out:
+            out.append(r)
     return out
 
 
@@ -118,6 +155,10 @@ def measure(
             cfg, primary, names[variant], base, tokenizer, settings[0].threads, vdir, cfg.seed, session, source, None
         )[0]
     session.take()
+    resolved = resolve_hints(settings, model, variant)
+    if resolved is not settings:  # the default's None became the built hint; the same deployment is served once
+        per = {r: per[next(s for s in settings if replace(s, hint=s.hint or r.hint) == r)] for r in resolved}
+        settings = resolved
     if not model.capabilities.threads and not model.capabilities.gguf and len({s.threads for s in settings}) > 1:
         raise UserInputError(
             f"{variant} runs on {model.runtime}, whose thread count wattcut cannot set per deployment.",
@@ -164,7 +205,9 @@ def measure(
 
 
 def _deploy(model: Any, s: Setting, variant: str, work: Path) -> None:
-    """Serve ``model`` with ``s.threads`` (llama.cpp: the served GGUF's server is started with them)."""
+    """Serve ``model`` with ``s.threads`` (llama.cpp: the served GGUF's server is started with them) and hint."""
+    if s.hint is not None and model.performance_hint != s.hint:
+        model.set_performance_hint(s.hint)  # recompiles with the handle's current threads; set_threads keeps it
     if model.capabilities.threads:
         model.set_threads(s.threads)
     elif model.capabilities.gguf:

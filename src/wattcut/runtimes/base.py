@@ -38,6 +38,8 @@ class Capabilities:
         module: ``module`` is the PyTorch module served (FLOPs and the cost model's structure
             are read from it when its precision is fp32).
         gguf: ``path`` is a GGUF file (llama.cpp), which ``llama-server`` can serve as it is.
+        performance_hint: ``set_performance_hint(h)`` recompiles with the runtime's hint ``h``
+            (OpenVINO: ``LATENCY`` or ``THROUGHPUT``); ``performance_hint`` is the current one.
     """
 
     load_phase: bool = False
@@ -45,6 +47,7 @@ class Capabilities:
     depth_log: bool = False
     module: bool = False
     gguf: bool = False
+    performance_hint: bool = False
 
 
 class Handle:

@@ -39,7 +39,7 @@ class OpenVinoClassifier(Handle):
     """
 
     runtime = "openvino"
-    capabilities = Capabilities(threads=True)
+    capabilities = Capabilities(threads=True, performance_hint=True)
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class OpenVinoClassifier(Handle):
         self.hint = hint
         self.weights = weights
         self.performance_hint = performance_hint
+        self._threads = threads
         config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
         if performance_hint == "LATENCY":
             config["NUM_STREAMS"] = "1"
@@ -77,6 +78,10 @@ class OpenVinoClassifier(Handle):
     def set_threads(self, threads: int) -> None:
         """Serve with ``threads`` inference threads (recompiles the same model)."""
         self.__init__(self.ov_model, self.input_names, threads, self.weights, self.hint, self.performance_hint)  # type: ignore[misc]
+
+    def set_performance_hint(self, hint: str) -> None:
+        """Recompile with OpenVINO's ``LATENCY`` (one stream) or ``THROUGHPUT`` (the plugin's streams) hint."""
+        self.__init__(self.ov_model, self.input_names, self._threads, self.weights, self.hint, hint)  # type: ignore[misc]
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Class logits, shape ``[batch, num_labels]``."""

@@ -50,6 +50,7 @@ def analyse(measured: list[Any], targets_ms: dict[str, float | None]) -> dict[st
                 "threads": m.setting.threads,
                 "batch_size": m.setting.batch_size,
                 "concurrency": m.setting.concurrency,
+                "hint": m.setting.hint,
                 "energy_per_unit_j": statistics.fmean(energies) if energies else None,
                 "rounds": len(energies),
                 "estimated": m.estimated,
