@@ -19,7 +19,7 @@ MACHINE = Machine(cpu="synthetic", logical_cores=4, peaks=(PEAK1, PEAK4), librar
 
 def _trial(task: str, model: dict, infer: dict, threads: int = 1, workload: dict | None = None) -> SimpleNamespace:
     phase = SimpleNamespace(phase="infer", parent=None, step=task, **infer)
-    tasks = {task: SimpleNamespace(task=task, workload=workload)}
+    tasks = {task: SimpleNamespace(task=task, workload=workload, exits=None)}
     return SimpleNamespace(
         phases=[phase],
         infer_phase=lambda: phase,
@@ -83,6 +83,18 @@ def test_decoder_prefill_is_compute_and_decode_is_a_read_of_the_weights() -> Non
     assert dec["memory_s"] == pytest.approx(20 * 200e6 / 10e9)  # 20 decoded tokens (2 came from prefill)
     assert dec["limiter"] == "memory"
     assert r["pct"] == pytest.approx(100 * (pre["bound_s"] + dec["bound_s"]) / 3.0)
+
+
+def test_an_early_exit_variants_work_is_the_depth_its_requests_ran() -> None:
+    model = {"flops_per_sequence": 10e9, "flops_seq_len": 128, "file_size_bytes": 80e6, "precision": "fp32"}
+    t = _trial("sst2", model, {"duration_s": 4.0, "samples": 80, "requests": 80, "tokens": 80 * 64})
+    full = of_trial(t, MACHINE)
+    # 60 requests left after layer 1 of 6, 20 ran all six: a mean of 2.25 layers
+    t.tasks["sst2"].exits = {"layers": 6, "infer_depth_counts": {"1": 60, "6": 20}}
+    early = of_trial(t, MACHINE)
+    assert full is not None and early is not None
+    assert early["ops_per_unit"] == pytest.approx(full["ops_per_unit"] * 2.25 / 6)
+    assert early["pct"] == pytest.approx(full["pct"] * 2.25 / 6)
 
 
 def test_no_counted_work_no_figure() -> None:

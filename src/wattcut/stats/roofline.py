@@ -7,7 +7,8 @@ count and precision):
 - **Encoders and vision models**: the compute roofline: operations = FLOPs of one forward pass
   (counted on the last fp32 module by ``torch.utils.flop_counter``; an INT8 variant does the same
   multiply-adds in int8) per real (unpadded) token served, x tokens per request, over the peak at
-  the variant's precision and threads. Padding is work the bound does not need, so a variant that
+  the variant's precision and threads. An early-exit variant's count is its full depth's, scaled
+  by the mean share of its layers the served requests ran (the exit heads' few FLOPs left out). Padding is work the bound does not need, so a variant that
   pads loses roofline share. No memory term: the bytes a request reads are not in the record (the
   saved file holds embedding tables read one row per token), and a file-size term would overstate it.
 - **Decoder prefill**: ``2 x body parameters`` operations per prompt token (body = parameters
@@ -98,8 +99,21 @@ def of_trial(trial: Any, machine: Machine) -> dict[str, Any] | None:
     tokens = (infer.tokens or 0) / infer.samples
     # per sample: FLOPs per real token x tokens (text), or one pass (images: no tokens counted)
     ops = m.flops_per_sequence * tokens / seq_len if tokens and seq_len else float(m.flops_per_sequence)
+    depth = _served_depth(task)
+    if depth is not None:  # early exit: the counted FLOPs are the full depth's; a request ran its own
+        ops *= depth
     b = bound(ops, 0.0, infer.duration_s / infer.samples, peak, m.precision)
     return b.to_dict() | base | {"unit": "sample", "ops_per_unit": ops}
+
+
+def _served_depth(task: Any) -> float | None:
+    """An early-exit variant's mean share of its layers run by the served requests (None: every request ran all)."""
+    exits = (task.exits if task is not None else None) or {}
+    counts, layers = exits.get("infer_depth_counts"), exits.get("layers")
+    if not counts or not layers:
+        return None
+    n = sum(counts.values())
+    return sum(int(d) * k for d, k in counts.items()) / n / layers if n else None
 
 
 def _lm(task: Any, infer: Any, peak: Peak, m: Any) -> dict[str, Any] | None:
