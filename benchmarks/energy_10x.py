@@ -47,7 +47,7 @@ KEEP = (0, 2, 3, 5)
 STUDENT = {  # wattcut's distill settings for the 4-layer student, on the full training split
     "epochs": 2,
     "learning_rate": 1e-4,
-    "batch_size": 32,
+    "batch_size": 64,
     "temperature": 2.0,
     "alpha": 0.7,
     "hidden_weight": 1.0,
