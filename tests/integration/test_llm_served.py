@@ -105,6 +105,20 @@ def test_served_replay_at_concurrency_1_and_4_attributes_the_servers_energy(gguf
     assert all(v > 0 for v in per_token.values())
 
 
+def test_validate_refuses_serving_a_variant_llama_server_cannot_load():
+    from wattcut.runner.checks import check_inputs
+
+    doc = {
+        "model": MODEL,
+        "tasks": [{"name": "perplexity"}, {"name": "chat_replay", "serve": "llama_server", "prompts": 2}],
+        "variants": [{"name": "ov-int4", "techniques": [{"name": "ov_weight_compress", "bits": "int8"}]}],
+    }
+    with pytest.raises(UserInputError, match='ends on the openvino-genai runtime, which the task "chat_replay"'):
+        check_inputs(parse_experiment(doc))
+    doc["variants"] = [{"name": "q8", "techniques": [{"name": "gguf_quantize", "type": "Q8_0"}]}]
+    check_inputs(parse_experiment(doc))  # a GGUF is what the server loads
+
+
 def test_a_file_that_is_not_a_gguf_is_a_clear_error_and_leaves_no_server(tmp_path):
     from wattcut.runtimes.llama_server import LlamaServer, ServeError
 

@@ -207,6 +207,13 @@ class ChatReplay(CausalLMTask):
     metric_spec = None
     interleaves = False  # one replay: its arrival times and per-request windows span the whole list
 
+    def __init__(self, study: Any, config: ChatReplayConfig, key: str | None = None) -> None:
+        super().__init__(study, config, key)
+        if config.serve == "llama_server":
+            # what llama-server loads: a GGUF, or a PyTorch decoder converted to F16 (``_gguf_of``); validate refuses
+            # a variant that ends on OpenVINO GenAI or ONNX Runtime GenAI before anything runs
+            self.runtimes = ("pytorch", "pytorch-compile", "llamacpp")
+
     def prepare(self) -> None:
         """Build the replay (prompts and arrival times) and check it."""
         from wattcut.data.catalog import shown
