@@ -8,9 +8,10 @@ count and precision):
   (counted on the last fp32 module by ``torch.utils.flop_counter``; an INT8 variant does the same
   multiply-adds in int8) per real (unpadded) token served, x tokens per request, over the peak at
   the variant's precision and threads. An early-exit variant's count is its full depth's, scaled
-  by the mean share of its layers the served requests ran (the exit heads' few FLOPs left out). Padding is work the bound does not need, so a variant that
-  pads loses roofline share. No memory term: the bytes a request reads are not in the record (the
-  saved file holds embedding tables read one row per token), and a file-size term would overstate it.
+  by the mean share of its layers the served requests ran (the exit heads' few FLOPs left out).
+  Padding is work the bound does not need, so a variant that pads loses roofline share. No memory
+  term: the bytes a request reads are not in the record (the saved file holds embedding tables read
+  one row per token), and a file-size term would overstate it.
 - **Decoder prefill**: ``2 x body parameters`` operations per prompt token (body = parameters
   less the embedding table and an untied output head) plus the output head once per request (a
   reply needs the last position's logits only); the attention score terms, quadratic in context,
