@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,21 @@ def test_bad_tune_flags_are_exit_2(tmp_path):
         wattcut("tune", "examples/smoke.toml", "--variant", "baseline", "--concurrency", "2", "--out", str(tmp_path)),
         "served by llama-server",
     )
+
+
+def test_tune_sweeps_openvinos_performance_hint_and_refuses_it_elsewhere(tmp_path):
+    ov = '[[variants]]\nname = "ov-int8"\ntechniques = [{ name = "ov_int8_static", calibration_samples = 16 }]\n'
+    exp = tmp_path / "ov.toml"
+    exp.write_text(Path("examples/smoke.toml").read_text() + "\n" + ov)
+    out = tmp_path / "tune"
+    args = ["tune", str(exp), "--variant", "ov-int8", "--threads", "2", "--hints", "latency,THROUGHPUT"]
+    r = wattcut(*args, "--rounds", "2", "--texts", "8", "--p95-ms", "10000", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads((out / "tune.json").read_text())
+    # the study's own deployment (2 threads, LATENCY as built) is served once, first
+    assert [s["setting"] for s in result["settings"]] == ["t2-b1-latency", "t2-b1-throughput"]
+    assert [s["hint"] for s in result["settings"]] == ["LATENCY", "THROUGHPUT"]
+    assert "| hint |" in (out / "tune.md").read_text()
+    refused = wattcut("tune", str(exp), "--variant", "ffn-50+ort-int8", "--hints", "LATENCY", "--out", str(out))
+    assert_user_error(refused, "no performance hint")
+    assert_user_error(wattcut("tune", str(exp), "--variant", "ov-int8", "--hints", "FAST", "--out", str(out)), "FAST")

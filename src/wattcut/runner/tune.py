@@ -25,6 +25,7 @@ from wattcut.settings import StudyConfig
 from wattcut.ui import console
 
 HINTS = ("LATENCY", "THROUGHPUT")  # OpenVINO's, the one runtime that declares a performance hint
+HINT_RUNTIMES = ("openvino",)  # checked before the build; the built handle's capability is checked after it
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,23 @@ def grid(
     return out
 
 
+def _check_hints(settings: list[Setting], spec: Any, variant: str) -> None:
+    """Refuse hints for a variant whose last step returns a runtime without one, before anything is built."""
+    if not any(s.hint for s in settings):
+        return
+    from wattcut.compress import TECHNIQUES
+
+    runtime = "pytorch"
+    if spec is not None and spec.techniques:
+        last = spec.techniques[-1]
+        runtime = TECHNIQUES.get(last.name).routes(last.config)[1]
+    if runtime not in HINT_RUNTIMES:
+        raise UserInputError(
+            f"{variant} ends on {runtime}, which has no performance hint wattcut can set.",
+            "Leave --hints out, or tune a variant on OpenVINO.",
+        )
+
+
 def resolve_hints(settings: list[Setting], model: Any, variant: str) -> list[Setting]:
     """Settings with the built model's own hint in place of None, duplicates dropped (the default stays first)."""
     if not any(s.hint for s in settings):
@@ -141,6 +159,7 @@ def measure(
         raise UserInputError(
             f'The study has no variant "{variant}".', f"Choose one of: baseline, {', '.join(names) or '(none)'}."
         )
+    _check_hints(settings, names.get(variant), variant)
     per = {s: _task_for(task, cfg, s, texts) for s in settings}  # every setting's workload checked before the build
     console.print(f"building {escape(variant)} as the study builds it...")
     base = primary.load_model(source)
