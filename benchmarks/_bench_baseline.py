@@ -78,8 +78,9 @@ def load_student(base, tok, train, facts, keep: tuple[int, ...], distill: dict):
     """(TorchClassifier, facts): the baseline cut to ``keep`` layers and distilled from it, trained once, cached."""
     import tempfile
 
+    import torch
+
     from wattcut.compress import TECHNIQUES, CompressContext
-    from wattcut.measure.base import PhaseRecord
     from wattcut.models.loading import load_classifier_module
     from wattcut.runtimes.pytorch import TorchClassifier
     from wattcut.settings import ModelConfig
@@ -90,22 +91,7 @@ def load_student(base, tok, train, facts, keep: tuple[int, ...], distill: dict):
     if info.is_file():
         module = load_classifier_module(str(folder), ModelConfig(name_or_path=str(folder)), train.label_names)
         return TorchClassifier(module.eval()), json.loads(info.read_text())
-    recs: list = []
-
-    def phase(name):  # the distillation loop's own window, kept for its row and token counts
-        from contextlib import contextmanager
-
-        @contextmanager
-        def window():
-            rec = PhaseRecord(name, 0.0)
-            recs.append(rec)
-            yield rec
-
-        return window()
-
-    ctx = CompressContext(tok, MAX_LENGTH, 2, Path(tempfile.mkdtemp()), train.texts, 0, train, base, phase)
-    import torch
-
+    ctx = CompressContext(tok, MAX_LENGTH, 2, Path(tempfile.mkdtemp()), train.texts, 0, train, base)
     torch.manual_seed(0)  # dropout
     t0 = time.perf_counter()
     student = base.clone()

@@ -187,7 +187,11 @@ def main() -> None:
                         rec.requests += 1
                 wall = time.perf_counter() - t0
                 (p,) = session.take()
-                method = method or "; ".join(f"{c.component}: {c.method}" for c in p.energy if c.energy_j is not None)
+                method = method or "; ".join(
+                    f"{c.component}: {c.method} ({'estimated' if c.estimated else 'measured'})"
+                    for c in p.energy
+                    if c.energy_j is not None
+                )
                 per_round[w][n][(0, r)] = p.energy_j / len(dev)  # joules per text (= per request at batch 1)
                 latency[w][n][(0, r)] = wall / len(dev)  # seconds per text
         print(f"round {r + 1}/{ROUNDS} done", file=sys.stderr)
@@ -196,7 +200,7 @@ def main() -> None:
         f"# padding: {real_tokens} real tokens; batch 32 in dev order computes "
         f"{padded['b32'] / real_tokens:.2f}x that, bucketed {padded['b32 bucketed'] / real_tokens:.2f}x"
     )
-    print(f"# energy: {method} (estimated: no RAPL here); per text, per-round paired ratio vs the baseline\n")
+    print(f"# energy: {method}; per text, per-round paired ratio vs the baseline\n")
 
     rows = []
     print(
@@ -269,8 +273,9 @@ def main() -> None:
         now, pct = 1 / best["b1_energy_ratio"], best["b1_roofline_pct"]
         print(
             f"headroom at batch 1: {best['variant']} runs at {pct:.0f}% of its roofline; the same arithmetic at "
-            f"100% would be about {now * 100 / pct:.1f}x less than the baseline (the CPU-time model bills busy "
-            f"time, so energy scales with time at a fixed thread count); the target is 10x"
+            f"100% would be about {now * 100 / pct:.1f}x less than the baseline, if energy scales with busy time at "
+            f"a fixed thread count (exactly so under the CPU-time model; roughly with hardware counters); "
+            f"the target is 10x"
         )
     if os.environ.get("WATTCUT_BENCH_SMOKE"):
         return

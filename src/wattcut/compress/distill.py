@@ -261,15 +261,15 @@ def layer_map(student_layers: int, teacher_layers: int, notes: dict[str, Any] | 
 def _layerwise_mse(s_hidden: Any, t_hidden: Any, mapped: list[int], mask: Any, projections: Any) -> Any:
     """Mean over the embeddings and every mapped layer of the token-level MSE, padding excluded."""
     import torch
+    import torch.nn.functional as F  # noqa: N812
 
-    m = torch.from_numpy(mask).unsqueeze(-1).to(s_hidden[0].dtype)
-    count = m.sum().clamp(min=1.0) * s_hidden[0].shape[-1]
+    real = torch.from_numpy(mask).bool()  # [batch, tokens]: indexing keeps the real tokens' states
     pairs = [(s_hidden[0], t_hidden[0])] + [(s_hidden[j + 1], t_hidden[i]) for j, i in enumerate(mapped)]
-    total = s_hidden[0].new_zeros(())
-    for k, (s, t) in enumerate(pairs):
-        s = projections[k](s) if projections is not None else s
-        total = total + (((s - t.clone()) ** 2) * m).sum() / count
-    return total / len(pairs)
+    losses = [
+        F.mse_loss((projections[k](s) if projections is not None else s)[real], t[real].clone())
+        for k, (s, t) in enumerate(pairs)
+    ]
+    return torch.stack(losses).mean()
 
 
 def _check_teacher_source(config: DistillConfig) -> None:

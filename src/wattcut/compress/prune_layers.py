@@ -111,8 +111,6 @@ def apply(model: Any, config: LayersConfig, ctx: CompressContext) -> Any:
     model.module.config.num_hidden_layers = len(kept)
     if config.energy_budget is None:  # a distilled student maps its layers to the teacher's by these
         model.notes = {**(model.notes or {}), "prune_layers": {"kept_layers": keep, "of_layers": len(layers)}}
-    else:
-        model.notes["prune_layers"]["of_layers"] = len(layers)
     return model
 
 
@@ -154,6 +152,7 @@ def _keep_to_budget(model: Any, config: LayersConfig, ctx: CompressContext) -> l
             "energy_aware": config.energy_aware,
             "importance": config.importance,
             "kept_layers": kept,
+            "of_layers": len(layers),
             "predicted_ratio": profile.ratio(s, 1),
         },
     }

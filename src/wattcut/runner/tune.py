@@ -160,7 +160,8 @@ def measure(
             f'The study has no variant "{variant}".', f"Choose one of: baseline, {', '.join(names) or '(none)'}."
         )
     _check_hints(settings, names.get(variant), variant)
-    per = {s: _task_for(task, cfg, s, texts) for s in settings}  # every setting's workload checked before the build
+    # every workload checked before the build; a hint does not change the workload, so it is keyed without one
+    per = {replace(s, hint=None): _task_for(task, cfg, s, texts) for s in settings}
     console.print(f"building {escape(variant)} as the study builds it...")
     base = primary.load_model(source)
     if primary.trains:
@@ -174,10 +175,7 @@ def measure(
             cfg, primary, names[variant], base, tokenizer, settings[0].threads, vdir, cfg.seed, session, source, None
         )[0]
     session.take()
-    resolved = resolve_hints(settings, model, variant)
-    if resolved is not settings:  # the default's None became the built hint; the same deployment is served once
-        per = {r: per[next(s for s in settings if replace(s, hint=s.hint or r.hint) == r)] for r in resolved}
-        settings = resolved
+    settings = resolve_hints(settings, model, variant)  # the default's None becomes the built hint, served once
     if not model.capabilities.threads and not model.capabilities.gguf and len({s.threads for s in settings}) > 1:
         raise UserInputError(
             f"{variant} runs on {model.runtime}, whose thread count wattcut cannot set per deployment.",
@@ -188,7 +186,7 @@ def measure(
     for r in range(rounds):
         order = settings[r % len(settings) :] + settings[: r % len(settings)]
         for s in order:
-            t, reqs = per[s], workload[s]
+            t, reqs = per[replace(s, hint=None)], workload[replace(s, hint=None)]
             _deploy(model, s, variant, work)
             warm = t.warmup_requests()
             t.serve(model, reqs[:warm] if warm else reqs[:1], PhaseRecord("warmup", 0.0), desc=f"warm-up {s.name}")
