@@ -187,6 +187,12 @@ class InferConfig:
     baseline's median latency drifts by more than ``drift_threshold`` between the two
     (another tenant arrived or left), the round is repeated, at most ``max_repeats``
     times; the drift and the number of rounds are stored with every record.
+
+    ``bucket = true`` serves batches of texts of similar length, as a server that groups its
+    queue by length does: the drawn texts are taken 16 batches at a time, sorted by token
+    length inside that window, cut into batches, and the batches shuffled (seeded), so each
+    batch pads to its own longest text rather than to a random one's. Text tasks only, and
+    only with ``batch_size`` above 1 (at batch 1 nothing pads).
     """
 
     requests: int = 200
@@ -197,11 +203,18 @@ class InferConfig:
     drift_threshold: float = 0.15
     max_repeats: int = 2
     rounds: int = 5
-    version: int = 3
+    bucket: bool = False
+    version: int = 4
 
     def __post_init__(self) -> None:
         positive("[infer]", "requests", self.requests)
         positive("[infer]", "batch_size", self.batch_size)
+        if self.bucket and self.batch_size == 1:
+            raise UserInputError(
+                "[infer] bucket = true groups texts of similar length into one batch, but batch_size = 1: "
+                "a batch of one text pads nothing, so there is nothing to group.",
+                "Set [infer] batch_size above 1, or remove bucket.",
+            )
         positive("[infer]", "warmup_requests", self.warmup_requests, allow_zero=True)
         positive("[infer]", "cooldown_s", self.cooldown_s, allow_zero=True)
         positive("[infer]", "sentinel_requests", self.sentinel_requests, allow_zero=True)

@@ -231,9 +231,10 @@ def _workload_note(cfg: dict[str, Any]) -> str:
     infer, data = cfg["infer"], cfg.get("data") or {}
     if not cfg.get("tasks"):
         return (
-            f"Inference: {infer['requests']} requests of batch {infer['batch_size']}, sequence length up to "
-            f"{data.get('max_length')} tokens, after {infer['warmup_requests']} warm-up requests; the model forward "
-            "only (tokenization excluded)."
+            f"Inference: {infer['requests']} requests of batch {infer['batch_size']}"
+            + (", texts grouped by length (bucketed 16 batches at a time)" if infer.get("bucket") else "")
+            + f", sequence length up to {data.get('max_length')} tokens, after {infer['warmup_requests']} warm-up "
+            "requests; the model forward only (tokenization excluded)."
         )
     energy_task = cfg.get("energy_task")
     if energy_task:

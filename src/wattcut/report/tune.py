@@ -21,7 +21,8 @@ def markdown(result: dict[str, Any], about: dict[str, Any]) -> str:
         f"# wattcut tune: {about['study']} / {about['variant']}",
         "",
         f"{about['variant']} ({about['runtime']} · {about['precision']}) on {about['cpu']}: {len(result['settings'])} "
-        f"deployment settings, {about['rounds']} interleaved paired rounds, target: {' and '.join(want) or 'none'}.",
+        f"deployment settings, {about['rounds']} interleaved paired rounds, target: {' and '.join(want) or 'none'}."
+        + (" Batches above 1 group texts of similar length ([infer] bucket)." if about.get("bucket") else ""),
         "",
     ]
     by = {s["setting"]: s for s in result["settings"]}

@@ -137,6 +137,14 @@ def check_inputs(cfg: StudyConfig) -> tuple[str, list[Any], dict[str, Start]]:
             check = TECHNIQUES.get(step.name).check_inputs
             if check is not None:
                 check(step.config)
+    if cfg.infer.bucket:
+        fixed = [t.key for t in tasks if not t.buckets]
+        if fixed:
+            raise UserInputError(
+                f"[infer] bucket = true, but the task(s) {', '.join(fixed)} do not batch texts of varying length "
+                "(their requests are images of one size, prompts or a replayed conversation).",
+                "Remove bucket, or keep it for a study of sequence_classification only.",
+            )
     for t in tasks:
         t.prepare()
     if cfg.explain.samples:

@@ -99,6 +99,7 @@ def make_record(
             "threads": (variant.threads if variant is not None and variant.threads else None) or threads_of(cfg),
             "threads_source": "variant" if variant is not None and variant.threads else "study",
             "batch_size": cfg.infer.batch_size,
+            **({"bucket": True} if cfg.infer.bucket else {}),
         },
     }
 

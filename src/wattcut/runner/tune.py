@@ -134,7 +134,9 @@ def _task_for(task: Any, cfg: StudyConfig, s: Setting, texts: int) -> Any:
         t = type(task)(cfg, replace(task.config, concurrency=s.concurrency, parallel=s.concurrency), task.key)
     else:
         batch = s.batch_size or 1
-        infer = replace(cfg.infer, batch_size=batch, requests=max(1, texts // batch), rounds=1)  # tune's own rounds
+        # tune's own rounds; [infer] bucket groups the texts of batches above 1 (a batch of one pads nothing)
+        bucket = cfg.infer.bucket and batch > 1
+        infer = replace(cfg.infer, batch_size=batch, requests=max(1, texts // batch), rounds=1, bucket=bucket)
         t = type(task)(replace(cfg, infer=infer), task.config, task.key)
     t.prepare()
     return t
@@ -218,6 +220,7 @@ def measure(
         "runtime": model.runtime,
         "precision": model.precision,
         "unit": unit,
+        **({"bucket": True} if cfg.infer.bucket and unit == "text" else {}),
     }
 
 

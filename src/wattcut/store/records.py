@@ -216,11 +216,12 @@ class ModelRecord(Record):
 
 @dataclass(kw_only=True)
 class Deployment(Record):
-    """How the variant was served: threads (and whose setting) and batch size."""
+    """How the variant was served: threads (and whose setting), batch size, and whether batches were bucketed."""
 
     threads: int
     threads_source: str
     batch_size: int
+    bucket: bool | None = None  # True: batches of texts grouped by length ([infer] bucket); absent otherwise
 
 
 @dataclass(kw_only=True)

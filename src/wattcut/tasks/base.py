@@ -51,6 +51,8 @@ class Task:
     recovers: ClassVar[bool] = False
     # The task computes SHAP attributions of its items (``[explain]``): ``explain`` and ``eval_items``.
     explains: ClassVar[bool] = False
+    # The task's batched requests can be grouped by length (``[infer] bucket``): texts of different lengths.
+    buckets: ClassVar[bool] = False
 
     def __init__(self, study: StudyConfig, config: Any, key: str | None = None) -> None:
         self.study = study

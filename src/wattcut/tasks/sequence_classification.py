@@ -173,6 +173,10 @@ def make_requests(
     rng.shuffle(pool)
     n = (cfg.warmup_requests + cfg.requests) * cfg.batch_size
     picks = [pool[i % len(pool)] for i in range(n)]
+    if cfg.bucket:  # the same texts, grouped by length 16 batches at a time (see InferConfig)
+        texts = [data.texts[i] for i in picks]
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+        picks = [picks[i] for batch in length_grouped_batches(lengths, cfg.batch_size, seed) for i in batch]
     return [
         encode(tokenizer, [data.texts[i] for i in picks[j : j + cfg.batch_size]], max_length)
         for j in range(0, n, cfg.batch_size)
@@ -198,6 +202,7 @@ class SequenceClassification(Task):
     """Fine-tune a pretrained encoder with a new classification head; accuracy, P/R/F1, AUC."""
 
     name = "sequence_classification"
+    buckets = True
     explains = True
     config_cls = SequenceClassificationConfig
     summary = (
