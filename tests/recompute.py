@@ -202,6 +202,15 @@ def _check_paired(results, by):
             keys = sorted(set(base) & set(var))
             logs = np.log([var[k] / base[k] for k in keys])
             assert r["n_pairs"] == len(keys)
+            if "basis" in r:  # since the two-level interval: trial means when the trials differ (ANOVA p < 0.25)
+                per_trial = [logs[[k[0] == i for k in keys]] for i in sorted({k[0] for k in keys})]
+                assert r["n_trials"] == len(per_trial)
+                if len(per_trial) > 1 and len(keys) > len(per_trial):
+                    f_p = stats.f_oneway(*per_trial).pvalue
+                    _close(r["trial_effect_p"], float(f_p), f"{name} {field} trial effect p")
+                    assert r["basis"] == ("trials" if f_p < 0.25 else "rounds"), (name, field, f_p)
+                if r["basis"] == "trials":
+                    logs = np.array([g.mean() for g in per_trial])
             _close(r["ratio"], float(np.exp(logs.mean())), f"{name} {field} ratio")
             res = stats.ttest_1samp(logs, 0.0)
             ci = res.confidence_interval(0.95)

@@ -27,6 +27,16 @@ def test_energy_not_worse_regression_and_inconclusive():
     assert energy_check(None, 0.1).verdict == "inconclusive"
 
 
+def test_an_interval_over_trial_means_asks_for_trials_not_rounds():
+    e = energy_check({**paired(0.0, 0.10, 6), "basis": "trials", "n_trials": 3}, 0.001)
+    assert e.verdict == "inconclusive" and e.more_rounds is None and e.by_trials
+    ni = {"mean_diff": 0.0, "lower_bound": -0.001, "margin": 0.01, "n_items": 500, "scale": "absolute"}
+    stats_ = {"paired": {"candidate": {"energy_per_request_j": {**paired(0.0, 0.10, 6), "basis": "trials"}}},
+              "non_inferiority": {"candidate": ni}}  # fmt: skip
+    d = decide(stats_, "candidate", 0.001)
+    assert d.verdict == "inconclusive" and any("more trials (not more rounds)" in r for r in d.reasons)
+
+
 def test_quality_uses_both_one_sided_bounds():
     ni = {"mean_diff": -0.002, "lower_bound": -0.006, "margin": 0.01, "n_items": 500, "scale": "absolute"}
     assert quality_check(ni, "accuracy").verdict == "non-inferior"

@@ -147,3 +147,50 @@ def test_items_of_different_lengths_do_not_pair():
 def test_log_ratio_of_identical_rounds_is_exactly_one():
     r = log_ratio({(0, 0): 2.0, (0, 1): 3.0}, {(0, 0): 2.0, (0, 1): 3.0})
     assert r["ratio"] == 1.0 and r["ci95_low"] == r["ci95_high"] == 1.0 and r["p_value"] == 1.0
+
+
+def _two_level(trial_sd, round_sd=0.02, trials=4, rounds=6, ratio=0.5, seed=0):
+    """Per-round energies whose log ratio varies by trial (each trial's builds) and by round."""
+    rng = np.random.default_rng(seed)
+    base, var = {}, {}
+    for t in range(trials):
+        offset = trial_sd * rng.standard_normal()
+        for r in range(rounds):
+            base[(t, r)] = 0.01 * (1 + 0.05 * rng.standard_normal())
+            var[(t, r)] = base[(t, r)] * ratio * math.exp(offset + round_sd * rng.standard_normal())
+    return base, var
+
+
+def test_trials_that_differ_more_than_their_rounds_get_an_interval_from_the_trial_means():
+    base, var = _two_level(trial_sd=0.15)
+    r = log_ratio(base, var)
+    assert r["basis"] == "trials" and r["trial_effect_p"] < 0.25 and r["n_trials"] == 4 and r["df"] == 3
+    means = [np.mean([math.log(var[(t, k)] / base[(t, k)]) for k in range(6)]) for t in range(4)]
+    half = float(__import__("scipy").stats.t.ppf(0.975, 3)) * np.std(means, ddof=1) / 2
+    assert r["ci95_high"] == pytest.approx(math.exp(np.mean(means) + half))
+    # pooling the 24 rounds as if independent would have claimed an interval several times narrower
+    logs = [math.log(var[k] / base[k]) for k in sorted(base)]
+    pooled = float(__import__("scipy").stats.t.ppf(0.975, 23)) * np.std(logs, ddof=1) / math.sqrt(24)
+    assert half > 2 * pooled
+
+
+def test_trials_alike_pool_their_rounds_and_one_trial_says_so():
+    base, var = _two_level(trial_sd=0.0)
+    r = log_ratio(base, var)
+    assert r["basis"] == "rounds" and r["trial_effect_p"] >= 0.25 and r["df"] == 23
+    one = log_ratio({k: v for k, v in base.items() if k[0] == 0}, var)
+    assert one["basis"] == "one trial" and one["trial_effect_p"] is None and one["df"] == 5
+
+
+def test_a_study_whose_trials_differ_names_them_in_the_noise_floor_and_the_reason():
+    trials = _study()
+    for rec in trials:  # the int8 builds of trials 1 and 2 cost 20% and 40% more than trial 0's
+        if rec["variant"] == "int8":
+            scale = 1 + 0.2 * rec["trial_index"]
+            for rd in rec["tasks"]["sequence_classification"]["rounds"]:
+                rd["energy_per_request_j"] *= scale
+    st = study_statistics(CONFIG, as_trials(trials))
+    e = st["paired"]["int8"]["energy_per_request_j"]
+    assert e["basis"] == "trials" and st["noise_floor"]["trial_basis_variants"] == ["int8"]
+    assert "3 trial means of 15 paired rounds" in st["recommendation"]["reason"]
+    assert check({"statistics": st, "trials": trials}) > 20

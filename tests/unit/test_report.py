@@ -176,3 +176,23 @@ def test_report_reprices_payback_for_another_traffic_and_grid(tmp_path):
     evil = pb["variants"]["<b>evil</b>"]
     assert evil["saving_per_year_kwh"] == pytest.approx((1.0 - 0.5) * 2000 * 365 / 3.6e6)  # 10 J vs 5 J per 10 req
     assert main(["report", str(tmp_path), "--grid", "Atlantis"]) == 2  # named, with the accepted forms
+
+
+def test_report_rebuilds_a_study_shared_as_its_results_json_alone(tmp_path):
+    """A results.json without its store: the store is rebuilt from its records, the files rewritten beside it."""
+    import shutil
+    from pathlib import Path
+
+    from tests.recompute import check
+    from wattcut.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "example-report-llm-served" / "results.json"
+    shutil.copy(example, tmp_path / "results.json")
+    before = json.loads(example.read_text())
+    assert main(["report", str(tmp_path)]) == 0  # a folder holding only results.json
+    after = json.loads((tmp_path / "results.json").read_text())
+    assert after["trials"] == before["trials"] and after["started_at"] == before["started_at"]
+    assert after["config"] == before["config"] and after["provenance"] == before["provenance"]
+    assert check(after) > 5 and (tmp_path / "report.md").is_file() and not (tmp_path / STORE_NAME).exists()
+    (tmp_path / "bad.json").write_text('{"study": "x"}')
+    assert main(["report", str(tmp_path / "bad.json")]) == 2  # not a wattcut results.json: named, exit 2

@@ -11,7 +11,7 @@ from wattcut.cli.flags import POSITIVE
 
 
 def report(
-    store: Annotated[str, typer.Argument(help="an output folder or its wattcut.sqlite")],
+    store: Annotated[str, typer.Argument(help="an output folder, its wattcut.sqlite, or a results.json")],
     requests_per_day: Annotated[
         float | None, typer.Option(parser=POSITIVE, metavar="N", help="re-price payback for this traffic")
     ] = None,
@@ -22,14 +22,30 @@ def report(
     """Rewrite every result file (results.json/.csv, report.html/.md, figures, emissions.csv) next to the store.
 
     ``requests_per_day`` and ``grids`` re-price payback and deployment carbon without
-    re-running anything; the files say where the values came from.
+    re-running anything; the files say where the values came from. Given a ``results.json``
+    (a study shared without its store, or a folder holding only that), the store is rebuilt
+    from its trial records in a temporary folder and the files are rewritten next to it, with
+    this version's statistics.
     """
+    import tempfile
+    from pathlib import Path
+
     from wattcut.report.build import write_reports
     from wattcut.settings import DeployConfig
-    from wattcut.store import Store
+    from wattcut.store import STORE_NAME, Store
     from wattcut.ui import console
 
-    s = Store.open_study(store)
+    where = Path(store)
+    if where.is_dir() and not (where / STORE_NAME).exists() and (where / "results.json").is_file():
+        where = where / "results.json"
+    scratch = None
+    if where.is_file() and where.name.endswith(".json"):
+        scratch = tempfile.TemporaryDirectory(prefix="wattcut-report-")
+        s = Store.from_results(where, Path(scratch.name) / STORE_NAME)
+        out = where.parent
+    else:
+        s = Store.open_study(store)
+        out = s.path.parent
     try:
         deploy = None
         if requests_per_day is not None or grids:
@@ -41,7 +57,9 @@ def report(
             deploy = {**asdict(cfg), "requests_per_day_source": "wattcut report --requests-per-day (an assumption)"}
             if requests_per_day is None:
                 deploy["requests_per_day_source"] = "[deploy] requests_per_day (an assumption)"
-        for p in write_reports(s, s.path.parent, deploy):
+        for p in write_reports(s, out, deploy):
             console.print(f"wrote {p}")
     finally:
         s.close()
+        if scratch is not None:
+            scratch.cleanup()

@@ -106,6 +106,8 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def energy_table(results: Results) -> list[str]:
     """Markdown rows: per variant, J/request, Wh/1,000 queries, CI vs the baseline, method, quality, payback."""
+    from wattcut.stats.paired import pairs_label
+
     payback = (results.statistics.get("payback") or {}).get("variants") or {}
     paired = results.statistics.get("paired") or {}
     ni = results.statistics.get("non_inferiority") or {}
@@ -121,12 +123,13 @@ def energy_table(results: Results) -> list[str]:
         span = row.get("energy_per_request_range_j")
         span_txt = "measured" if not span else f"{wh_per_1k(span[0]):.3g}-{wh_per_1k(span[1]):.3g} Wh"
         e = (paired.get(name) or {}).get("energy_per_request_j") or {}
+
         ratio = (
             "1 (reference)"
             if name == "baseline"
             else "n/a"
             if not e
-            else f"{e['ratio']:.3f}x ({e['ci95_low']:.3f}-{e['ci95_high']:.3f}, {e['n_pairs']} paired rounds)"
+            else f"{e['ratio']:.3f}x ({e['ci95_low']:.3f}-{e['ci95_high']:.3f}, {pairs_label(e)})"
         )
         how = ("estimated: " if row.get("estimated") else "measured: ") + ", ".join(row.get("methods") or [])
         q = ni.get(name) or (paired.get(name) or {}).get("quality") or {}

@@ -95,8 +95,15 @@ def method_lines(results: Results) -> list[str]:
             f"Noise floor: the per-round paired energy ratios (variant / baseline, the unit of the energy tests) "
             f"varied {nf['spread_pct']:.1f}% from round to round (pooled over {nf['variants']} variants, 95% CI "
             f"{lo:.1f}-{hi:.1f}%); with {nf['rounds']} paired rounds, ratios within {nf['resolvable_pct']:.1f}% of 1 "
-            "cannot be resolved on this machine. This is each variant's CI half-width, so it agrees with the CIs."
+            "cannot be resolved on this machine. This is the CI half-width of each variant whose interval pools its "
+            "rounds, so it agrees with those CIs."
         )
+        if nf.get("trial_basis_variants"):
+            lines.append(
+                f"Trials differed: the energy ratios of {', '.join(nf['trial_basis_variants'])} varied from trial to "
+                "trial more than their rounds explain (one-way ANOVA, p below 0.25), so their CIs come from the trial "
+                "means and are wider than this floor; more trials, not more rounds, would narrow them."
+            )
     s_nf = nf.get("sentinel")
     if s_nf:
         lines.append(

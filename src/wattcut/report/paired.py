@@ -43,7 +43,12 @@ def paired_rows(statistics: dict[str, Any]) -> list[dict[str, str]]:
             holm = r.get("p_holm")
             return (
                 f"{r['ratio']:.3f}x [{r['ci95_low']:.3f}–{r['ci95_high']:.3f}], Holm p = "
-                f"{'n/a' if holm is None else f'{holm:.2g}'}, {r['n_pairs']} rounds"
+                f"{'n/a' if holm is None else f'{holm:.2g}'}, "
+                + (
+                    f"{r['n_trials']} trial means of {r['n_pairs']} rounds"
+                    if r.get("basis") == "trials"
+                    else f"{r['n_pairs']} rounds"
+                )
             )
 
         rows.append(

@@ -343,9 +343,11 @@ def recommend(
         )
         ratio = ((paired or {}).get(best) or {}).get("energy_per_request_j")
         if ratio and ratio.get("ci95_low") is not None:
+            from wattcut.stats.paired import pairs_label
+
             reason += (
                 f": {ratio['ratio']:.3f}x the baseline's energy per request (95% CI {ratio['ci95_low']:.3f}-"
-                f"{ratio['ci95_high']:.3f}, {ratio['n_pairs']} paired rounds, Holm p = {ratio['p_holm']:.2g}), "
+                f"{ratio['ci95_high']:.3f}, {pairs_label(ratio)}, Holm p = {ratio['p_holm']:.2g}), "
                 f"{100 * (1 - ratio['ratio']):.0f}% less."
             )
         else:

@@ -6,7 +6,9 @@ CI of :func:`wattcut.stats.paired.log_ratio`). With a margin m, the candidate is
 - *not worse* when the CI's upper end is below 1 + m (any increase is smaller than the margin),
 - *a regression* when the CI's lower end is above 1 + m (proven more expensive by more than the margin),
 - *inconclusive* otherwise: more rounds narrow the CI by sqrt(n); the rounds that would likely decide are
-  (t x sd / distance)^2, the distance being from the mean log ratio to log(1 + m).
+  (t x sd / distance)^2, the distance being from the mean log ratio to log(1 + m). When the CI comes from the
+  trial means (the trials differed more than their rounds explain), more rounds do not narrow it: no count is
+  given, and the reason says that more trials would.
 
 Quality: the item-level paired non-inferiority test the study runs (one-sided 95%). Non-inferior when its lower
 bound is above -margin; a regression when the matching upper bound, mean + (mean - lower), is below -margin;
@@ -39,7 +41,8 @@ class EnergyCheck:
         n_pairs: Paired rounds.
         margin: The relative margin (0.05 = 5% more energy is tolerated).
         more_rounds: When inconclusive, about how many more paired rounds would likely decide (None: not
-            estimable, e.g. the mean sits on the margin).
+            estimable, e.g. the mean sits on the margin, or the CI is over trial means).
+        by_trials: The CI is over the trials' means (they differed more than their rounds explain).
     """
 
     verdict: str
@@ -49,6 +52,7 @@ class EnergyCheck:
     n_pairs: int
     margin: float
     more_rounds: int | None = None
+    by_trials: bool = False  # the CI is over trial means: more trials, not more rounds, would narrow it
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,13 @@ def energy_check(paired: dict[str, Any] | None, margin: float) -> EnergyCheck:
     distance = abs(math.log(bound) - float(paired["mean_log_ratio"]))
     sd = float(paired.get("sd_log_ratio") or 0.0)
     more = None
-    if distance > 1e-12 and sd > 0:
+    if distance > 1e-12 and sd > 0 and paired.get("basis") != "trials":
         needed = n
         for _ in range(20):  # t depends on n: a few fixed-point steps settle it
             t = float(stats.t.ppf(0.975, max(needed - 1, 1)))
             needed = math.ceil((t * sd / distance) ** 2)
         more = max(needed - n, 1)
-    return EnergyCheck("inconclusive", paired["ratio"], low, high, n, margin, more)
+    return EnergyCheck("inconclusive", paired["ratio"], low, high, n, margin, more, paired.get("basis") == "trials")
 
 
 def quality_check(ni: dict[str, Any] | None, label: str) -> QualityCheck:
@@ -157,7 +161,9 @@ def decide(statistics: dict[str, Any], candidate: str, energy_margin: float, fai
         verdict = "inconclusive"
         if energy.verdict == "inconclusive":
             more = (
-                ""
+                "; its trials differed more than their rounds explain, so more trials (not more rounds) would narrow it"
+                if energy.by_trials
+                else ""
                 if energy.more_rounds is None
                 else f"; about {energy.more_rounds} more paired rounds would likely decide"
             )

@@ -6,8 +6,10 @@ to the baseline, ln(E_variant / E_baseline), is the unit of analysis. The noise 
 matters is therefore the spread of those per-round log ratios: its pooled SD over the
 variants, sigma_pair = sqrt(mean_v(s_v^2)), with a chi-square 95% interval on the pooled
 degrees of freedom. With n rounds, a ratio closer to 1 than t(0.975, n - 1) x sigma_pair /
-sqrt(n) cannot be told from noise: the same half-width each variant's CI has, so the
-sentence and the CIs agree by construction.
+sqrt(n) cannot be told from noise: the same half-width each variant's CI has when its
+interval pools the rounds, so the sentence and those CIs agree by construction. A variant
+whose trials differ more than their rounds explain has its interval from the trial means
+(``stats.paired.log_ratio``), wider than this floor; those variants are named.
 
 The baseline sentinel (a few requests served before and after each trial's rounds) is
 reported beside it as a drift check: it spans minutes and a handful of requests, so it
@@ -57,6 +59,10 @@ def noise_floor(trials: Sequence[Trial], paired: dict[str, Any] | None = None) -
             "resolvable_pct": 100 * math.expm1(half),
             "method": METHOD,
         }
+        energy = {n: r.get("energy_per_request_j") or {} for n, r in (paired or {}).items()}
+        by_trials = sorted(n for n, e in energy.items() if e.get("basis") == "trials")
+        if by_trials:
+            out["trial_basis_variants"] = by_trials
     sentinel = _sentinel_drift(trials)
     if sentinel is not None:
         out["sentinel"] = sentinel

@@ -18,9 +18,17 @@ runs on ``D_i = -n (nll_v - nll_b)_i / sum T`` against a margin of ``log(1 + m)`
 
 **Energy and latency (per round).** Each (trial, round) pairs the variant's window with
 the baseline's window of the same round; the log of the ratio of their energy (or mean
-latency) per request is tested with a two-sided t over all pairs; the ratio and its
-95% CI are ``exp`` of the mean and its bounds. P-values are Holm-adjusted across
-variants, per metric.
+latency) per request is the observation, and the ratio and its 95% CI are ``exp`` of
+the mean and its bounds. Rounds of one trial share that trial's builds, so they are not
+independent of each other when the builds differ: a two-level design (trials, rounds
+within them), as in Kalibera and Jones, *Rigorous Benchmarking in Reasonable Time*
+(2013). A one-way ANOVA F test asks whether the trials' mean log ratios differ more than
+their rounds explain. When they do (p < 0.25, the preliminary-test level of Bozivich,
+Bancroft and Hartley's "sometimes pool" rule), the interval is a t over the trial means
+(``trials - 1`` degrees of freedom): more trials narrow it, more rounds do not. Otherwise,
+and with one trial, the rounds are pooled: a two-sided t over all pairs. With one trial
+the interval cannot include build-to-build variation, and the result says so
+(``basis``). P-values are Holm-adjusted across variants, per metric.
 
 Every number here is recomputed independently by ``tests/recompute.py`` from
 ``results.json``.
@@ -29,6 +37,7 @@ Every number here is recomputed independently by ``tests/recompute.py`` from
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +50,11 @@ ITEM_METHOD = (
     "item-level paired t: per-item differences averaged over the trials both variants share, items as the "
     "sampling unit, one-sided 95%"
 )
-ROUND_METHOD = "per-round paired log ratio: t over (trial, round) pairs, two-sided 95% CI, Holm across variants"
+ROUND_METHOD = (
+    "per-round paired log ratio, two-sided 95% CI, Holm across variants: t over the trials' means when the trials "
+    "differ more than their rounds explain (one-way ANOVA F, p < 0.25), else t over all (trial, round) pairs"
+)
+POOL_ALPHA = 0.25  # the preliminary test's level in the sometimes-pool rule (Bozivich, Bancroft & Hartley 1956)
 
 
 def item_scores(trial: Trial, task: str, metric: str) -> dict[str, np.ndarray] | None:
@@ -149,36 +162,66 @@ def round_values(trial: Trial, task: str, field: str) -> dict[int, float]:
 
 
 def log_ratio(base: dict[tuple[int, int], float], var: dict[tuple[int, int], float]) -> dict[str, Any] | None:
-    """Ratio variant/baseline from paired (trial, round) values, on the log scale, with a 95% CI and p."""
+    """Ratio variant/baseline from paired (trial, round) values, on the log scale, with a 95% CI and p.
+
+    ``basis`` says what the interval's error is: ``"trials"`` (the trials' mean log ratios differ more than their
+    rounds explain, so the t runs over the trial means), ``"rounds"`` (pooled over every pair), or ``"one trial"``
+    (pooled rounds of one trial: build-to-build variation is not in the interval).
+    """
     from scipy import stats
 
     keys = sorted(set(base) & set(var))
     if not keys:
         return None
     x = np.log([var[k] / base[k] for k in keys])
-    n = len(x)
-    mean = float(x.mean())
+    groups: dict[int, list[float]] = {}
+    for (trial, _), v in zip(keys, x, strict=True):
+        groups.setdefault(trial, []).append(float(v))
+    n, n_trials = len(x), len(groups)
+    trial_p = None
+    if n_trials > 1 and n > n_trials:  # some trial has two rounds or more: within-trial spread is estimable
+        with warnings.catch_warnings():  # identical rounds (a constant input) are handled below
+            warnings.simplefilter("ignore")
+            trial_p = float(stats.f_oneway(*[np.array(g) for g in groups.values()]).pvalue)
+        if not math.isfinite(trial_p):  # every trial's rounds identical: no within-trial spread to compare with
+            trial_p = 0.0 if len({round(float(np.mean(g)), 15) for g in groups.values()}) > 1 else None
+    by_trials = trial_p is not None and trial_p < POOL_ALPHA
+    sample = np.array([np.mean(g) for g in groups.values()]) if by_trials else x
+    mean = float(sample.mean())
     sd = float(x.std(ddof=1)) if n > 1 else None
     out: dict[str, Any] = {
         "n_pairs": n,
+        "n_trials": n_trials,
+        "basis": "trials" if by_trials else "rounds" if n_trials > 1 else "one trial",
+        "trial_effect_p": trial_p,
         "mean_log_ratio": mean,
-        "sd_log_ratio": sd,
+        "sd_log_ratio": sd,  # the rounds' spread (the noise floor reads it), whatever the basis
         "ratio": math.exp(mean),
         "ci95_low": None,
         "ci95_high": None,
         "p_value": None,
         "method": ROUND_METHOD,
     }
-    if sd is None:
+    if len(sample) < 2:
         return out
-    se = sd / math.sqrt(n)
+    df = len(sample) - 1
+    se = float(sample.std(ddof=1)) / math.sqrt(len(sample))
+    out["df"] = df
+    if by_trials:
+        out["sd_trial_means"] = float(sample.std(ddof=1))
     if se > 0:
-        half = float(stats.t.ppf(0.975, n - 1)) * se
+        half = float(stats.t.ppf(0.975, df)) * se
         out.update(
             ci95_low=math.exp(mean - half),
             ci95_high=math.exp(mean + half),
-            p_value=float(2 * stats.t.sf(abs(mean) / se, n - 1)),
+            p_value=float(2 * stats.t.sf(abs(mean) / se, df)),
         )
     else:
         out.update(ci95_low=math.exp(mean), ci95_high=math.exp(mean), p_value=1.0 if mean == 0 else 0.0)
     return out
+
+
+def pairs_label(r: dict[str, Any]) -> str:
+    """What a log-ratio interval rests on, in words: ``15 paired rounds`` or ``3 trial means of 15 paired rounds``."""
+    rounds = f"{r['n_pairs']} paired round{'s' if r['n_pairs'] != 1 else ''}"
+    return f"{r['n_trials']} trial means of {rounds}" if r.get("basis") == "trials" else rounds

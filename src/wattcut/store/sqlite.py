@@ -187,6 +187,42 @@ class Store:
         return store
 
     @classmethod
+    def from_results(cls, results_json: Path, path: Path) -> Store:
+        """A new store at ``path`` holding the study a ``results.json`` describes (a study shared without its store).
+
+        The study row (started_at kept), every trial record, the failures and the search history and prediction
+        are what ``results.json`` carries; statistics and summaries are not copied: the report recomputes them.
+
+        Raises:
+            UserInputError: The file is not a wattcut ``results.json``.
+        """
+        try:
+            doc = json.loads(Path(results_json).read_text(encoding="utf-8"))
+            study, config, trials = doc["study"], doc["config"], doc["trials"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UserInputError(
+                f'"{results_json}" is not a wattcut results.json ({type(e).__name__}: {e}).',
+                "Give a results.json written by `wattcut run` or `wattcut report`, or the study's output folder.",
+            ) from None
+        store = cls.open(path)
+        store.begin_study(study, config, doc.get("provenance") or {})
+        with store._tx() as c:
+            c.execute("UPDATE study SET started_at = ? WHERE id = 1", (doc.get("started_at") or _now(),))
+        for record in trials:
+            store.append_trial(upgrade(record))
+        with store._tx() as c:
+            for f in doc.get("failures") or []:
+                c.execute(
+                    "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                    (f["variant"], f["trial_index"], f["stage"], f["reason"], f.get("failed_at") or _now()),
+                )
+        if doc.get("search"):
+            store.set_meta("search_history", json.dumps(doc["search"]))
+        if (doc.get("prediction") or {}).get("predicted"):
+            store.set_meta("prediction", json.dumps(doc["prediction"]["predicted"]))
+        return store
+
+    @classmethod
     def open(cls, path: Path, create: bool = True) -> Store:
         """Open (or create) a store, checking its schema version."""
         if not create and not path.is_file():
