@@ -179,9 +179,10 @@ class InferConfig:
 
     Within a trial every variant is compressed and evaluated first; then the workload is
     cut into ``rounds`` equal parts and served in interleaved rounds: in round r every
-    variant serves part r in its own window (the order rotates each round), each after
-    ``cooldown_s`` of rest. Per-round energy and latency are stored, and comparisons with
-    the baseline pair each variant's round with the baseline's round of the same trial
+    variant serves part r in its own window (a Williams order: every position and every
+    predecessor equally often), each after ``cooldown_s`` of rest. Per-round energy and
+    latency are stored, and comparisons with the baseline pair each variant's round with
+    the baseline's round of the same trial
     (tasks whose workload is one replay, such as ``chat_replay``, run in one round). The
     rounds are bracketed by ``sentinel_requests`` untimed-for-energy baseline requests: if the
     baseline's median latency drifts by more than ``drift_threshold`` between the two

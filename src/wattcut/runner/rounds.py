@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from wattcut.runner.checks import task_key
+from wattcut.runner.order import round_order
 from wattcut.settings import BASELINE, StudyConfig
 from wattcut.ui import console
 
@@ -27,8 +28,10 @@ def inference_round(
 
     Each task's timed requests are cut into ``[infer] rounds`` contiguous parts (one part
     for tasks that do not interleave); in round r every variant serves part r in its own
-    window, in an order that rotates each round, so that slow drifts of the machine hit
-    every variant alike and each variant's round pairs with the baseline's. Returns, per
+    window, in an order that changes each round (a Williams design: every position and every
+    predecessor equally often), so that slow drifts of the machine and what the previous
+    window left behind hit every variant alike, and each variant's round pairs with the
+    baseline's. Returns, per
     variant and task, the merged infer phase, latencies, per-round figures and per-request
     details; and the contention check: the sentinel's relative drift (on the primary
     task's requests), how many attempts ran, and whether the last one was still drifting
@@ -67,7 +70,7 @@ def inference_round(
             for n in names
         }
         for r in range(n_rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
+            order = round_order(names, r)  # every position, and every predecessor, equally often (runner.order)
             for position, name in enumerate(order):
                 model, parts = ready[name], parts_of[name]
                 for t in tasks:
@@ -169,7 +172,7 @@ def _round_figures(index: int, position: int, rec: Any, latencies: list[float]) 
     per = rec.requests if energy is not None and rec.requests else None
     return {
         "round": index,
-        "position": position,  # place in the round's order (rotates)
+        "position": position,  # place in the round's order (a Williams design)
         "requests": rec.requests,
         "duration_s": rec.duration_s,
         "cpu_time_s": rec.cpu_time_s,

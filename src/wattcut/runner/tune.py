@@ -7,7 +7,8 @@ replay served by llama-server, the concurrent clients (with as many slots); and,
 that declares one (OpenVINO), its performance hint (LATENCY: one stream of all the threads;
 THROUGHPUT: the plugin's own streams, which a one-request-at-a-time workload cannot fill, so
 the sweep shows what that hint costs such a deployment). Every round serves
-every setting once, in an order that rotates, each in its own metered window, so drift hits the
+every setting once, in a Williams order (every position and predecessor equally often), each in its own
+metered window, so drift hits the
 settings alike and each round pairs them. ``stats.tune`` then picks the lowest energy per unit
 (text, or output token) whose p95 latency meets the target.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wattcut.errors import UserInputError
+from wattcut.runner.order import round_order
 from wattcut.settings import StudyConfig
 from wattcut.ui import console
 
@@ -145,7 +147,7 @@ def _task_for(task: Any, cfg: StudyConfig, s: Setting, texts: int) -> Any:
 def measure(
     cfg: StudyConfig, variant: str, settings: list[Setting], rounds: int, texts: int, session: Any, work: Path
 ) -> tuple[list[Measured], dict[str, Any]]:
-    """Build ``variant`` and serve every setting once per round, rotating the order; per-round figures."""
+    """Build ``variant`` and serve every setting once per round, in a Williams order; per-round figures."""
     from wattcut.measure.base import PhaseRecord
     from wattcut.runner.build import build_variant
     from wattcut.runner.checks import check_inputs, task_key
@@ -186,7 +188,7 @@ def measure(
     workload = {s: t.make_requests(tokenizer, cfg.seed) for s, t in per.items()}
     out = {s: Measured(s) for s in settings}
     for r in range(rounds):
-        order = settings[r % len(settings) :] + settings[: r % len(settings)]
+        order = round_order(settings, r)  # every position, and every predecessor, equally often
         for s in order:
             t, reqs = per[replace(s, hint=None)], workload[replace(s, hint=None)]
             _deploy(model, s, variant, work)
