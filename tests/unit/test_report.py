@@ -196,3 +196,7 @@ def test_report_rebuilds_a_study_shared_as_its_results_json_alone(tmp_path):
     assert check(after) > 5 and (tmp_path / "report.md").is_file() and not (tmp_path / STORE_NAME).exists()
     (tmp_path / "bad.json").write_text('{"study": "x"}')
     assert main(["report", str(tmp_path / "bad.json")]) == 2  # not a wattcut results.json: named, exit 2
+    damaged = dict(before, trials=[{k: v for k, v in t.items() if k != "variant"} for t in before["trials"]])
+    (tmp_path / "damaged.json").write_text(json.dumps(damaged))
+    assert main(["report", str(tmp_path / "damaged.json")]) == 2  # a record missing a field: exit 2, no traceback
+    assert json.loads((tmp_path / "results.json").read_text()) == after  # the rebuilt files are left as they were

@@ -41,7 +41,11 @@ def report(
     scratch = None
     if where.is_file() and where.name.endswith(".json"):
         scratch = tempfile.TemporaryDirectory(prefix="wattcut-report-")
-        s = Store.from_results(where, Path(scratch.name) / STORE_NAME)
+        try:
+            s = Store.from_results(where, Path(scratch.name) / STORE_NAME)
+        except BaseException:
+            scratch.cleanup()
+            raise
         out = where.parent
     else:
         s = Store.open_study(store)

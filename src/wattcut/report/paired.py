@@ -12,6 +12,8 @@ def paired_rows(statistics: dict[str, Any]) -> list[dict[str, str]]:
 
     Defined once here and rendered by both the HTML and the Markdown report.
     """
+    from wattcut.stats.paired import pairs_label
+
     spec = MetricSpec.from_dict(statistics.get("metric_spec"))
     rows = []
     for name, p in (statistics.get("paired") or {}).items():
@@ -43,12 +45,7 @@ def paired_rows(statistics: dict[str, Any]) -> list[dict[str, str]]:
             holm = r.get("p_holm")
             return (
                 f"{r['ratio']:.3f}x [{r['ci95_low']:.3f}–{r['ci95_high']:.3f}], Holm p = "
-                f"{'n/a' if holm is None else f'{holm:.2g}'}, "
-                + (
-                    f"{r['n_trials']} trial means of {r['n_pairs']} rounds"
-                    if r.get("basis") == "trials"
-                    else f"{r['n_pairs']} rounds"
-                )
+                f"{'n/a' if holm is None else f'{holm:.2g}'}, {pairs_label(r, unit='round')}"
             )
 
         rows.append(

@@ -6,11 +6,10 @@ for encoders, the batch size (the same texts cut into batches of that size), or,
 replay served by llama-server, the concurrent clients (with as many slots); and, for a runtime
 that declares one (OpenVINO), its performance hint (LATENCY: one stream of all the threads;
 THROUGHPUT: the plugin's own streams, which a one-request-at-a-time workload cannot fill, so
-the sweep shows what that hint costs such a deployment). Every round serves
-every setting once, in a Williams order (every position and predecessor equally often), each in its own
-metered window, so drift hits the
-settings alike and each round pairs them. ``stats.tune`` then picks the lowest energy per unit
-(text, or output token) whose p95 latency meets the target.
+the sweep shows what that hint costs such a deployment). Every round serves every setting
+once, in a Williams order (every position and predecessor equally often), each in its own
+metered window, so drift hits the settings alike and each round pairs them. ``stats.tune``
+then picks the lowest energy per unit (text, or output token) whose p95 latency meets the target.
 """
 
 from __future__ import annotations

@@ -221,7 +221,7 @@ def log_ratio(base: dict[tuple[int, int], float], var: dict[tuple[int, int], flo
     return out
 
 
-def pairs_label(r: dict[str, Any]) -> str:
+def pairs_label(r: dict[str, Any], unit: str = "paired round") -> str:
     """What a log-ratio interval rests on, in words: ``15 paired rounds`` or ``3 trial means of 15 paired rounds``."""
-    rounds = f"{r['n_pairs']} paired round{'s' if r['n_pairs'] != 1 else ''}"
+    rounds = f"{r['n_pairs']} {unit}{'s' if r['n_pairs'] != 1 else ''}"
     return f"{r['n_trials']} trial means of {rounds}" if r.get("basis") == "trials" else rounds

@@ -196,20 +196,22 @@ class Store:
         Raises:
             UserInputError: The file is not a wattcut ``results.json``.
         """
+        fix = "Give a results.json written by `wattcut run` or `wattcut report`, or the study's output folder."
         try:
             doc = json.loads(Path(results_json).read_text(encoding="utf-8"))
             study, config, trials = doc["study"], doc["config"], doc["trials"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            config["variants"], config["trials"]  # noqa: B018  (what the report reads of the config)
+            records = [Trial.from_dict(upgrade(dict(r))) for r in trials]  # a damaged record fails here, named
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise UserInputError(
-                f'"{results_json}" is not a wattcut results.json ({type(e).__name__}: {e}).',
-                "Give a results.json written by `wattcut run` or `wattcut report`, or the study's output folder.",
+                f'"{results_json}" is not a complete wattcut results.json ({type(e).__name__}: {e}).', fix
             ) from None
         store = cls.open(path)
         store.begin_study(study, config, doc.get("provenance") or {})
         with store._tx() as c:
             c.execute("UPDATE study SET started_at = ? WHERE id = 1", (doc.get("started_at") or _now(),))
-        for record in trials:
-            store.append_trial(upgrade(record))
+        for record in records:
+            store.append_trial(record)
         with store._tx() as c:
             for f in doc.get("failures") or []:
                 c.execute(
